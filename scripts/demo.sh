@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's first command: set up a project-local virtualenv, start the emulator,
+# run the example playbook and an ad-hoc call against it, then stop the emulator.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+read -r name pyver core_spec < <(matrix)
+python=$(find_python "$pyver") || python=$(command -v python3)
+venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec")
+export ANSIBLE_COLLECTIONS_PATH
+ANSIBLE_COLLECTIONS_PATH=$(collections_path)
+export PATH="$venv/bin:$PATH" ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
+
+trap stop_emulator EXIT
+start_emulator "$venv/bin/python"
+echo "== emulator on $SIGCALCLOUD_BASE_URL (demo key $SIGCALCLOUD_PUBLIC_KEY, region $SIGCALCLOUD_REGION)"
+
+cd "$root/docs/examples"
+echo "== ansible-playbook demo_playbook.yml"
+ansible-playbook demo_playbook.yml
+
+echo "== ansible localhost -m sigcalcloud.cloud.uredis_backup_info -a 'state=Error'"
+ansible localhost -m sigcalcloud.cloud.uredis_backup_info -a "state=Error" \
+  | "$venv/bin/python" -c 'import json, sys; text = sys.stdin.read(); data = json.loads(text[text.index("{"):]); print("%d failed backups, for example:" % len(data["backups"])); print(json.dumps(data["backups"][:1], indent=2, ensure_ascii=False))'
+echo "== demo finished"

@@ -1,0 +1,92 @@
+# Shared shell helpers for scripts/demo.sh and scripts/test.sh (sourced, not run).
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# The test matrix: NAME PYTHON-VERSION ANSIBLE-CORE-SPEC.
+# 2.19 is the oldest ansible-core we support; the second line is the newest release.
+matrix() {
+  echo "core2.19 3.11 ansible-core>=2.19,<2.20"
+  echo "core2.21 3.13 ansible-core>=2.21,<2.22"
+}
+
+# find_python 3.13 -> path of an interpreter of that version, or nothing.
+find_python() {
+  local v=$1 p
+  for p in "$(command -v "python$v" 2>/dev/null)" \
+           "$(pyenv root 2>/dev/null)"/versions/"$v".*/bin/"python$v" \
+           /root/.pyenv/versions/"$v".*/bin/"python$v"; do
+    if [ -n "$p" ] && [ -x "$p" ]; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+# The collection must sit under ansible_collections/sigcalcloud/cloud for Ansible
+# to load it; a symlink keeps edits live for playbook runs.
+collections_path() {
+  local dir="$root/.build/collections/ansible_collections/sigcalcloud"
+  mkdir -p "$dir"
+  [ -L "$dir/cloud" ] || ln -sfn "$root" "$dir/cloud"
+  echo "$root/.build/collections"
+}
+
+# ansible-test resolves symlinks to find the collection root, so it gets a copy of
+# the files git would ship (tracked plus untracked-but-not-ignored).
+ansible_test_copy() {
+  local dest="$root/.build/ansible-test/ansible_collections/sigcalcloud/cloud"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  (cd "$root" && git ls-files -z --cached --others --exclude-standard \
+     | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+     | tar --null -T - -cf -) | tar -xf - -C "$dest"
+  echo "$dest"
+}
+
+# ansible-test --venv fetches a get-pip script from the internet; this machine is
+# offline but for the package registries. ansible-test first looks in its cache, so
+# put there a stand-in that bootstraps pip with ensurepip and installs from PyPI.
+ensure_get_pip_cache() {
+  local python=$1 version cache
+  version=$("$python" - <<'PY'
+import pathlib, re, ansible_test
+text = (pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py").read_text()
+print(re.search(r"pip='([0-9.]+)'", text).group(1))
+PY
+)
+  cache="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+  if [ ! -f "$cache" ]; then
+    mkdir -p "$(dirname "$cache")"
+    cp "$root/scripts/get_pip_offline.py" "$cache"
+  fi
+}
+
+# start_emulator VAR_PREFIX [server flags...]: starts tests/emulator/server.py on a
+# free port and exports ${VAR_PREFIX}_PID and the SIGCALCLOUD_* variables for it.
+start_emulator() {
+  local python=$1; shift
+  local ready
+  ready=$(mktemp)
+  "$python" "$root/tests/emulator/server.py" --port 0 "$@" > "$ready" &
+  EMULATOR_PID=$!
+  for _ in $(seq 100); do
+    [ -s "$ready" ] && break
+    kill -0 "$EMULATOR_PID" 2>/dev/null || { echo "emulator failed to start" >&2; return 1; }
+    sleep 0.1
+  done
+  eval "$("$python" - "$ready" <<'PY'
+import json, shlex, sys
+info = json.loads(open(sys.argv[1]).readline())
+for name, key in (("BASE_URL", "base_url"), ("PUBLIC_KEY", "public_key"), ("PRIVATE_KEY", "private_key")):
+    print("export SIGCALCLOUD_%s=%s" % (name, shlex.quote(str(info[key]))))
+print("export SIGCALCLOUD_REGION=%s" % shlex.quote(info["regions"][0]))
+PY
+)"
+  rm -f "$ready"
+}
+
+stop_emulator() {
+  if [ -n "${EMULATOR_PID:-}" ]; then
+    kill "$EMULATOR_PID" 2>/dev/null || true
+    wait "$EMULATOR_PID" 2>/dev/null || true
+    EMULATOR_PID=
+  fi
+}

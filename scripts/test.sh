@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: for each ansible-core of the matrix
+# (scripts/lib.sh), ansible-test sanity, then pytest over the unit tests and the
+# end-to-end tests that drive real ansible-playbook / ansible-inventory processes
+# against the emulator. Exits non-zero if anything failed.
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-sanity  skip ansible-test sanity (quicker local loop)
+#   PYTEST_ARGS="-k inventory" scripts/test.sh --no-sanity
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+run_sanity=1
+[ "${1:-}" = "--no-sanity" ] && run_sanity=0
+failed=()
+start=$(date +%s)
+
+while read -r name pyver core_spec; do
+  python=$(find_python "$pyver") || {
+    echo "== SKIP $name: python$pyver is not installed here (looked on PATH and in pyenv)"
+    continue
+  }
+  echo "== $name: $("$python" --version), $core_spec"
+  venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec") || { failed+=("$name: setup"); continue; }
+
+  if [ "$run_sanity" = 1 ]; then
+    ensure_get_pip_cache "$venv/bin/python"
+    copy=$(ansible_test_copy)
+    echo "== $name: ansible-test sanity"
+    (cd "$copy" && "$venv/bin/ansible-test" sanity --venv --python "$pyver" --color no) \
+      || failed+=("$name: sanity")
+  fi
+
+  echo "== $name: pytest (unit + end-to-end)"
+  collections=$(collections_path)
+  (cd "$root" && PYTHONPATH="$collections" ANSIBLE_COLLECTIONS_PATH="$collections" \
+     "$venv/bin/python" -m pytest -p no:cacheprovider -q ${PYTEST_ARGS:-} tests/unit tests/e2e) \
+    || failed+=("$name: pytest")
+done < <(matrix)
+
+echo "== test suite took $(( $(date +%s) - start ))s"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '== FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "== all passed"

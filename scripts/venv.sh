@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create (or reuse) a project-local virtualenv for one test matrix entry.
+#   scripts/venv.sh NAME PYTHON ANSIBLE_CORE_SPEC
+# Prints the venv's path. Re-installs only when the requirements change.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+name=$1 python=$2 core_spec=$3
+venv="$root/.venv/$name"
+stamp="$venv/.requirements.sha"
+want=$( { cat "$root/tests/requirements/common.txt"; echo "$core_spec"; "$python" --version; } | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "== setting up $venv ($("$python" --version), $core_spec)" >&2
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+  "$venv/bin/python" -m pip install --quiet "$core_spec" -r "$root/tests/requirements/common.txt" >&2
+  echo "$want" > "$stamp"
+fi
+echo "$venv"
