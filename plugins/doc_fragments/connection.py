@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The connection options every plugin of this collection shares. Their types, environment
+# variables and defaults live in plugins/module_utils/_settings.py; a unit test checks
+# that this text and that table agree.
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    # For modules: environment variables are read as fallbacks.
+    DOCUMENTATION = r"""
+options:
+  public_key:
+    description:
+      - The API public key of the sigcalcloud account.
+      - If not set, the environment variable E(SIGCALCLOUD_PUBLIC_KEY) is used.
+    type: str
+  private_key:
+    description:
+      - The API private key that signs every request. It is never sent, logged or returned.
+      - If not set, the environment variable E(SIGCALCLOUD_PRIVATE_KEY) is used.
+    type: str
+  region:
+    description:
+      - The region to query, for example V(cn-bj2).
+      - If not set, the environment variable E(SIGCALCLOUD_REGION) is used.
+    type: str
+  project_id:
+    description:
+      - The project to query. The account's default project when not set.
+      - If not set, the environment variable E(SIGCALCLOUD_PROJECT_ID) is used.
+    type: str
+  base_url:
+    description:
+      - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+      - If not set, the environment variable E(SIGCALCLOUD_BASE_URL) is used, else V(https://api.sigcalcloud.com).
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the endpoint's TLS certificate. Turn off only for a test endpoint.
+      - If not set, the environment variable E(SIGCALCLOUD_VALIDATE_CERTS) is used, else V(true).
+    type: bool
+  ca_path:
+    description:
+      - A CA bundle file to verify the endpoint's certificate with, instead of the system's.
+      - If not set, the environment variable E(SIGCALCLOUD_CA_PATH) is used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each answer before the request counts as failed (and is retried).
+      - If not set, the environment variable E(SIGCALCLOUD_TIMEOUT) is used, else V(30).
+    type: int
+  max_retries:
+    description:
+      - How many times to retry a request that failed for a transient reason
+        (network error, timeout, HTTP 429/500/502/503/504, a garbled answer,
+        RetCode 110/130/150/153 or 2000 and above), with exponential backoff and jitter.
+      - Requests the API refused as wrong (bad signature, bad parameter) are never retried.
+      - If not set, the environment variable E(SIGCALCLOUD_MAX_RETRIES) is used, else V(3).
+    type: int
+  max_concurrency:
+    description:
+      - The most requests in flight at once while reading the pages of a listing.
+      - If not set, the environment variable E(SIGCALCLOUD_MAX_CONCURRENCY) is used, else V(16).
+    type: int
+notes:
+  - The connection options can be set once per play with
+    C(module_defaults) and the action group C(group/sigcalcloud.cloud.sigcalcloud).
+requirements:
+  - requests >= 2.25 (on the host that runs the module)
+"""
+
+    # For inventory (and other non-module) plugins: the same options through the config system.
+    PLUGIN_OPTIONS = r"""
+options:
+  public_key:
+    description:
+      - The API public key of the sigcalcloud account. May be a template, for example a vaulted string or a lookup.
+    type: str
+    env:
+      - name: SIGCALCLOUD_PUBLIC_KEY
+  private_key:
+    description:
+      - The API private key that signs every request. It is never sent, logged, cached or shown.
+      - May be a template, for example a vaulted string or a lookup.
+    type: str
+    env:
+      - name: SIGCALCLOUD_PRIVATE_KEY
+  project_id:
+    description:
+      - The default project for O(project_ids). The account's default project when not set.
+    type: str
+    env:
+      - name: SIGCALCLOUD_PROJECT_ID
+  base_url:
+    description:
+      - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+    type: str
+    default: https://api.sigcalcloud.com
+    env:
+      - name: SIGCALCLOUD_BASE_URL
+  validate_certs:
+    description:
+      - Whether to verify the endpoint's TLS certificate. Turn off only for a test endpoint.
+    type: bool
+    default: true
+    env:
+      - name: SIGCALCLOUD_VALIDATE_CERTS
+  ca_path:
+    description:
+      - A CA bundle file to verify the endpoint's certificate with, instead of the system's.
+    type: path
+    env:
+      - name: SIGCALCLOUD_CA_PATH
+  timeout:
+    description:
+      - Seconds to wait for each answer before the request counts as failed (and is retried).
+    type: int
+    default: 30
+    env:
+      - name: SIGCALCLOUD_TIMEOUT
+  max_retries:
+    description:
+      - How many times to retry a request that failed for a transient reason
+        (network error, timeout, HTTP 429/500/502/503/504, a garbled answer,
+        RetCode 110/130/150/153 or 2000 and above), with exponential backoff and jitter.
+      - Requests the API refused as wrong (bad signature, bad parameter) are never retried.
+    type: int
+    default: 3
+    env:
+      - name: SIGCALCLOUD_MAX_RETRIES
+  max_concurrency:
+    description:
+      - The most requests in flight at once, across all regions, projects and pages.
+    type: int
+    default: 16
+    env:
+      - name: SIGCALCLOUD_MAX_CONCURRENCY
+"""
