@@ -6,12 +6,14 @@ ansible-test runs it as ``python get_pip.py [pip options] pip==X [--no-setuptool
 download from anywhere but the package registry.
 """
 
-import ensurepip
 import subprocess
 import sys
 
 GET_PIP_ONLY_FLAGS = {"--no-setuptools", "--no-wheel"}
 
-ensurepip.bootstrap(upgrade=True)
+# ensurepip runs in its own process: in-process it blanks PIP_CONFIG_FILE in
+# os.environ, which would hide the machine's pip configuration (index, CA bundle)
+# from the install below.
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"], stdout=subprocess.DEVNULL)
 args = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY_FLAGS]
 sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--quiet"] + args))

@@ -30,9 +30,11 @@ collections_path() {
 }
 
 # ansible-test resolves symlinks to find the collection root, so it gets a copy of
-# the files git would ship (tracked plus untracked-but-not-ignored).
+# the files git would ship (tracked plus untracked-but-not-ignored). The copy lives
+# outside this checkout: inside it, git would hide it from ansible-test as ignored.
 ansible_test_copy() {
-  local dest="$root/.build/ansible-test/ansible_collections/sigcalcloud/cloud"
+  local dest
+  dest="${TMPDIR:-/tmp}/sigcalcloud-ansible-test-$(id -u)/$(echo "$root" | sha256sum | cut -c1-12)/ansible_collections/sigcalcloud/cloud"
   rm -rf "$dest"
   mkdir -p "$dest"
   (cd "$root" && git ls-files -z --cached --others --exclude-standard \
@@ -53,7 +55,7 @@ print(re.search(r"pip='([0-9.]+)'", text).group(1))
 PY
 )
   cache="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
-  if [ ! -f "$cache" ]; then
+  if ! cmp -s "$root/scripts/get_pip_offline.py" "$cache"; then
     mkdir -p "$(dirname "$cache")"
     cp "$root/scripts/get_pip_offline.py" "$cache"
   fi
