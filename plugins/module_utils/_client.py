@@ -15,7 +15,9 @@ import decimal
 import email.utils
 import hashlib
 import json
+import math
 import random
+import re
 import sys
 import time
 import traceback
@@ -101,7 +103,7 @@ def encode_value(value):
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             raise ValueError("cannot send %r: not a finite number" % value)
         if value.is_integer():
             return str(int(value))
@@ -335,4 +337,5 @@ def _reason(exc):
             break
         seen.add(id(nested))
         reason = nested
-    return str(reason)
+    # urllib3 prefixes the pool's repr, "HTTPConnection(host='h', port=1): "; the URL is already in our message.
+    return re.sub(r"^\w*Connection\w*\(.*?\): ", "", str(reason))

@@ -15,7 +15,7 @@ description:
   - Client-side filters O(state), O(backup_type) and O(since) narrow the result for conditional automation.
   - Fails with a message that names the cause, never with a partial list.
 author:
-  - sigcalcloud.cloud developers
+  - sigcalcloud.cloud developers (@sigcalcloud)
 extends_documentation_fragment:
   - sigcalcloud.cloud.connection
 attributes:
@@ -146,7 +146,8 @@ EXAMPLES = r"""
 RETURN = r"""
 backups:
   description:
-    - The backups, newest O(backup_time) first, after the client-side filters.
+    - The backups, newest RV(backups[].backup_time) first, after the client-side filters.
+    - In one-page mode (O(offset) or O(limit) set), the rows of that page in the API's order.
     - Fields the API left out are V(null).
   returned: success
   type: list

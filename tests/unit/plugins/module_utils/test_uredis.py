@@ -90,7 +90,7 @@ def test_all_rows_are_read_whatever_the_server_page_cap(count, cap):
 
 def test_result_is_newest_first_and_stable():
     rows = [row(1), row(3), row(2), row(5, BackupTime=None), row(4, BackupTime=1700000003)]
-    results, _ = list_backups(PagedBackend(rows, cap=2), [Q])
+    results, dummy = list_backups(PagedBackend(rows, cap=2), [Q])
     assert ids(results[Q]) == ["b-0003", "b-0004", "b-0002", "b-0001", "b-0005"]
 
 
@@ -100,7 +100,7 @@ def test_rows_added_mid_listing_are_read_again_without_duplicates():
             backend.done = True
             backend.rows.insert(0, row(9999))
     backend = PagedBackend([row(n) for n in range(30)], cap=10, mutate=add_once)
-    results, _ = list_backups(backend, [Q], max_concurrency=1)
+    results, dummy = list_backups(backend, [Q], max_concurrency=1)
     assert sorted(ids(results[Q])) == sorted(ids([shape_row(r, Q) for r in backend.rows]))
     assert len(ids(results[Q])) == len(set(ids(results[Q]))) == 31
 
@@ -111,7 +111,7 @@ def test_rows_removed_mid_listing_give_what_the_server_holds():
             backend.done = True
             del backend.rows[0]
     backend = PagedBackend([row(n) for n in range(30)], cap=10, mutate=remove_once)
-    results, _ = list_backups(backend, [Q])
+    results, dummy = list_backups(backend, [Q])
     assert sorted(ids(results[Q])) == sorted("b-%04d" % n for n in range(1, 30))
 
 
@@ -127,7 +127,7 @@ def test_a_listing_that_never_settles_fails_clearly():
 def test_many_queries_share_one_concurrency_bound():
     backend = PagedBackend([row(n) for n in range(95)], cap=10)
     queries = [Query("r%d" % i) for i in range(6)]
-    results, _ = list_backups(backend, queries, max_concurrency=3)
+    results, dummy = list_backups(backend, queries, max_concurrency=3)
     assert set(results) == set(queries)
     assert all(len(results[q]) == 95 for q in queries)
     assert results[queries[2]][0]["region"] == "r2"
