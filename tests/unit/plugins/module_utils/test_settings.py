@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Connection settings: defaults, checks, and the doc fragment kept in step with them."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.sigcalcloud.cloud.plugins.doc_fragments.connection import ModuleDocFragment
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
+
+GOOD = {"public_key": "pub", "private_key": "secret", "region": "cn-bj2"}
+
+
+def test_defaults_fill_unset_options():
+    settings = _settings.resolve(dict(GOOD, base_url=None, timeout=None))
+    assert settings.base_url == "https://api.sigcalcloud.com"
+    assert (settings.timeout, settings.max_retries, settings.max_concurrency) == (30, 3, 16)
+    assert settings.validate_certs is True and settings.ca_path is None and settings.project_id is None
+
+
+def test_repr_hides_the_private_key():
+    assert "secret" not in repr(_settings.resolve(GOOD))
+    assert "secret" not in repr(_settings.resolve(GOOD).client())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"private_key": ""}, "missing or empty private_key: set it, or the environment variable SIGCALCLOUD_PRIVATE_KEY"),
+    ({"public_key": None, "region": "  "},
+     "missing or empty public_key, region: set them, or the environment variables SIGCALCLOUD_PUBLIC_KEY, SIGCALCLOUD_REGION"),
+    ({"timeout": "soon"}, "timeout='soon' is not an integer"),
+    ({"max_retries": 11}, "max_retries=11 is out of range: use 0 to 10"),
+    ({"max_concurrency": 0}, "max_concurrency=0 is out of range: use 1 to 64"),
+    ({"validate_certs": "maybe"}, "validate_certs='maybe' is not a boolean"),
+    ({"base_url": "api.example.com"}, "base_url='api.example.com' must start with https://"),
+    ({"ca_path": "/nonexistent/ca.pem"}, "ca_path /nonexistent/ca.pem does not exist"),
+])
+def test_bad_settings_name_the_problem(options, message):
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve(dict(GOOD, **options))
+    assert str(caught.value) == message or str(caught.value).startswith(message)
+
+
+def test_strings_from_the_environment_are_converted():
+    settings = _settings.resolve(dict(GOOD, timeout="5", validate_certs="false", max_concurrency="2"))
+    assert (settings.timeout, settings.validate_certs, settings.max_concurrency) == (5, False, 2)
+
+
+def test_region_may_be_optional():
+    assert _settings.resolve(dict(GOOD, region=None), require_region=False).region is None
+
+
+@pytest.mark.parametrize("fragment", ["DOCUMENTATION", "PLUGIN_OPTIONS"])
+def test_doc_fragment_documents_exactly_the_shared_options(fragment):
+    documented = yaml.safe_load(getattr(ModuleDocFragment, fragment))["options"]
+    expected = set(_settings.CONNECTION_OPTIONS)
+    if fragment == "PLUGIN_OPTIONS":
+        expected.discard("region")  # the inventory plugin has its own list option, regions
+    assert set(documented) == expected
+    for name, spec in documented.items():
+        kind, env, default = _settings.CONNECTION_OPTIONS[name]
+        assert spec["type"] == kind, name
+        if fragment == "PLUGIN_OPTIONS":
+            assert spec["env"] == [{"name": env}], name
+            assert spec.get("default") == default, name
+        else:
+            assert "E(%s)" % env in " ".join(spec["description"]), name
+
+
+def test_module_argument_spec_marks_the_key_no_log():
+    spec = _settings.module_argument_spec()
+    assert spec["private_key"]["no_log"] is True
+    assert all("default" not in option for option in spec.values())  # defaults come after profiles/env
