@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Pure helpers of the uredis_backup inventory plugin: which listings to run, how
+backups become hosts (one per backup, or one per Redis group), and how names are
+checked. They take and return plain data, so unit tests need no inventory.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query
+
+HOSTS_FROM = ("backup", "redis_group")
+ALL_GROUP = {"backup": "uredis_backups", "redis_group": "uredis_groups"}
+# Facts of a Redis group taken from its newest backup.
+GROUP_FACTS = ("group_id", "group_name", "region", "project_id", "zone", "memory_size", "redis_version")
+
+
+def build_queries(regions, project_ids, region_types, group_ids):
+    """One listing per region x project x region type x group (or all groups)."""
+    return [
+        Query(region, project_id=project_id, region_type=region_type, group_id=group_id)
+        for region, project_id, region_type, group_id in itertools.product(
+            regions, project_ids or [None], region_types, group_ids or [None])
+    ]
+
+
+def merge_listings(queries, results):
+    """All backups of all listings in query order, each backup id once.
+
+    A cross-region backup is listed from its source and from its target region; it
+    is still one backup, the first listing that names it wins.
+    """
+    seen = set()
+    merged = []
+    for query in queries:
+        for backup in results.get(query, ()):
+            key = (backup["backup_id"], backup["project_id"])
+            if backup["backup_id"] is not None and key in seen:
+                continue
+            seen.add(key)
+            merged.append(backup)
+    return merged
+
+
+def redis_groups(backups):
+    """One entry per Redis group: its facts, its backups newest first, the latest good one."""
+    by_group = {}
+    for backup in backups:  # already newest first within each listing
+        key = (backup["region"], backup["project_id"], backup["group_id"])
+        by_group.setdefault(key, []).append(backup)
+    groups = []
+    for members in by_group.values():
+        members.sort(key=lambda b: (b["backup_time"] is None, -(b["backup_time"] or 0), b["backup_id"] or ""))
+        newest = members[0]
+        facts = dict((name, newest[name]) for name in GROUP_FACTS)
+        facts["uredis_backups"] = members
+        facts["uredis_latest_backup"] = newest
+        facts["uredis_latest_successful_backup"] = next((b for b in members if b["state"] == "Success"), None)
+        groups.append(facts)
+    return groups
+
+
+def describe_host(facts):
+    """How a warning names a backup or Redis group that has no usable host name."""
+    if "uredis_backups" in facts:
+        return "Redis group %s in region %s" % (facts["group_id"], facts["region"])
+    return "backup %s (%r) of group %s in region %s" % (
+        facts["backup_id"], facts["backup_name"], facts["group_id"], facts["region"])
+
+
+def usable_name(value):
+    """A host name from a hostnames entry's value, or None when it gives none."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""sigcalcloud.cloud.uredis_backup_info through real ansible / ansible-playbook runs."""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+
+import pytest
+
+from conftest import credentials_env, expected_backups
+from emulator.server import generate_dataset
+
+MODULE = "sigcalcloud.cloud.uredis_backup_info"
+
+
+def adhoc(run_ansible, emu, args="", env=None, verbosity=None):
+    argv = ["localhost", "-m", MODULE]
+    if args:
+        argv += ["-a", args]
+    if verbosity:
+        argv.append(verbosity)
+    full_env = credentials_env(emu)
+    full_env.update(env or {})
+    result = run_ansible("ansible", *argv, env=full_env, record=True)
+    results = result.task_results()
+    return result, results[0] if results else None
+
+
+def playbook(tmp_path, text):
+    path = tmp_path / "play.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_adhoc_lists_every_backup_of_the_region(run_ansible, emulator):
+    result, task = adhoc(run_ansible, emulator, "region=cn-sh2")
+    assert result.rc == 0, result
+    assert task["changed"] is False
+    expected = expected_backups(emulator.data, "cn-sh2")
+    assert len(expected) >= 30
+    assert task["backups"] == expected
+    assert task["total_count"] == len(expected)
+
+
+def test_many_pages_with_a_small_server_page_cap(run_ansible, start_emulator):
+    emu = start_emulator(data=generate_dataset(["cn-bj2"], 730, seed=3), max_page_size=50)
+    result, task = adhoc(run_ansible, emu)
+    assert result.rc == 0, result
+    assert task["backups"] == expected_backups(emu.data, "cn-bj2")
+    stats = emu.stats()
+    assert stats["api_requests"] == -(-task["total_count"] // 50)  # exactly the pages needed
+    assert 1 < stats["peak_concurrency"] <= 16
+
+
+def test_playbook_module_defaults_check_mode_and_filters(run_ansible, emulator, tmp_path):
+    account = emulator.data["accounts"][0]
+    group = expected_backups(emulator.data, "cn-bj2")[0]["group_id"]
+    path = playbook(tmp_path, """
+        - hosts: localhost
+          gather_facts: false
+          module_defaults:
+            group/sigcalcloud.cloud.sigcalcloud:
+              base_url: "{base_url}"
+              public_key: "{public_key}"
+              private_key: "{private_key}"
+              region: cn-bj2
+          tasks:
+            - name: all
+              sigcalcloud.cloud.uredis_backup_info:
+            - name: one group
+              sigcalcloud.cloud.uredis_backup_info:
+                group_id: "{group}"
+            - name: errors and manual ones, in check mode
+              sigcalcloud.cloud.uredis_backup_info:
+                state: [Error, Expired]
+                backup_type: Manual
+              check_mode: true
+            - name: source side of cross-region backups
+              sigcalcloud.cloud.uredis_backup_info:
+                region_type: source
+            - name: target side of cross-region backups in another region
+              sigcalcloud.cloud.uredis_backup_info:
+                region: cn-sh2
+                region_type: target
+            - name: one page
+              sigcalcloud.cloud.uredis_backup_info:
+                offset: 5
+                limit: 7
+    """.format(base_url=emulator.base_url, public_key=account["public_key"],
+               private_key=account["private_key"], group=group))
+    result = run_ansible("ansible-playbook", path, record=True)
+    assert result.rc == 0, result
+    everything, one_group, errors, source, target, page = result.task_results()
+
+    expected = expected_backups(emulator.data, "cn-bj2")
+    assert everything["backups"] == expected
+    assert one_group["backups"] == expected_backups(emulator.data, "cn-bj2", region_type=None, group_id=group)
+    assert one_group["backups"] and all(b["group_id"] == group for b in one_group["backups"])
+    assert errors["backups"] == [b for b in expected
+                                 if b["state"] in ("Error", "Expired") and b["backup_type"] == "Manual"]
+    assert errors["total_count"] == len(expected)  # TotalCount is before client-side filters
+    assert source["backups"] == expected_backups(emulator.data, "cn-bj2", region_type="source")
+    assert source["backups"], "the demo data set has cross-region backups out of cn-bj2"
+    assert target["backups"] == expected_backups(emulator.data, "cn-sh2", region_type="target")
+    # One page: exactly what the API returns for Offset=5, Limit=7.
+    assert [b["backup_id"] for b in page["backups"]] == [b["backup_id"] for b in expected[5:12]]
+    assert page["total_count"] == len(expected)
+
+
+def test_since_filters_by_age_and_date(run_ansible, emulator):
+    expected = expected_backups(emulator.data, "cn-bj2")
+    cutoff = expected[len(expected) // 2]["backup_time"]
+    _result, task = adhoc(run_ansible, emulator, "since=%d" % cutoff)
+    assert task["backups"] == [b for b in expected if b["backup_time"] >= cutoff]
+    assert 0 < len(task["backups"]) < len(expected)
+    _result, task = adhoc(run_ansible, emulator, "since=0s")
+    assert task["backups"] == []  # nothing is newer than now
+    _result, task = adhoc(run_ansible, emulator, "since=3650d")
+    assert task["backups"] == expected
+
+
+def test_backup_id_returns_that_backup(run_ansible, emulator):
+    wanted = expected_backups(emulator.data, "cn-bj2")[3]
+    _result, task = adhoc(run_ansible, emulator, "backup_id=%s" % wanted["backup_id"])
+    assert task["backups"] == [wanted]
+
+
+def test_awkward_values_round_trip_without_injecting_parameters(run_ansible, start_emulator, tmp_path):
+    data = generate_dataset(["cn-bj2"], 5, seed=2)
+    awkward = copy.deepcopy(data["backups"][0])
+    awkward.update(GroupId=u"g&Region=hk=1+2 ü\nx", BackupId="awkward-1")
+    data["backups"].append(awkward)
+    emu = start_emulator(data=data)
+    path = playbook(tmp_path, """
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - sigcalcloud.cloud.uredis_backup_info:
+                group_id: "g&Region=hk=1+2 ü\\nx"
+    """)
+    result = run_ansible("ansible-playbook", path, env=credentials_env(emu), record=True)
+    assert result.rc == 0, result
+    assert [b["backup_id"] for b in result.task_results()[0]["backups"]] == ["awkward-1"]
+
+
+@pytest.mark.parametrize("args, env, message", [
+    ("", {"SIGCALCLOUD_PRIVATE_KEY": "not-the-key"}, "signature rejected: check private_key"),
+    ("", {"SIGCALCLOUD_PUBLIC_KEY": "nobody"}, "public key not recognised: check public_key"),
+    ("region=cn-xx9", {}, "Params [Region] not available (region cn-xx9, RetCode 230"),
+    ("project_id=org-nowhere", {}, "project not found: check project_id: Project not exist"),
+    ("project_id=org-other", {}, "permission denied"),
+])
+def test_api_refusals_fail_with_a_clear_message(run_ansible, emulator, args, env, message):
+    result, task = adhoc(run_ansible, emulator, args, env=env)
+    assert result.rc != 0
+    assert task["failed"] is True
+    assert message in task["msg"]
+    assert "backups" not in task  # never a partial list
+    assert isinstance(task["ret_code"], int) and task["request_id"]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, env, message", [
+    ("", {"SIGCALCLOUD_PRIVATE_KEY": ""}, "missing or empty private_key: set it, or the environment variable SIGCALCLOUD_PRIVATE_KEY"),
+    ("", {"SIGCALCLOUD_REGION": "", "SIGCALCLOUD_PUBLIC_KEY": " "},
+     "missing or empty public_key, region: set them, or the environment variables SIGCALCLOUD_PUBLIC_KEY, SIGCALCLOUD_REGION"),
+    ("offset=-1", {}, "offset=-1 is out of range: use 0 to 2147483647"),
+    ("limit=0", {}, "limit=0 is out of range: use 1 to 2147483647"),
+    ("limit=99999999999", {}, "limit=99999999999 is out of range: use 1 to 2147483647"),
+    ("since=yesterday", {}, "since='yesterday' is not an age such as 24h or 7d"),
+    ("region_type=both", {}, "value of region_type must be one of: normal, source, target, got: both"),
+    ("state=Failed", {}, "value of state must be one or more of: Backuping, Success, Error, Expired. Got no match for: Failed"),
+    ("timeout=0", {}, "timeout=0 is out of range: use 1 to 3600"),
+    ("max_concurrency=1000", {}, "max_concurrency=1000 is out of range: use 1 to 64"),
+    ("base_url=ftp://example", {}, "base_url='ftp://example' must start with https://"),
+    ("offset=many", {}, "offset"),
+])
+def test_bad_options_fail_before_any_request(run_ansible, emulator, args, env, message):
+    result, task = adhoc(run_ansible, emulator, args, env=env)
+    assert result.rc != 0
+    assert message in task["msg"], task["msg"]
+    assert emulator.stats()["api_requests"] == 0
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_endpoint_fails_after_bounded_retries(run_ansible, emulator):
+    result, task = adhoc(run_ansible, emulator, "max_retries=1 timeout=2",
+                         env={"SIGCALCLOUD_BASE_URL": "http://127.0.0.1:9"})
+    assert result.rc != 0
+    assert "could not reach http://127.0.0.1:9/" in task["msg"]
+    assert "gave up after 2 attempts" in task["msg"]
+
+
+def test_private_key_never_appears_even_at_vvvv(run_ansible, emulator):
+    secret = emulator.data["accounts"][0]["private_key"]
+    good, _task = adhoc(run_ansible, emulator, verbosity="-vvvv")
+    assert good.rc == 0
+    bad, _task = adhoc(run_ansible, emulator, env={"SIGCALCLOUD_PRIVATE_KEY": secret + "-wrong"}, verbosity="-vvvv")
+    assert bad.rc != 0
+    for result in (good, bad):
+        assert secret not in result.output

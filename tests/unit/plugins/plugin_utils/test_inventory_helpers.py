@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Pure helpers of the inventory plugin: listings, merging, Redis-group hosts, names."""
+
+from __future__ import annotations
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, shape_row
+from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
+
+
+def backup(bid, group, time, state="Success", region="r1", project=None):
+    return shape_row({"BackupId": bid, "GroupId": group, "BackupTime": time, "State": state,
+                      "GroupName": "name-" + group, "Zone": "z1"}, Query(region, project))
+
+
+def test_build_queries_is_the_product_of_the_lists():
+    queries = _inventory.build_queries(["r1", "r2"], [], ["normal", "source"], ["g1"])
+    assert len(queries) == 4
+    assert Query("r2", None, "source", "g1") in queries
+    assert _inventory.build_queries(["r1"], ["p1", "p2"], ["normal"], []) == [
+        Query("r1", "p1", "normal"), Query("r1", "p2", "normal")]
+
+
+def test_merge_listings_keeps_one_copy_of_a_cross_region_backup_in_query_order():
+    source, target = Query("r1", region_type="source"), Query("r2", region_type="target")
+    results = {source: [backup("x", "g", 5, region="r1")], target: [backup("x", "g", 5, region="r2"),
+                                                                    backup("y", "g", 4, region="r2")]}
+    merged = _inventory.merge_listings([source, target], results)
+    assert [(b["backup_id"], b["region"]) for b in merged] == [("x", "r1"), ("y", "r2")]
+
+
+def test_redis_groups_latest_and_latest_successful():
+    backups = [backup("a", "g1", 30, "Error"), backup("b", "g1", 20), backup("c", "g1", 10),
+               backup("d", "g2", 15, "Backuping"), backup("e", "g2", 5, "Expired")]
+    groups = dict((g["group_id"], g) for g in _inventory.redis_groups(backups))
+    assert [b["backup_id"] for b in groups["g1"]["uredis_backups"]] == ["a", "b", "c"]
+    assert groups["g1"]["uredis_latest_backup"]["backup_id"] == "a"
+    assert groups["g1"]["uredis_latest_successful_backup"]["backup_id"] == "b"
+    assert groups["g2"]["uredis_latest_successful_backup"] is None
+    assert groups["g2"]["group_name"] == "name-g2" and groups["g2"]["region"] == "r1"
+
+
+def test_same_group_id_in_two_regions_is_two_hosts():
+    groups = _inventory.redis_groups([backup("a", "g1", 1, region="r1"), backup("b", "g1", 1, region="r2")])
+    assert len(groups) == 2
+
+
+def test_usable_name_and_description():
+    assert _inventory.usable_name("  ") is None
+    assert _inventory.usable_name(None) is None
+    assert _inventory.usable_name(False) is None
+    assert _inventory.usable_name(12) == "12"
+    assert "backup a ('n') of group g in region r1" == _inventory.describe_host(
+        dict(backup("a", "g", 1), backup_name="n"))
+    assert _inventory.describe_host(_inventory.redis_groups([backup("a", "g", 1)])[0]) == "Redis group g in region r1"
