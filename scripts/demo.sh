@@ -22,4 +22,9 @@ ansible-playbook demo_playbook.yml
 echo "== ansible localhost -m sigcalcloud.cloud.uredis_backup_info -a 'state=Error'"
 ansible localhost -m sigcalcloud.cloud.uredis_backup_info -a "state=Error" \
   | "$venv/bin/python" -c 'import json, sys; text = sys.stdin.read(); data = json.loads(text[text.index("{"):]); print("%d failed backups, for example:" % len(data["backups"])); print(json.dumps(data["backups"][:1], indent=2, ensure_ascii=False))'
+echo "== ansible-inventory -i demo.uredis_backup.yml --graph"
+ansible-inventory -i demo.uredis_backup.yml --graph
+
+echo "== ansible-playbook -i demo.uredis_backup.yml -i groups.uredis_backup.yml failed_backups_playbook.yml"
+ansible-playbook -i demo.uredis_backup.yml -i groups.uredis_backup.yml failed_backups_playbook.yml
 echo "== demo finished"
