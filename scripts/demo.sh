@@ -10,6 +10,8 @@ venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec")
 export ANSIBLE_COLLECTIONS_PATH
 ANSIBLE_COLLECTIONS_PATH=$(collections_path)
 export PATH="$venv/bin:$PATH" ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
+# The demo plays run on the implicit localhost; spare the reader Ansible's notes about it.
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 
 trap stop_emulator EXIT
 start_emulator "$venv/bin/python"

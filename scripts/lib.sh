@@ -9,13 +9,14 @@ matrix() {
   echo "core2.21 3.13 ansible-core>=2.21,<2.22"
 }
 
-# find_python 3.13 -> path of an interpreter of that version, or nothing.
+# find_python 3.13 -> path of a working interpreter of that version, or nothing.
+# pyenv's own installs come first: its shims on PATH fail for versions not selected.
 find_python() {
   local v=$1 p
-  for p in "$(command -v "python$v" 2>/dev/null)" \
-           "$(pyenv root 2>/dev/null)"/versions/"$v".*/bin/"python$v" \
-           /root/.pyenv/versions/"$v".*/bin/"python$v"; do
-    if [ -n "$p" ] && [ -x "$p" ]; then echo "$p"; return 0; fi
+  for p in "$(pyenv root 2>/dev/null)"/versions/"$v".*/bin/"python$v" \
+           "$HOME"/.pyenv/versions/"$v".*/bin/"python$v" \
+           "$(command -v "python$v" 2>/dev/null)"; do
+    if [ -n "$p" ] && [ -x "$p" ] && "$p" -c "" 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
 }

@@ -12,8 +12,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "== setting up $venv ($("$python" --version), $core_spec)" >&2
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet "$core_spec" -r "$root/tests/requirements/common.txt" >&2
+  # (this machine's pip configuration names local indexes that may be absent: hide that noise)
+  { "$venv/bin/python" -m pip install --quiet --upgrade pip \
+      && "$venv/bin/python" -m pip install --quiet "$core_spec" -r "$root/tests/requirements/common.txt"
+  } 2>&1 | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+  "$venv/bin/python" -c "import ansible, requests, pytest" || { echo "== setting up $venv failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
 echo "$venv"

@@ -360,3 +360,45 @@ def test_graph_groups_by_state(run_ansible, emulator, tmp_path):
     assert result.rc == 0, result
     assert "@uredis_state_Success:" in result.stdout and "@uredis_backups:" in result.stdout
     assert json.dumps(result.stdout)  # printable text
+
+
+def test_projects_groups_and_region_types_are_all_listed(run_ansible, emulator, tmp_path):
+    data = emulator.data
+    group = expected_backups(data, "cn-sh2")[0]["group_id"]
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2, cn-sh2]
+        project_ids: [org-demo, org-second]
+        region_types: [normal, source, target]
+    """)
+    result = inventory_list(run_ansible, emulator, path)
+    assert result.rc == 0, result
+    expected = {}
+    for region in ("cn-bj2", "cn-sh2"):
+        for project in ("org-demo", "org-second"):
+            for region_type in ("normal", "source", "target"):
+                for facts in expected_backups(data, region, project, region_type):
+                    expected.setdefault(facts["backup_id"], facts)  # a cross-region backup is one host
+    assert sorted(hostvars(result.json())) == sorted(expected)
+    assert any(f["project_id"] == "org-second" for f in hostvars(result.json()).values())
+    assert any(f["src_region_name"] for f in hostvars(result.json()).values())
+    assert emulator.stats()["peak_concurrency"] > 1  # listings run concurrently
+
+    path = inventory_file(tmp_path, """
+        regions: [cn-sh2]
+        group_ids: [{group}]
+    """.format(group=group))
+    result = inventory_list(run_ansible, emulator, path)
+    assert sorted(hostvars(result.json())) == sorted(
+        b["backup_id"] for b in expected_backups(data, "cn-sh2", group_id=group))
+
+
+def test_private_key_never_appears_in_inventory_output(run_ansible, emulator, tmp_path):
+    secret = emulator.data["accounts"][0]["private_key"]
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2, nowhere-1]
+        fail_on_errors: false
+    """)
+    for key in (secret, secret + "-rejected"):
+        result = inventory_list(run_ansible, emulator, path, {"SIGCALCLOUD_PRIVATE_KEY": key}, "-vvvv")
+        assert secret not in result.output
+        assert "nowhere-1" in result.stderr

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -17,8 +19,8 @@ from emulator.server import generate_dataset
 MODULE = "sigcalcloud.cloud.uredis_backup_info"
 
 
-def adhoc(run_ansible, emu, args="", env=None, verbosity=None):
-    argv = ["localhost", "-m", MODULE]
+def adhoc(run_ansible, emu, args="", env=None, verbosity=None, extra=()):
+    argv = ["localhost", "-m", MODULE] + list(extra)
     if args:
         argv += ["-a", args]
     if verbosity:
@@ -203,3 +205,12 @@ def test_private_key_never_appears_even_at_vvvv(run_ansible, emulator):
     assert bad.rc != 0
     for result in (good, bad):
         assert secret not in result.output
+
+
+def test_missing_requests_library_gets_ansibles_message(run_ansible, emulator, tmp_path):
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    python = bare / "bin" / "python"
+    result, task = adhoc(run_ansible, emulator, extra=["-e", "ansible_python_interpreter=%s" % python])
+    assert result.rc != 0
+    assert "Failed to import the required Python library (requests)" in task["msg"]
