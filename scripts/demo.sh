@@ -2,7 +2,9 @@
 # The README's first command: set up a project-local virtualenv, start the emulator,
 # run the example playbook and an ad-hoc call against it, then stop the emulator.
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 
 read -r name pyver core_spec < <(matrix)
 python=$(find_python "$pyver") || python=$(command -v python3)

@@ -1,6 +1,7 @@
+# shellcheck shell=bash
 # Shared shell helpers for scripts/demo.sh and scripts/test.sh (sourced, not run).
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The sourcing script sets root, the checkout's top folder.
+: "${root:?scripts/lib.sh needs root set to the checkout}"
 
 # The test matrix: NAME PYTHON-VERSION ANSIBLE-CORE-SPEC.
 # 2.19 is the oldest ansible-core we support; the second line is the newest release.

@@ -7,7 +7,9 @@
 #   scripts/test.sh --no-sanity  skip ansible-test sanity (quicker local loop)
 #   PYTEST_ARGS="-k inventory" scripts/test.sh --no-sanity
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 
 run_sanity=1
 [ "${1:-}" = "--no-sanity" ] && run_sanity=0
@@ -32,8 +34,9 @@ while read -r name pyver core_spec; do
 
   echo "== $name: pytest (unit + end-to-end)"
   collections=$(collections_path)
+  read -ra pytest_args <<< "${PYTEST_ARGS:-}"
   (cd "$root" && PYTHONPATH="$collections" ANSIBLE_COLLECTIONS_PATH="$collections" \
-     "$venv/bin/python" -m pytest -p no:cacheprovider -q ${PYTEST_ARGS:-} tests/unit tests/e2e) \
+     "$venv/bin/python" -m pytest -p no:cacheprovider -q "${pytest_args[@]}" tests/unit tests/e2e) \
     || failed+=("$name: pytest")
 done < <(matrix)
 
