@@ -97,15 +97,20 @@ def _as_bool(name, value):
     raise SettingsError("%s=%r is not a boolean: use true or false" % (name, value))
 
 
-def resolve(options, require_region=True):
-    """Fill unset options with their built-in defaults, check them, return Settings.
+def resolve(options, require_region=True, environ=None):
+    """Resolve the connection settings, check them, return Settings.
 
-    ``options`` holds what the user gave (task option or environment variable,
-    already merged by the caller). Raises SettingsError naming every problem.
+    Precedence: ``options`` (what the user gave the task, inventory file or rulebook)
+    > the option's environment variable > the built-in default. The module and the
+    inventory plugin have Ansible merge the environment already; the event source
+    passes its arguments straight. Raises SettingsError naming the problem.
     """
+    environ = os.environ if environ is None else environ
     values = {}
-    for name, (_kind, _env, default) in CONNECTION_OPTIONS.items():
+    for name, (_kind, env, default) in CONNECTION_OPTIONS.items():
         value = options.get(name)
+        if _blank(value):
+            value = environ.get(env)
         if isinstance(value, str):
             value = value.strip()
         values[name] = default if _blank(value) else value

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 
@@ -13,6 +15,14 @@ from ansible_collections.sigcalcloud.cloud.plugins.doc_fragments.connection impo
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 
 GOOD = {"public_key": "pub", "private_key": "secret", "region": "cn-bj2"}
+
+
+@pytest.fixture(autouse=True)
+def no_sigcalcloud_environment(monkeypatch):
+    """The developer's own SIGCALCLOUD_* variables must not leak into these tests."""
+    for name in list(os.environ):
+        if name.startswith("SIGCALCLOUD_"):
+            monkeypatch.delenv(name)
 
 
 def test_defaults_fill_unset_options():
@@ -74,3 +84,16 @@ def test_module_argument_spec_marks_the_key_no_log():
     spec = _settings.module_argument_spec()
     assert spec["private_key"]["no_log"] is True
     assert all("default" not in option for option in spec.values())  # defaults come after profiles/env
+
+
+def test_environment_fills_what_options_leave_unset():
+    environ = {"SIGCALCLOUD_PUBLIC_KEY": "env-pub", "SIGCALCLOUD_PRIVATE_KEY": "env-secret",
+               "SIGCALCLOUD_REGION": "env-region", "SIGCALCLOUD_TIMEOUT": "9"}
+    settings = _settings.resolve({"public_key": "task-pub", "region": ""}, environ=environ)
+    assert (settings.public_key, settings.private_key, settings.region) == ("task-pub", "env-secret", "env-region")
+    assert settings.timeout == 9
+
+
+def test_empty_environment_leaves_defaults():
+    settings = _settings.resolve(GOOD, environ={})
+    assert settings.base_url == "https://api.sigcalcloud.com"
