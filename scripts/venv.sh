@@ -7,14 +7,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 name=$1 python=$2 core_spec=$3
 venv="$root/.venv/$name"
 stamp="$venv/.requirements.sha"
-want=$( { cat "$root/tests/requirements/common.txt"; echo "$core_spec"; "$python" --version; } | sha256sum | cut -d' ' -f1)
+# Every requirements file of tests/requirements/ goes into every matrix entry.
+requirements=("$root"/tests/requirements/*.txt)
+want=$( { cat "${requirements[@]}"; echo "$core_spec"; "$python" --version; } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "== setting up $venv ($("$python" --version), $core_spec)" >&2
   rm -rf "$venv"
   "$python" -m venv "$venv"
   # (this machine's pip configuration names local indexes that may be absent: hide that noise)
   { "$venv/bin/python" -m pip install --quiet --upgrade pip \
-      && "$venv/bin/python" -m pip install --quiet "$core_spec" -r "$root/tests/requirements/common.txt"
+      && "$venv/bin/python" -m pip install --quiet "$core_spec" "${requirements[@]/#/--requirement=}"
   } 2>&1 | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
   "$venv/bin/python" -c "import ansible, requests, pytest" || { echo "== setting up $venv failed" >&2; exit 1; }
   echo "$want" > "$stamp"
