@@ -179,7 +179,9 @@ def test_api_refusals_fail_with_a_clear_message(run_ansible, emulator, args, env
     ("timeout=0", {}, "timeout=0 is out of range: use 1 to 3600"),
     ("max_concurrency=1000", {}, "max_concurrency=1000 is out of range: use 1 to 64"),
     ("base_url=ftp://example", {}, "base_url='ftp://example' must start with https://"),
-    ("offset=many", {}, "offset"),
+    ("offset=many", {}, "argument 'offset' is of type str and we were unable to convert to int"),
+    ("timeout=abc", {}, "argument 'timeout' is of type str and we were unable to convert to int"),
+    ("validate_certs=perhaps", {}, "argument 'validate_certs' is of type str and we were unable to convert to bool"),
 ])
 def test_bad_options_fail_before_any_request(run_ansible, emulator, args, env, message):
     result, task = adhoc(run_ansible, emulator, args, env=env)
