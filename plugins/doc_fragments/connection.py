@@ -67,6 +67,15 @@ options:
       - The most requests in flight at once while reading the pages of a listing.
       - If not set, the environment variable E(SIGCALCLOUD_MAX_CONCURRENCY) is used, else V(16).
     type: int
+  profile:
+    description:
+      - A profile of the shared files C(~/.sigcalcloud/credential.json) (keys) and C(~/.sigcalcloud/config.json)
+        (C(project_id), C(region), C(base_url), C(timeout_sec)) that the cloud's command-line tools use.
+        Their paths can be moved with E(SIGCALCLOUD_SHARED_CREDENTIAL_FILE) and E(SIGCALCLOUD_SHARED_CONFIG_FILE).
+      - A profile fills only options that are set neither in the task nor by their environment variable.
+      - If not set, the environment variable E(SIGCALCLOUD_PROFILE) is used, else the profile marked C(active)
+        in the config file, else the one named C(default) if there is one.
+    type: str
 notes:
   - The connection options can be set once per play with
     C(module_defaults) and the action group C(group/sigcalcloud.cloud.sigcalcloud).
@@ -99,15 +108,15 @@ options:
   base_url:
     description:
       - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+      - Defaults to V(https://api.sigcalcloud.com) when set nowhere (option, environment variable, profile).
     type: str
-    default: https://api.sigcalcloud.com
     env:
       - name: SIGCALCLOUD_BASE_URL
   validate_certs:
     description:
       - Whether to verify the endpoint's TLS certificate. Turn off only for a test endpoint.
+      - Defaults to V(true) when set nowhere (option, environment variable, profile).
     type: bool
-    default: true
     env:
       - name: SIGCALCLOUD_VALIDATE_CERTS
   ca_path:
@@ -119,8 +128,8 @@ options:
   timeout:
     description:
       - Seconds to wait for each answer before the request counts as failed (and is retried).
+      - Defaults to V(30) when set nowhere (option, environment variable, profile).
     type: int
-    default: 30
     env:
       - name: SIGCALCLOUD_TIMEOUT
   max_retries:
@@ -129,15 +138,25 @@ options:
         (network error, timeout, HTTP 429/500/502/503/504, a garbled answer,
         RetCode 110/130/150/153 or 2000 and above), with exponential backoff and jitter.
       - Requests the API refused as wrong (bad signature, bad parameter) are never retried.
+      - Defaults to V(3) when set nowhere (option, environment variable, profile).
     type: int
-    default: 3
     env:
       - name: SIGCALCLOUD_MAX_RETRIES
   max_concurrency:
     description:
       - The most requests in flight at once, across all regions, projects and pages.
+      - Defaults to V(16) when set nowhere (option, environment variable, profile).
     type: int
-    default: 16
     env:
       - name: SIGCALCLOUD_MAX_CONCURRENCY
+  profile:
+    description:
+      - A profile of the shared files C(~/.sigcalcloud/credential.json) (keys) and C(~/.sigcalcloud/config.json)
+        (C(project_id), C(region), C(base_url), C(timeout_sec)) that the cloud's command-line tools use.
+        Their paths can be moved with E(SIGCALCLOUD_SHARED_CREDENTIAL_FILE) and E(SIGCALCLOUD_SHARED_CONFIG_FILE).
+      - A profile fills only options that are set neither in the file nor by their environment variable.
+      - When not set, the profile marked C(active) in the config file is used, else the one named C(default) if any.
+    type: str
+    env:
+      - name: SIGCALCLOUD_PROFILE
 """

@@ -197,16 +197,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         config = self._read_config_data(path)
         self._check_keys(config, path)
 
+        # Keys are checked only when the API is called: a cache hit needs none.
+        settings = self._settings()
         queries = _inventory.build_queries(
-            self._regions(), self.get_option("project_ids") or [self._template_option("project_id")],
+            self._regions(settings), self.get_option("project_ids") or [settings.project_id],
             self.get_option("region_types"), self.get_option("group_ids"))
-        cache_key = self._cache_key(path, queries)
+        cache_key = self._cache_key(path, queries, settings)
         use_cache = self.get_option("cache")
         backups = None
         if use_cache and cache:
             backups = self._from_cache(cache_key)
         if backups is None:
-            backups = self._fetch(queries)
+            backups = self._fetch(queries, settings)
             if use_cache:
                 self._cache[cache_key] = {"format": CACHE_FORMAT, "backups": backups}
         self._populate(backups)
@@ -233,25 +235,32 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raise AnsibleParserError("option %s could not be templated: %s" % (name, _redact(exc, value)))
         return value
 
-    def _regions(self):
-        regions = [r for r in (self.get_option("regions") or []) if r and r.strip()]
+    def _regions(self, settings):
+        regions = self.get_option("regions")
+        if regions is None and settings.region:  # not set at all: the profile's region
+            regions = [settings.region]
+        regions = [r for r in (regions or []) if r and r.strip()]
         if not regions:
-            raise AnsibleParserError(
-                "no region to list: set regions in the inventory file or the environment variable SIGCALCLOUD_REGION")
+            raise AnsibleParserError("no region to list: set regions in the inventory file, the environment "
+                                     "variable SIGCALCLOUD_REGION, or region in a profile")
         return regions
 
     def _settings(self):
-        options = dict((name, self._template_option(name)) for name in _settings.CONNECTION_OPTIONS if name != "region")
+        options = dict((name, self._template_option(name)) for name in _settings.CONNECTION_OPTIONS
+                       if name != "region")
         try:
-            return _settings.resolve(options, require_region=False)
+            settings = _settings.resolve(options, require_region=False, require_keys=False)
         except _settings.SettingsError as exc:
             raise AnsibleParserError(str(exc))
+        for warning in settings.warnings:
+            self.display.warning("sigcalcloud.cloud.uredis_backup: %s" % warning)
+        return settings
 
     # --- API and cache ---------------------------------------------------------------
 
-    def _cache_key(self, path, queries):
+    def _cache_key(self, path, queries, settings):
         # What was asked, and of which endpoint, but never the credentials.
-        asked = json.dumps([self.get_option("base_url"), sorted(queries, key=repr)], default=str)
+        asked = json.dumps([settings.base_url, sorted(queries, key=repr)], default=str)
         return "%s_%s" % (self.get_cache_key(path), hashlib.sha256(asked.encode("utf-8")).hexdigest()[:12])
 
     def _from_cache(self, cache_key):
@@ -264,11 +273,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self.display.vvv("sigcalcloud.cloud.uredis_backup: %d backups from the cache" % len(cached["backups"]))
         return cached["backups"]
 
-    def _fetch(self, queries):
+    def _fetch(self, queries, settings):
         if not _client.HAS_REQUESTS:
             raise AnsibleError("the sigcalcloud.cloud.uredis_backup inventory plugin needs the Python library "
                                "'requests' on the controller: pip install requests")
-        settings = self._settings()
+        try:
+            settings.require("public_key", "private_key")
+        except _settings.SettingsError as exc:
+            raise AnsibleParserError(str(exc))
         fail_on_errors = self.get_option("fail_on_errors")
         try:
             results, errors = _uredis.list_backups(

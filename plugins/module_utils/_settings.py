@@ -3,7 +3,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Connection settings: the options every plugin shares, their environment
-variables, defaults and checks, resolved the same way for every face.
+variables, the shared profile files, defaults and checks, resolved the same way
+for every face.
+
+Precedence, highest first: the option as given (task, inventory file, rulebook),
+its environment variable, the profile in ~/.sigcalcloud/, the built-in default.
+(The cloud's own tools let the profile file win over the environment; Ansible
+users expect the explicit value to win, as amazon.aws does.)
 
 The doc fragment ``sigcalcloud.cloud.connection`` documents exactly these options;
 a unit test keeps the two in step.
@@ -11,7 +17,9 @@ a unit test keeps the two in step.
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL
 
@@ -27,8 +35,18 @@ CONNECTION_OPTIONS = {
     "timeout": ("int", "SIGCALCLOUD_TIMEOUT", 30),
     "max_retries": ("int", "SIGCALCLOUD_MAX_RETRIES", 3),
     "max_concurrency": ("int", "SIGCALCLOUD_MAX_CONCURRENCY", 16),
+    "profile": ("str", "SIGCALCLOUD_PROFILE", None),
 }
 SECRET_OPTIONS = ("private_key",)
+
+CREDENTIAL_FILE_ENV = "SIGCALCLOUD_SHARED_CREDENTIAL_FILE"
+CONFIG_FILE_ENV = "SIGCALCLOUD_SHARED_CONFIG_FILE"
+DEFAULT_CREDENTIAL_FILE = "~/.sigcalcloud/credential.json"
+DEFAULT_CONFIG_FILE = "~/.sigcalcloud/config.json"
+# File field -> option, and the JSON types a field may hold.
+CREDENTIAL_FIELDS = {"public_key": ("public_key", str), "private_key": ("private_key", str)}
+CONFIG_FIELDS = {"project_id": ("project_id", str), "region": ("region", str), "base_url": ("base_url", str),
+                 "timeout_sec": ("timeout", int)}
 
 # Inclusive bounds for the numeric options, so a typo fails early and clearly.
 BOUNDS = {
@@ -59,13 +77,30 @@ def module_argument_spec():
 
 
 class Settings:
-    """Resolved connection settings. ``repr`` never shows the private key."""
+    """Resolved connection settings. ``repr`` never shows the private key.
 
-    def __init__(self, values):
+    ``warnings`` holds what the face should tell the user (e.g. a credential
+    file others can read).
+    """
+
+    def __init__(self, values, warnings=()):
         self.__dict__.update(values)
+        self.warnings = list(warnings)
+
+    def require(self, *names):
+        """Raise SettingsError naming every option of ``names`` that has no value."""
+        missing = [name for name in names if _blank(getattr(self, name))]
+        if missing:
+            raise SettingsError(
+                "missing or empty %s: set %s, the environment variable%s %s, or a profile in %s" % (
+                    ", ".join(missing), "it" if len(missing) == 1 else "them",
+                    "" if len(missing) == 1 else "s",
+                    ", ".join(CONNECTION_OPTIONS[name][1] for name in missing), DEFAULT_CREDENTIAL_FILE
+                    if any(name in CREDENTIAL_FIELDS for name in missing) else DEFAULT_CONFIG_FILE))
 
     def __repr__(self):
-        shown = ", ".join("%s=%r" % (k, v) for k, v in sorted(self.__dict__.items()) if k not in SECRET_OPTIONS)
+        shown = ", ".join("%s=%r" % (k, v) for k, v in sorted(self.__dict__.items())
+                          if k not in SECRET_OPTIONS and k != "warnings")
         return "Settings(%s)" % shown
 
     def client(self):
@@ -97,33 +132,40 @@ def _as_bool(name, value):
     raise SettingsError("%s=%r is not a boolean: use true or false" % (name, value))
 
 
-def resolve(options, require_region=True, environ=None):
+def resolve(options, require_region=True, require_keys=True, environ=None):
     """Resolve the connection settings, check them, return Settings.
 
-    Precedence: ``options`` (what the user gave the task, inventory file or rulebook)
-    > the option's environment variable > the built-in default. The module and the
-    inventory plugin have Ansible merge the environment already; the event source
-    passes its arguments straight. Raises SettingsError naming the problem.
+    ``options`` is what the user gave the task, inventory file or rulebook. The
+    module and the inventory plugin have Ansible merge the environment already; the
+    event source passes its arguments straight: either way unset options are looked
+    up in the environment, then in the profile files, then take their default.
+    Raises SettingsError naming the problem.
     """
     environ = os.environ if environ is None else environ
-    values = {}
-    for name, (_kind, env, default) in CONNECTION_OPTIONS.items():
+    given = {}
+    for name, (_kind, env, _default) in CONNECTION_OPTIONS.items():
         value = options.get(name)
         if _blank(value):
             value = environ.get(env)
-        if isinstance(value, str):
-            value = value.strip()
+        given[name] = value.strip() if isinstance(value, str) else value
+
+    profile_values, warnings = {}, []
+    wanted_from_profile = set(CREDENTIAL_FIELDS) | set(option for option, _t in CONFIG_FIELDS.values())
+    if not _blank(given["profile"]) or any(_blank(given[name]) for name in wanted_from_profile):
+        profile_values, warnings = load_profile(given["profile"], environ)
+
+    values = {}
+    for name, (_kind, _env, default) in CONNECTION_OPTIONS.items():
+        value = given[name]
+        if _blank(value):
+            value = profile_values.get(name)
         values[name] = default if _blank(value) else value
+    settings = Settings(_checked(values), warnings)
+    settings.require(*((["public_key", "private_key"] if require_keys else []) + (["region"] if require_region else [])))
+    return settings
 
-    required = ["public_key", "private_key"] + (["region"] if require_region else [])
-    missing = [name for name in required if _blank(values[name])]
-    if missing:
-        raise SettingsError(
-            "missing or empty %s: set %s, or the environment variable%s %s" % (
-                ", ".join(missing), "it" if len(missing) == 1 else "them",
-                "" if len(missing) == 1 else "s",
-                ", ".join(CONNECTION_OPTIONS[name][1] for name in missing)))
 
+def _checked(values):
     if not values["base_url"].startswith(("http://", "https://")):
         raise SettingsError("base_url=%r must start with https:// (or http:// for a local emulator)"
                             % values["base_url"])
@@ -142,4 +184,81 @@ def resolve(options, require_region=True, environ=None):
         values["ca_path"] = os.path.expanduser(values["ca_path"])
         if not os.path.exists(values["ca_path"]):
             raise SettingsError("ca_path %s does not exist" % values["ca_path"])
-    return Settings(values)
+    return values
+
+
+# --- the shared profile files -------------------------------------------------------
+
+def _read_profile_file(path):
+    """The entries of a profile file as a list of dicts, or [] when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise SettingsError("cannot read %s: %s" % (path, exc.strerror))
+    try:
+        entries = json.loads(text)
+    except ValueError as exc:
+        raise SettingsError("%s is not valid JSON: %s" % (path, exc))
+    if not isinstance(entries, list):
+        raise SettingsError("%s must hold a JSON array of profiles, not %s" % (path, type(entries).__name__))
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise SettingsError("%s: entry %d must be an object, not %s" % (path, index, type(entry).__name__))
+        if not isinstance(entry.get("profile"), str) or not entry["profile"].strip():
+            raise SettingsError("%s: entry %d has no profile name (a string field \"profile\")" % (path, index))
+    return entries
+
+
+def _profile_fields(path, entry, index, fields):
+    values = {}
+    for field, (option, kind) in fields.items():
+        value = entry.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise SettingsError("%s: entry %d (profile %r): %s must be %s" % (
+                path, index, entry["profile"], field, "an integer" if kind is int else "a string"))
+        values[option] = value
+    return values
+
+
+def load_profile(name, environ=None):
+    """The options a profile sets, and warnings, from the credential and config files.
+
+    With no ``name``: the config entry marked ``active``, else the profile named
+    ``default``; a missing default is no error. A named profile must exist.
+    """
+    environ = os.environ if environ is None else environ
+    credential_path = os.path.expanduser(environ.get(CREDENTIAL_FILE_ENV) or DEFAULT_CREDENTIAL_FILE)
+    config_path = os.path.expanduser(environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
+    credentials = _read_profile_file(credential_path)
+    configs = _read_profile_file(config_path)
+
+    if _blank(name):
+        active = [entry["profile"] for entry in configs if entry.get("active") is True]
+        if len(active) > 1:
+            raise SettingsError("%s: more than one profile is marked active (%s)" % (config_path, ", ".join(active)))
+        name, required = (active[0], True) if active else ("default", False)
+    else:
+        required = True
+
+    values = {}
+    found = False
+    for path, entries, fields in ((config_path, configs, CONFIG_FIELDS), (credential_path, credentials, CREDENTIAL_FIELDS)):
+        for index, entry in enumerate(entries):
+            if entry["profile"] == name:
+                values.update(_profile_fields(path, entry, index, fields))
+                found = True
+    if required and not found:
+        raise SettingsError("profile %r is not in %s or %s" % (name, credential_path, config_path))
+
+    warnings = []
+    if credentials and os.name == "posix":
+        mode = os.stat(credential_path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append("%s can be read by other users (mode %s): run chmod 600 %s" % (
+                credential_path, oct(stat.S_IMODE(mode)), credential_path))
+    return values, warnings

@@ -282,6 +282,10 @@ def run(module):
         since = _uredis.parse_since(params["since"]) if params["since"] is not None else None
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    # A key read from a profile file is as secret as one passed as an option.
+    module.no_log_values.add(settings.private_key)
+    for warning in settings.warnings:
+        module.warn(warning)
     problem = check_paging(params)
     if problem:
         module.fail_json(msg=problem)

@@ -77,10 +77,13 @@ def ansible_env(tmp_path):
     """An environment that isolates Ansible from the user's own configuration."""
     home = tmp_path / "ansible-home"
     home.mkdir()
+    user_home = tmp_path / "home"  # no ~/.sigcalcloud profile files unless a test writes them
+    user_home.mkdir()
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith(("SIGCALCLOUD_", "ANSIBLE_")))
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": collections_path(),
         "ANSIBLE_HOME": str(home),
+        "HOME": str(user_home),
         "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",

@@ -276,7 +276,7 @@ def test_failing_region_fails_or_warns(run_ansible, start_emulator, tmp_path):
     ("regions: [cn-bj2]\nmax_concurrency: 0\n", "max_concurrency=0 is out of range: use 1 to 64"),
     ("regions: [cn-bj2]\nmax_retries: many\n", "Config 'max_retries' for "),
     ("regions: [cn-bj2]\nregion_types: [both]\n", "region_types"),
-    ("regions: []\n", "no region to list: set regions in the inventory file or the environment variable SIGCALCLOUD_REGION"),
+    ("regions: []\n", "no region to list: set regions in the inventory file, the environment variable SIGCALCLOUD_REGION, or region in a profile"),
 ])
 def test_bad_inventory_files_fail_with_a_clear_message(run_ansible, emulator, tmp_path, text, message):
     path = tmp_path / "bad.uredis_backup.yml"

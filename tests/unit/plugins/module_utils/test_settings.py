@@ -18,11 +18,12 @@ GOOD = {"public_key": "pub", "private_key": "secret", "region": "cn-bj2"}
 
 
 @pytest.fixture(autouse=True)
-def no_sigcalcloud_environment(monkeypatch):
-    """The developer's own SIGCALCLOUD_* variables must not leak into these tests."""
+def no_sigcalcloud_environment(monkeypatch, tmp_path):
+    """The developer's own SIGCALCLOUD_* variables and profile files must not leak in."""
     for name in list(os.environ):
         if name.startswith("SIGCALCLOUD_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
 
 
 def test_defaults_fill_unset_options():
@@ -38,9 +39,9 @@ def test_repr_hides_the_private_key():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"private_key": ""}, "missing or empty private_key: set it, or the environment variable SIGCALCLOUD_PRIVATE_KEY"),
+    ({"private_key": ""}, "missing or empty private_key: set it, the environment variable SIGCALCLOUD_PRIVATE_KEY, or a profile in ~/.sigcalcloud/credential.json"),
     ({"public_key": None, "region": "  "},
-     "missing or empty public_key, region: set them, or the environment variables SIGCALCLOUD_PUBLIC_KEY, SIGCALCLOUD_REGION"),
+     "missing or empty public_key, region: set them, the environment variables SIGCALCLOUD_PUBLIC_KEY, SIGCALCLOUD_REGION, or a profile in ~/.sigcalcloud/credential.json"),
     ({"timeout": "soon"}, "timeout='soon' is not an integer"),
     ({"max_retries": 11}, "max_retries=11 is out of range: use 0 to 10"),
     ({"max_concurrency": 0}, "max_concurrency=0 is out of range: use 1 to 64"),
@@ -75,7 +76,10 @@ def test_doc_fragment_documents_exactly_the_shared_options(fragment):
         assert spec["type"] == kind, name
         if fragment == "PLUGIN_OPTIONS":
             assert spec["env"] == [{"name": env}], name
-            assert spec.get("default") == default, name
+            # No config-system default: a profile must be able to fill what is unset.
+            assert "default" not in spec, name
+            if default is not None:
+                assert ("defaults to v(%s)" % str(default)).lower() in " ".join(spec["description"]).lower(), name
         else:
             assert "E(%s)" % env in " ".join(spec["description"]), name
 

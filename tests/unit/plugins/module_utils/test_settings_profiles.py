@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Profiles from ~/.sigcalcloud/credential.json and config.json, and the precedence
+option > environment variable > profile > built-in default, row by row."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
+
+CREDENTIALS = [
+    {"profile": "default", "public_key": "file-pub", "private_key": "file-secret"},
+    {"profile": "prod", "public_key": "prod-pub", "private_key": "prod-secret"},
+]
+CONFIG = [
+    {"profile": "default", "region": "file-region", "project_id": "org-file", "base_url": "http://file:1",
+     "timeout_sec": 11},
+    {"profile": "prod", "region": "prod-region", "timeout_sec": 22, "active": False},
+]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("SIGCALCLOUD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / ".sigcalcloud"
+    folder.mkdir()
+
+    def write(credentials=CREDENTIALS, config=CONFIG, mode=0o600):
+        for name, entries in (("credential.json", credentials), ("config.json", config)):
+            path = folder / name
+            if entries is None:
+                if path.exists():
+                    path.unlink()
+                continue
+            path.write_text(entries if isinstance(entries, str) else json.dumps(entries))
+        if (folder / "credential.json").exists():
+            os.chmod(str(folder / "credential.json"), mode)
+        return folder
+
+    write()
+    return write
+
+
+@pytest.mark.parametrize("option, env, profile_value, default, expected", [
+    # option wins over everything
+    ({"region": "opt"}, {"SIGCALCLOUD_REGION": "env"}, "file-region", None, "opt"),
+    # then the environment variable
+    ({}, {"SIGCALCLOUD_REGION": "env"}, "file-region", None, "env"),
+    # then the profile
+    ({}, {}, "file-region", None, "file-region"),
+])
+def test_precedence_for_region(home, option, env, profile_value, default, expected):
+    settings = _settings.resolve(option, environ=env)
+    assert settings.region == expected
+
+
+@pytest.mark.parametrize("option, env, expected", [
+    ({"timeout": 5}, {"SIGCALCLOUD_TIMEOUT": "7"}, 5),   # option
+    ({}, {"SIGCALCLOUD_TIMEOUT": "7"}, 7),                # environment
+    ({}, {}, 11),                                          # profile (timeout_sec)
+])
+def test_precedence_for_timeout(home, option, env, expected):
+    assert _settings.resolve(option, environ=env).timeout == expected
+
+
+def test_builtin_default_when_set_nowhere(home):
+    home(config=[{"profile": "default", "region": "r"}])
+    settings = _settings.resolve({}, environ={})
+    assert settings.timeout == 30 and settings.base_url == "https://api.sigcalcloud.com"
+    assert (settings.public_key, settings.private_key, settings.region) == ("file-pub", "file-secret", "r")
+
+
+def test_named_profile_by_option_and_by_environment(home):
+    assert _settings.resolve({"profile": "prod"}, environ={}).public_key == "prod-pub"
+    settings = _settings.resolve({}, environ={"SIGCALCLOUD_PROFILE": "prod"})
+    assert (settings.private_key, settings.region, settings.timeout) == ("prod-secret", "prod-region", 22)
+    assert settings.project_id is None  # prod sets no project: the default project
+
+
+def test_active_profile_wins_over_default(home):
+    config = [dict(CONFIG[0]), dict(CONFIG[1], active=True)]
+    home(config=config)
+    assert _settings.resolve({}, environ={}).public_key == "prod-pub"
+
+
+def test_moved_files(home, tmp_path):
+    other = tmp_path / "elsewhere.json"
+    other.write_text(json.dumps([{"profile": "default", "public_key": "moved", "private_key": "k"}]))
+    os.chmod(str(other), 0o600)
+    settings = _settings.resolve({}, environ={"SIGCALCLOUD_SHARED_CREDENTIAL_FILE": str(other)})
+    assert settings.public_key == "moved" and settings.region == "file-region"
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps([{"profile": "default", "region": "moved-region"}]))
+    assert _settings.resolve({}, environ={"SIGCALCLOUD_SHARED_CONFIG_FILE": str(config)}).region == "moved-region"
+
+
+def test_no_files_and_no_profile_named_is_fine(home):
+    home(credentials=None, config=None)
+    assert _settings.resolve({"public_key": "p", "private_key": "s", "region": "r"}, environ={}).region == "r"
+
+
+@pytest.mark.parametrize("credentials, config, profile, message", [
+    (CREDENTIALS, CONFIG, "staging", "profile 'staging' is not in "),
+    ("{not json", CONFIG, None, "credential.json is not valid JSON: "),
+    ({"profile": "default"}, CONFIG, None, "credential.json must hold a JSON array of profiles, not dict"),
+    (CREDENTIALS, [CONFIG[0], "x"], None, "config.json: entry 1 must be an object, not str"),
+    (CREDENTIALS, [{"region": "r"}], None, 'config.json: entry 0 has no profile name (a string field "profile")'),
+    (CREDENTIALS, [dict(CONFIG[0], timeout_sec="soon")], None,
+     "config.json: entry 0 (profile 'default'): timeout_sec must be an integer"),
+    ([dict(CREDENTIALS[0], private_key=7)], CONFIG, None,
+     "credential.json: entry 0 (profile 'default'): private_key must be a string"),
+    (CREDENTIALS, [dict(CONFIG[0], active=True), dict(CONFIG[1], active=True)], None,
+     "more than one profile is marked active (default, prod)"),
+])
+def test_bad_files_and_unknown_profiles_are_named(home, credentials, config, profile, message):
+    home(credentials=credentials, config=config)
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve({"profile": profile}, environ={})
+    assert message in str(caught.value)
+
+
+def test_a_readable_credential_file_warns_with_the_fix(home):
+    folder = home(mode=0o644)
+    settings = _settings.resolve({}, environ={})
+    path = str(folder / "credential.json")
+    assert settings.warnings == ["%s can be read by other users (mode 0o644): run chmod 600 %s" % (path, path)]
+    home(mode=0o600)
+    assert _settings.resolve({}, environ={}).warnings == []
+
+
+def test_profile_files_are_not_read_when_nothing_is_missing(home):
+    home(credentials="{broken", config="{broken")
+    settings = _settings.resolve({"public_key": "p", "private_key": "s", "region": "r", "project_id": "o",
+                                  "base_url": "http://x", "timeout": 3}, environ={})
+    assert settings.public_key == "p"
+
+
+def test_the_private_key_from_a_file_is_not_in_repr(home):
+    settings = _settings.resolve({}, environ={})
+    assert "file-secret" not in repr(settings) and "file-secret" not in repr(settings.client())
