@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: for each ansible-core of the matrix
 # (scripts/lib.sh), ansible-test sanity, then pytest over the unit tests and the
 # end-to-end tests that drive real ansible-playbook / ansible-inventory processes
-# against the emulator. Exits non-zero if anything failed.
+# against the emulator; then the linters once (scripts/lint.sh). Exits non-zero if
+# anything failed.
 #   scripts/test.sh            everything
 #   scripts/test.sh --no-sanity  skip ansible-test sanity (quicker local loop)
 #   PYTEST_ARGS="-k inventory" scripts/test.sh --no-sanity
@@ -39,6 +40,8 @@ while read -r name pyver core_spec; do
      "$venv/bin/python" -m pytest -p no:cacheprovider -q "${pytest_args[@]}" tests/unit tests/e2e) \
     || failed+=("$name: pytest")
 done < <(matrix)
+
+bash "$root/scripts/lint.sh" || failed+=("lint")
 
 echo "== test suite took $(( $(date +%s) - start ))s"
 if [ ${#failed[@]} -gt 0 ]; then

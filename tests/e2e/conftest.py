@@ -79,7 +79,10 @@ def ansible_env(tmp_path):
     home.mkdir()
     user_home = tmp_path / "home"  # no ~/.sigcalcloud profile files unless a test writes them
     user_home.mkdir()
-    env = dict((k, v) for k, v in os.environ.items() if not k.startswith(("SIGCALCLOUD_", "ANSIBLE_")))
+    # PYTHONPATH (scripts/test.sh sets it for the unit tests) would shadow the collection
+    # loader's view of ANSIBLE_COLLECTIONS_PATH in the ansible processes.
+    env = dict((k, v) for k, v in os.environ.items()
+               if not k.startswith(("SIGCALCLOUD_", "ANSIBLE_")) and k != "PYTHONPATH")
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": collections_path(),
         "ANSIBLE_HOME": str(home),

@@ -167,9 +167,12 @@ def test_api_refusals_fail_with_a_clear_message(run_ansible, emulator, args, env
 
 
 @pytest.mark.parametrize("args, env, message", [
-    ("", {"SIGCALCLOUD_PRIVATE_KEY": ""}, "missing or empty private_key: set it, the environment variable SIGCALCLOUD_PRIVATE_KEY, or a profile in ~/.sigcalcloud/credential.json"),
+    ("", {"SIGCALCLOUD_PRIVATE_KEY": ""},
+     "missing or empty private_key: set it, the environment variable SIGCALCLOUD_PRIVATE_KEY, "
+     "or a profile in ~/.sigcalcloud/credential.json"),
     ("", {"SIGCALCLOUD_REGION": "", "SIGCALCLOUD_PUBLIC_KEY": " "},
-     "missing or empty public_key, region: set them, the environment variables SIGCALCLOUD_PUBLIC_KEY, SIGCALCLOUD_REGION, or a profile in ~/.sigcalcloud/credential.json"),
+     "missing or empty public_key, region: set them, the environment variables SIGCALCLOUD_PUBLIC_KEY, "
+     "SIGCALCLOUD_REGION, or a profile in ~/.sigcalcloud/credential.json"),
     ("offset=-1", {}, "offset=-1 is out of range: use 0 to 2147483647"),
     ("limit=0", {}, "limit=0 is out of range: use 1 to 2147483647"),
     ("limit=99999999999", {}, "limit=99999999999 is out of range: use 1 to 2147483647"),

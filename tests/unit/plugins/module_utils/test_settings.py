@@ -39,9 +39,11 @@ def test_repr_hides_the_private_key():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"private_key": ""}, "missing or empty private_key: set it, the environment variable SIGCALCLOUD_PRIVATE_KEY, or a profile in ~/.sigcalcloud/credential.json"),
+    ({"private_key": ""}, "missing or empty private_key: set it, the environment variable SIGCALCLOUD_PRIVATE_KEY, "
+                          "or a profile in ~/.sigcalcloud/credential.json"),
     ({"public_key": None, "region": "  "},
-     "missing or empty public_key, region: set them, the environment variables SIGCALCLOUD_PUBLIC_KEY, SIGCALCLOUD_REGION, or a profile in ~/.sigcalcloud/credential.json"),
+     "missing or empty public_key, region: set them, the environment variables SIGCALCLOUD_PUBLIC_KEY, "
+     "SIGCALCLOUD_REGION, or a profile in ~/.sigcalcloud/credential.json"),
     ({"timeout": "soon"}, "timeout='soon' is not an integer"),
     ({"max_retries": 11}, "max_retries=11 is out of range: use 0 to 10"),
     ({"max_concurrency": 0}, "max_concurrency=0 is out of range: use 1 to 64"),
