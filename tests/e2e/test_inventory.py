@@ -365,7 +365,8 @@ def test_graph_groups_by_state(run_ansible, emulator, tmp_path):
     assert json.dumps(result.stdout)  # printable text
 
 
-def test_projects_groups_and_region_types_are_all_listed(run_ansible, emulator, tmp_path):
+def test_projects_groups_and_region_types_are_all_listed(run_ansible, start_emulator, tmp_path):
+    emulator = start_emulator(latency=0.05)  # slow enough that concurrent listings overlap
     data = emulator.data
     group = expected_backups(data, "cn-sh2")[0]["group_id"]
     path = inventory_file(tmp_path, """

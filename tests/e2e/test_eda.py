@@ -1,0 +1,502 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The sigcalcloud.cloud.uredis_backup_events source against the emulator while its data
+changes: its ``main`` with a real asyncio.Queue, loaded by file path as ansible-rulebook
+loads it; and the example rulebook under real ansible-rulebook, which runs a playbook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import runpy
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import yaml
+
+from conftest import BIN, collections_path, credentials_env, expected_backups
+from emulator.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, generate_dataset
+
+SOURCE = os.path.join(collections_path(), "ansible_collections", "sigcalcloud", "cloud", "extensions", "eda",
+                      "plugins", "event_source", "uredis_backup_events.py")
+REGIONS = ["cn-bj2", "cn-sh2", "hk"]
+HOUR = 3600
+DAY = 24 * HOUR
+
+
+@pytest.fixture(autouse=True)
+def no_user_settings(monkeypatch, tmp_path):
+    """The source runs in this process: keep it from the user's SIGCALCLOUD_* and profiles."""
+    for name in list(os.environ):
+        if name.startswith("SIGCALCLOUD_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "source-home"  # (ansible_env's HOME, for ansible processes, is tmp_path / "home")
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture(scope="module")
+def source():
+    """The source's globals, loaded by file path with runpy, as ansible-rulebook does."""
+    return runpy.run_path(SOURCE)
+
+
+def connection(emu, **args):
+    args.update(base_url=emu.base_url, public_key=DEMO_PUBLIC_KEY, private_key=DEMO_PRIVATE_KEY)
+    return args
+
+
+def row(backup_id, region="cn-bj2", group="uredis-a", state="Success", age=HOUR, **extra):
+    """A backup of the demo account's default project, taken ``age`` seconds ago."""
+    data = {"Region": region, "ProjectId": "org-demo", "BackupId": backup_id, "BackupName": "backup " + backup_id,
+            "BackupTime": int(time.time()) - age, "BackupSize": 4096, "BackupType": "Auto", "State": state,
+            "GroupId": group, "GroupName": "group " + group, "Zone": region + "-01", "MemorySize": 2,
+            "RedisVersion": "6.0"}
+    data.update(extra)
+    return data
+
+
+def demo_rows(emu, region, state=None):
+    """The demo data's normal backups of a region (as emulator rows), optionally in one state."""
+    return [r for r in emu.data["backups"] if r["Region"] == region and r["ProjectId"] == "org-demo"
+            and not r.get("SrcRegionName") and (state is None or r["State"] == state)]
+
+
+def facts_of(event):
+    return dict((k, v) for k, v in event.items() if k not in ("type", "previous_state"))
+
+
+def summary(events):
+    return [(e["type"], e.get("backup_id") or e.get("group_id"), e.get("previous_state")) for e in events]
+
+
+class Watch:
+    """The source's main running as a task on this loop, filling a real asyncio.Queue."""
+
+    def __init__(self, source, emu, args):
+        self.emu = emu
+        self.queue = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(source["main"](self.queue, args))
+
+    def _requests(self):
+        return self.emu.stats()["api_requests"]
+
+    async def events(self, count, timeout=15.0):
+        """The next ``count`` events; fails if they do not come in time."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            if self.task.done():
+                self.task.result()  # the source's own error, if it failed
+                pytest.fail("the source stopped; events so far: %r" % summary(got))
+            try:
+                got.append(await asyncio.wait_for(self.queue.get(), 0.05))
+            except asyncio.TimeoutError:
+                if time.monotonic() > deadline:
+                    pytest.fail("expected %d events in %ss, got %r" % (count, timeout, summary(got)))
+        return got
+
+    async def settle(self, polls=3, per_poll=1, timeout=15.0):
+        """Let ``polls`` more polls finish; return whatever they put on the queue."""
+        target = self._requests() + per_poll * polls + 1  # polls run one after the other
+        deadline = time.monotonic() + timeout
+        while self._requests() < target:
+            if self.task.done():
+                self.task.result()
+                pytest.fail("the source stopped")
+            if time.monotonic() > deadline:
+                pytest.fail("the source did not poll %d times in %ss" % (polls, timeout))
+            await asyncio.sleep(0.02)
+        drained = []
+        while not self.queue.empty():
+            drained.append(self.queue.get_nowait())
+        return drained
+
+    async def stop(self):
+        """Cancel it, as ansible-rulebook does at shutdown; it must end at once."""
+        started = time.monotonic()
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+        assert time.monotonic() - started < 1.0
+        left = [self.queue.get_nowait() for _index in range(self.queue.qsize())]
+        assert left == [], summary(left)
+
+
+def controlled_dataset(rows):
+    """The demo accounts and regions, with only ``rows`` as normal backups of org-demo."""
+    data = generate_dataset(REGIONS, 0, seed=7)
+    data["backups"] = [r for r in data["backups"] if r["ProjectId"] != "org-demo" or r.get("SrcRegionName")]
+    data["backups"].extend(rows)
+    return data
+
+
+# --- main against the emulator -------------------------------------------------------
+
+
+def test_events_follow_the_data_in_order_with_the_modules_facts(source, start_emulator):
+    emu = start_emulator(data=controlled_dataset([
+        row("a1", group="uredis-a", age=HOUR),
+        row("b1", group="uredis-b", age=3 * DAY),  # stale from the start: remembered, not announced
+        row("c1", group="uredis-c", state="Error", age=2 * HOUR),
+    ]))
+
+    def facts(backup_id):
+        return next(b for b in expected_backups(emu.data, "cn-bj2") if b["backup_id"] == backup_id)
+
+    async def scenario():
+        watch = Watch(source, emu, connection(emu, regions=["cn-bj2"], interval=0.1, stale_after="1d"))
+        assert await watch.settle() == []  # the first poll announces nothing
+
+        emu.change(upsert=[row("a2", group="uredis-a", state="Backuping", age=60)])
+        [event] = await watch.events(1)
+        assert summary([event]) == [("backup_new", "a2", None)]
+        assert facts_of(event) == facts("a2")
+        assert set(event) == set(facts("a2")) | {"type"}
+
+        removed = facts("c1")
+        emu.change(upsert=[row("a2", group="uredis-a", state="Success", age=60, BackupSize=8192),
+                           row("a3", group="uredis-a", state="Error", age=30)], delete=["c1"])
+        events = await watch.events(3)
+        assert summary(events) == [("backup_state_changed", "a2", "Backuping"), ("backup_new", "a3", None),
+                                   ("backup_removed", "c1", None)]
+        assert facts_of(events[0]) == facts("a2") and events[0]["backup_size"] == 8192
+        assert facts_of(events[1]) == facts("a3")
+        assert facts_of(events[2]) == removed
+
+        emu.change(upsert=[row("b2", group="uredis-b", age=10)])
+        events = await watch.events(2)
+        assert summary(events) == [("backup_new", "b2", None), ("group_recovered", "uredis-b", None)]
+        assert events[1] == {"type": "group_recovered", "region": "cn-bj2", "project_id": None,
+                             "group_id": "uredis-b", "group_name": "group uredis-b", "stale_after": DAY,
+                             "last_success": facts("b2"), "last_success_age": events[1]["last_success_age"]}
+        assert 0 <= events[1]["last_success_age"] < 60
+
+        # Age group a: its backups are older now; a change of time alone is no backup event.
+        emu.change(upsert=[row("a1", group="uredis-a", age=3 * DAY), row("a2", group="uredis-a", age=2 * DAY),
+                           row("a3", group="uredis-a", state="Error", age=2 * DAY)])
+        [event] = await watch.events(1)
+        assert (event["type"], event["group_id"], event["last_success"]["backup_id"]) == (
+            "group_stale", "uredis-a", "a2")
+        assert 2 * DAY <= event["last_success_age"] < 2 * DAY + 60
+
+        assert await watch.settle() == []  # nothing twice
+        await watch.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_restart_with_state_file_announces_only_what_changed(source, emulator, tmp_path):
+    state_file = tmp_path / "state" / "uredis.json"
+    state_file.parent.mkdir()
+    regions = ["cn-bj2", "hk"]
+    args = connection(emulator, regions=regions, region_types=["normal", "source"], interval=0.1,
+                      state_file=str(state_file), announce_existing=True)
+    per_poll = 4  # two regions, two region types, one page each
+
+    def everything():
+        found = {}
+        for region in regions:
+            for region_type in ("normal", "source"):
+                for facts in expected_backups(emulator.data, region, region_type=region_type):
+                    found.setdefault(facts["backup_id"], facts)  # listed from both sides: one backup
+        return found
+
+    async def run(expected_count):
+        watch = Watch(source, emulator, args)
+        events = await watch.events(expected_count) if expected_count else []
+        assert await watch.settle(per_poll=per_poll) == []
+        await watch.stop()
+        return events
+
+    existing = everything()
+    events = asyncio.run(run(len(existing)))
+    assert [e["type"] for e in events] == ["backup_new"] * len(existing)
+    assert sorted(e["backup_id"] for e in events) == sorted(existing)
+    times = [e["backup_time"] for e in events]
+    assert times == sorted(times)  # oldest first
+    assert json.loads(state_file.read_text())["primed"] is True
+
+    # Restarted with nothing changed: nothing, although announce_existing is still true.
+    assert asyncio.run(run(0)) == []
+
+    # Changed while it was stopped.
+    flipped = demo_rows(emulator, "hk", "Success")[0]
+    gone = demo_rows(emulator, "cn-bj2")[0]
+    gone_facts = existing[gone["BackupId"]]
+    emulator.change(upsert=[dict(flipped, State="Error"), row("new-one", region="hk", age=1)],
+                    delete=[gone["BackupId"]])
+    events = asyncio.run(run(3))
+    assert summary(events) == [("backup_state_changed", flipped["BackupId"], "Success"),
+                               ("backup_new", "new-one", None), ("backup_removed", gone["BackupId"], None)]
+    assert facts_of(events[0]) == everything()[flipped["BackupId"]]
+    assert facts_of(events[2]) == gone_facts
+    assert asyncio.run(run(0)) == []
+
+
+def test_a_failing_listing_sends_api_error_and_polling_goes_on(source, emulator):
+    regions = ["cn-bj2", "hk"]
+    args = connection(emulator, regions=regions, interval=0.1, max_retries=0, timeout=5)
+
+    async def scenario():
+        watch = Watch(source, emulator, args)
+        assert await watch.settle(per_poll=2) == []
+
+        emulator.faults.fail_regions["hk"] = "503"
+        gone = demo_rows(emulator, "hk")[0]
+        emulator.change(upsert=[row("while-hk-fails", region="cn-bj2", age=1)], delete=[gone["BackupId"]])
+        events = await watch.events(2)
+        events += await watch.settle(per_poll=2)
+        errors = [e for e in events if e["type"] == "api_error"]
+        # hk could not be read: its backup is not reported removed; cn-bj2's news still comes.
+        assert [summary([e]) for e in events if e["type"] != "api_error"] == [[("backup_new", "while-hk-fails", None)]]
+        assert len(errors) >= 2  # one per failing poll
+        assert errors[0] == {"type": "api_error", "region": "hk", "action": "DescribeURedisBackup", "ret_code": None,
+                             "http_status": 503, "request_id": errors[0]["request_id"], "message": errors[0]["message"]}
+        assert "HTTP 503" in errors[0]["message"] and "hk" in errors[0]["message"]
+
+        del emulator.faults.fail_regions["hk"]
+        [event] = await watch.events(1)
+        while event["type"] == "api_error":  # from a poll that began before the fault was lifted
+            [event] = await watch.events(1)
+        assert summary([event]) == [("backup_removed", gone["BackupId"], None)]
+        assert await watch.settle(per_poll=2) == []
+        await watch.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_signature_is_reported_without_the_private_key(source, emulator):
+    secret = "not-the-right-secret-4711"
+    args = dict(connection(emulator, regions=["cn-bj2"], interval=0.1), private_key=secret)
+
+    async def scenario():
+        watch = Watch(source, emulator, args)
+        events = await watch.events(2)
+        await watch.stop()
+        return events
+
+    events = asyncio.run(scenario())
+    assert [(e["type"], e["ret_code"]) for e in events] == [("api_error", 171), ("api_error", 171)]
+    assert "check private_key" in events[0]["message"]
+    assert secret not in json.dumps(events)
+
+
+def test_credentials_and_region_come_from_the_environment(source, emulator, monkeypatch):
+    for name, value in credentials_env(emulator, region="hk").items():
+        monkeypatch.setenv(name, value)
+    expected = expected_backups(emulator.data, "hk")
+
+    async def scenario():
+        watch = Watch(source, emulator, {"interval": 0.1, "announce_existing": "true"})
+        events = await watch.events(len(expected))
+        await watch.stop()
+        return events
+
+    events = asyncio.run(scenario())
+    assert sorted(facts_of(e)["backup_id"] for e in events) == sorted(b["backup_id"] for b in expected)
+    assert set(e["region"] for e in events) == {"hk"}
+
+
+def test_credentials_and_region_come_from_a_profile(source, emulator, tmp_path, monkeypatch, caplog):
+    folder = tmp_path / "source-home" / ".sigcalcloud"
+    folder.mkdir()
+    (folder / "credential.json").write_text(json.dumps([
+        {"profile": "default", "public_key": "wrong", "private_key": "wrong"},
+        {"profile": "demo", "public_key": DEMO_PUBLIC_KEY, "private_key": DEMO_PRIVATE_KEY}]))
+    (folder / "credential.json").chmod(0o644)
+    (folder / "config.json").write_text(json.dumps([
+        {"profile": "demo", "region": "cn-sh2", "base_url": emulator.base_url, "timeout_sec": 5}]))
+    monkeypatch.setenv("SIGCALCLOUD_PROFILE", "demo")
+    expected = expected_backups(emulator.data, "cn-sh2")
+
+    async def scenario():
+        watch = Watch(source, emulator, {"interval": 0.1, "announce_existing": True})
+        events = await watch.events(len(expected))
+        await watch.stop()
+        return events
+
+    events = asyncio.run(scenario())
+    assert sorted(e["backup_id"] for e in events) == sorted(b["backup_id"] for b in expected)
+    assert "can be read by other users" in caplog.text  # the profile's warning reaches the log
+    assert DEMO_PRIVATE_KEY not in caplog.text
+
+
+@pytest.mark.parametrize("when", ["in a request", "between polls"])
+def test_cancellation_stops_at_once(source, start_emulator, when):
+    emu = start_emulator(hang_seconds=5)
+    if when == "in a request":
+        emu.faults.fail_regions["cn-bj2"] = "hang"
+
+    async def scenario():
+        watch = Watch(source, emu, connection(emu, regions=["cn-bj2"], interval=60))
+        while emu.stats()["api_requests"] < 1:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # in the hanging request, or asleep after the first poll
+        await watch.stop()
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+    assert time.monotonic() - started < 3  # asyncio.run did not wait for the 5 s request either
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"interval": "soon"}, "interval='soon' is not a number of seconds or an age"),
+    ({"interval": 0}, "interval=0 must be more than 0 seconds"),
+    ({"stale_after": "26 hours"}, "stale_after='26 hours' is not a number of seconds or an age"),
+    ({"region_types": ["normal", "sideways"]}, "region_types has sideways; use normal, source, target"),
+    ({"regions": [1]}, "regions must be a list of strings"),
+    ({"group_ids": {"a": 1}}, "group_ids must be a list of strings"),
+    ({"state_file": "/nonexistent/folder/state.json"}, "state_file /nonexistent/folder/state.json: its folder"),
+    ({"announce_existing": "maybe"}, "announce_existing='maybe' is not a boolean"),
+    ({"timeout": 0}, "timeout=0 is out of range"),
+    ({"base_url": "ftp://x"}, "base_url='ftp://x' must start with https://"),
+    ({"intervall": 5, "regionz": 1}, "unknown arguments intervall, regionz; valid arguments are: announce_existing"),
+    ({"regions": [], "region": None}, "no region to watch: set regions (or region)"),
+    ({"public_key": None}, "missing or empty public_key"),
+])
+def test_bad_arguments_fail_before_any_request_naming_the_argument(source, emulator, args, message):
+    full = connection(emulator, region="cn-bj2")
+    full.update(args)
+    full["private_key"] = "the-private-key-0815"
+    with pytest.raises(ValueError) as caught:
+        asyncio.run(source["main"](asyncio.Queue(), full))
+    assert str(caught.value).startswith("sigcalcloud.cloud.uredis_backup_events: ")
+    assert message in str(caught.value)
+    assert "the-private-key-0815" not in str(caught.value)
+    assert emulator.stats()["api_requests"] == 0
+
+
+def test_arguments_accept_the_forms_a_rulebook_template_gives(source, emulator):
+    config = source["parse_args"](connection(emulator, regions="cn-bj2, hk", group_ids=None, region_types=None,
+                                             interval="5m", stale_after=90000, announce_existing="yes",
+                                             eda_feedback_queue=object()), environ={})
+    assert (config.regions, config.region_types, config.group_ids) == (["cn-bj2", "hk"], ["normal"], [])
+    assert (config.interval, config.stale_after, config.announce_existing) == (300, 90000, True)
+    assert "demo-private" not in repr(config)
+
+
+def test_every_argument_is_documented(source):
+    options = yaml.safe_load(source["DOCUMENTATION"])["options"]
+    assert set(options) == set(source["_settings"].CONNECTION_OPTIONS) | set(source["SOURCE_ARGS"])
+    assert yaml.safe_load(source["EXAMPLES"])  # valid YAML
+
+
+def test_an_unusable_state_file_is_set_aside_with_a_warning(source, emulator, tmp_path, caplog):
+    state_file = tmp_path / "state.json"
+    state_file.write_text("{not json")
+    args = connection(emulator, regions=["cn-bj2"], interval=0.1, state_file=str(state_file))
+
+    async def scenario():
+        watch = Watch(source, emulator, args)
+        assert await watch.settle() == []  # a first poll again: silent
+        await watch.stop()
+
+    asyncio.run(scenario())
+    assert "not using state_file" in caplog.text
+    assert json.loads(state_file.read_text())["primed"] is True
+
+
+def test_the_source_loads_by_path_without_pythonpath(tmp_path):
+    """ansible-rulebook runs the file by path: the source finds the collection by itself."""
+    env = dict((k, v) for k, v in os.environ.items() if k != "PYTHONPATH")
+    code = textwrap.dedent("""
+        import runpy, sys
+        module = runpy.run_path(sys.argv[1])
+        print(module["_events"].__name__, module["main"].__name__)
+    """)
+    done = subprocess.run([sys.executable, "-c", code, SOURCE], env=env, cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ansible_collections.sigcalcloud.cloud.plugins.module_utils._events", "main"]
+
+
+# --- the example rulebook under real ansible-rulebook -----------------------------------
+
+
+def rulebook_missing():
+    if not os.path.exists(os.path.join(BIN, "ansible-rulebook")):
+        return ("ansible-rulebook is not installed in this virtualenv "
+                "(tests/requirements/eda.txt; run scripts/venv.sh again)")
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and os.path.exists(os.path.join(java_home, "bin", "java"))):
+        return "Java 17 or newer is not installed, and ansible-rulebook needs it (e.g. apt-get install openjdk-17-jre-headless)"
+    return None
+
+
+@pytest.mark.slow
+def test_example_rulebook_runs_the_playbook_for_the_failed_backup_only(emulator, ansible_env, tmp_path):
+    missing = rulebook_missing()
+    if missing:
+        pytest.skip(missing)
+    marker = tmp_path / "failed-backups.txt"
+    playbook = tmp_path / "handle_failed_backup.yml"
+    playbook.write_text(textwrap.dedent("""
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - ansible.builtin.lineinfile:
+                path: %s
+                line: "{{ ansible_eda.event.backup_id }} {{ ansible_eda.event.previous_state }} {{ ansible_eda.event.group_id }}"
+                create: true
+    """ % marker))
+    (tmp_path / "inventory.yml").write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: %s\n" % sys.executable)
+    (tmp_path / "vars.yml").write_text(
+        "uredis_interval: 0.2\nuredis_failed_backup_playbook: %s\nuredis_state_file: %s\n"
+        % (playbook, tmp_path / "state.json"))
+
+    env = dict(ansible_env)
+    env.update(credentials_env(emulator, region="cn-bj2"))
+    env.pop("PYTHONPATH", None)  # as users run it: the source must find the collection itself
+    log = tmp_path / "ansible-rulebook.log"
+    argv = [os.path.join(BIN, "ansible-rulebook"), "-i", "inventory.yml", "--rulebook",
+            "sigcalcloud.cloud.uredis_backup_failed", "--vars", "vars.yml", "-v"]
+    with open(log, "w") as output:
+        process = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        def wait_for(condition, what, timeout=90):
+            deadline = time.monotonic() + timeout
+            while not condition():
+                if process.poll() is not None:
+                    pytest.fail("ansible-rulebook exited (%s) while waiting for %s:\n%s"
+                                % (process.returncode, what, log.read_text()[-4000:]))
+                if time.monotonic() > deadline:
+                    pytest.fail("no %s after %ss:\n%s" % (what, timeout, log.read_text()[-4000:]))
+                time.sleep(0.1)
+
+        # Its first poll remembers what exists (Error backups included) without announcing it.
+        wait_for(lambda: emulator.stats()["api_requests"] >= 2, "first poll")
+        failing = demo_rows(emulator, "cn-bj2", "Success")[0]
+        finishing = demo_rows(emulator, "cn-bj2", "Backuping")[0]
+        expiring = demo_rows(emulator, "cn-bj2", "Error")[0]
+        gone = demo_rows(emulator, "cn-bj2", "Expired")[0]
+        emulator.change(upsert=[dict(failing, State="Error"), dict(finishing, State="Success"),
+                                dict(expiring, State="Expired"), row("brand-new", age=1)],
+                        delete=[gone["BackupId"]])
+        wait_for(marker.exists, "playbook run")
+        # Let more polls pass, and any other (wrong) playbook run of the same poll finish.
+        polled = emulator.stats()["api_requests"]
+        wait_for(lambda: emulator.stats()["api_requests"] >= polled + 10, "later polls")
+        time.sleep(3)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    output = log.read_text()
+    assert marker.read_text().splitlines() == ["%s Success %s" % (failing["BackupId"], failing["GroupId"])], output
+    assert "Traceback" not in output and "Source error" not in output, output
+    assert DEMO_PRIVATE_KEY not in output

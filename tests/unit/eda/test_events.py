@@ -1,0 +1,286 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the uredis_backup_events source announces: the pure diff and staleness logic
+of plugins/module_utils/_events.py, on facts shaped by the module's own shape_row.
+
+The source's loop, its arguments and the state file are tested against the emulator
+(and under real ansible-rulebook) in tests/e2e/test_eda.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._events import (
+    group_status,
+    is_stale,
+    new_state,
+    poll_events,
+    restore_state,
+)
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, shape_row
+
+NOW = 1_800_000_000
+HOUR = 3600
+SCOPE = {"base_url": "https://api.example", "project_id": None, "regions": ["cn-bj2"],
+         "region_types": ["normal"], "group_ids": []}
+
+
+def backup(backup_id, state="Success", age=HOUR, group="g-1", region="cn-bj2", **fields):
+    """One backup's facts, exactly as the module returns them."""
+    row = {"BackupId": backup_id, "BackupName": "n-%s" % backup_id, "BackupTime": NOW - age, "BackupSize": 10,
+           "BackupType": "Auto", "State": state, "GroupId": group, "GroupName": "name of %s" % group}
+    row.update(fields)
+    return shape_row(row, Query(region))
+
+
+def primed(*backups, stale_after=None):
+    """The state after a silent first poll that saw ``backups``."""
+    events, state = poll_events(new_state(SCOPE), list(backups), NOW, stale_after=stale_after)
+    assert events == []
+    return state
+
+
+def kinds(events):
+    return [(e["type"], e.get("backup_id") or e.get("group_id")) for e in events]
+
+
+# --- the first poll ---------------------------------------------------------------
+
+
+def test_first_poll_announces_nothing_and_remembers_everything():
+    a, b = backup("a"), backup("b", state="Error")
+    events, state = poll_events(new_state(SCOPE), [a, b], NOW, stale_after=26 * HOUR)
+    assert events == []
+    assert state["primed"] is True
+    assert state["backups"] == {"a": a, "b": b}
+
+
+def test_announce_existing_announces_the_first_poll_oldest_first():
+    old, new = backup("new", age=HOUR), backup("old", state="Error", age=5 * HOUR, group="g-2")
+    events, state = poll_events(new_state(SCOPE), [old, new], NOW, stale_after=26 * HOUR, announce_existing=True)
+    assert kinds(events) == [("backup_new", "old"), ("backup_new", "new"), ("group_stale", "g-2")]
+    assert state["primed"] is True
+
+
+def test_a_partial_first_poll_stays_silent_until_a_complete_one():
+    a, b = backup("a"), backup("b")
+    events, state = poll_events(new_state(SCOPE), [a], NOW, complete=False)
+    assert events == [] and state["primed"] is False
+    # The next poll is complete: what it adds existed at the start, so it is not news either.
+    events, state = poll_events(state, [a, b], NOW)
+    assert events == [] and state["primed"] is True
+    events, state = poll_events(state, [a, b, backup("c")], NOW)
+    assert kinds(events) == [("backup_new", "c")]
+
+
+# --- backup events ---------------------------------------------------------------
+
+
+def test_backup_events_carry_the_facts_a_type_and_the_previous_state():
+    running = backup("a", state="Backuping")
+    state = primed(running)
+    done = backup("a", state="Success", BackupSize=99)
+    fresh = backup("b", age=60)
+    events, state = poll_events(state, [done, fresh], NOW)
+    assert events == [
+        dict(done, type="backup_state_changed", previous_state="Backuping"),
+        dict(fresh, type="backup_new"),
+    ]
+    assert list(events[0])[0] == "type"
+    assert set(events[1]) == set(fresh) | {"type"}
+    events, state = poll_events(state, [fresh], NOW)
+    assert events == [dict(done, type="backup_removed")]
+    assert state["backups"] == {"b": fresh}
+
+
+def test_a_change_of_other_facts_is_remembered_but_not_announced():
+    state = primed(backup("a"))
+    renamed = backup("a", BackupName="renamed")
+    events, state = poll_events(state, [renamed], NOW)
+    assert events == []
+    assert state["backups"]["a"]["backup_name"] == "renamed"
+
+
+def test_events_of_one_poll_come_in_a_fixed_order():
+    state = primed(backup("keep", state="Backuping", age=3 * HOUR), backup("gone-new", age=HOUR),
+                   backup("gone-old", age=9 * HOUR), stale_after=None)
+    listed = [backup("late", age=10), backup("keep", state="Error", age=3 * HOUR), backup("early", age=5 * HOUR)]
+    events, _state = poll_events(state, listed, NOW)
+    assert kinds(events) == [
+        ("backup_new", "early"), ("backup_state_changed", "keep"), ("backup_new", "late"),
+        ("backup_removed", "gone-old"), ("backup_removed", "gone-new"),
+    ]
+
+
+def test_rows_without_an_id_are_ignored_and_repeated_rows_count_once():
+    state = primed()
+    events, state = poll_events(state, [backup(None), backup("a"), backup("a")], NOW)
+    assert kinds(events) == [("backup_new", "a")]
+    assert list(state["backups"]) == ["a"]
+
+
+def test_a_partial_poll_announces_what_it_saw_but_removes_and_forgets_nothing():
+    a, b = backup("a"), backup("b", group="g-2", age=40 * HOUR)
+    state = primed(a, b, stale_after=26 * HOUR)
+    assert state["stale_groups"] == [["cn-bj2", "g-2"]]
+    # b's region failed: it was not listed; a changed, c is new and makes g-2 fresh.
+    c = backup("c", group="g-2", age=60)
+    events, state = poll_events(state, [backup("a", state="Expired"), c], NOW, complete=False,
+                                stale_after=26 * HOUR)
+    assert kinds(events) == [("backup_state_changed", "a"), ("backup_new", "c")]
+    assert set(state["backups"]) == {"a", "b", "c"}
+    assert state["stale_groups"] == [["cn-bj2", "g-2"]]
+    # A complete poll settles it (and g-1, whose only good backup expired, is now stale).
+    events, state = poll_events(state, [backup("a", state="Expired"), c], NOW, stale_after=26 * HOUR)
+    assert kinds(events) == [("backup_removed", "b"), ("group_stale", "g-1"), ("group_recovered", "g-2")]
+
+
+# --- staleness ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("age, stale", [(None, True), (26 * HOUR - 1, False), (26 * HOUR, False),
+                                        (26 * HOUR + 1, True)])
+def test_a_group_is_stale_when_its_newest_success_is_older_than_stale_after(age, stale):
+    last_success = None if age is None else backup("a", age=age)
+    assert is_stale(last_success, NOW, 26 * HOUR) is stale
+
+
+def test_group_status_takes_the_newest_backup_and_the_newest_success():
+    backups = [backup("old-ok", age=9 * HOUR), backup("running", state="Backuping", age=60),
+               backup("failed", state="Error", age=HOUR), backup("new-ok", age=2 * HOUR),
+               backup("other", group="g-2", region="hk", state="Error"),
+               backup("no-group", group=None), backup("timeless", BackupTime=None)]
+    status = group_status(backups)
+    assert sorted(status) == [("cn-bj2", "g-1"), ("hk", "g-2")]
+    newest, last_success = status[("cn-bj2", "g-1")]
+    assert (newest["backup_id"], last_success["backup_id"]) == ("running", "new-ok")
+    assert status[("hk", "g-2")][1] is None
+
+
+def test_a_group_goes_stale_once_then_recovers_once():
+    day = 24 * HOUR
+    state = primed(backup("a", age=HOUR), stale_after=day)
+    assert state["stale_groups"] == []
+
+    later = NOW + day  # a's backup is now a day and an hour old
+    events, state = poll_events(state, [backup("a", age=HOUR)], later, stale_after=day)
+    assert events == [{
+        "type": "group_stale", "region": "cn-bj2", "project_id": None, "group_id": "g-1",
+        "group_name": "name of g-1", "stale_after": day, "last_success": backup("a", age=HOUR),
+        "last_success_age": day + HOUR,
+    }]
+    events, state = poll_events(state, [backup("a", age=HOUR)], later + HOUR, stale_after=day)
+    assert events == []
+
+    failed = backup("b", state="Error", age=-day)  # a new backup, but not a good one
+    events, state = poll_events(state, [backup("a", age=HOUR), failed], later, stale_after=day)
+    assert kinds(events) == [("backup_new", "b")]
+
+    good = backup("c", age=-day)
+    events, state = poll_events(state, [backup("a", age=HOUR), failed, good], later, stale_after=day)
+    assert kinds(events) == [("backup_new", "c"), ("group_recovered", "g-1")]
+    assert events[1]["last_success"] == good and events[1]["last_success_age"] == 0
+    assert state["stale_groups"] == []
+
+
+def test_a_group_without_a_success_is_stale_and_without_backups_is_forgotten():
+    state = primed(backup("a"), stale_after=HOUR)
+    events, state = poll_events(state, [backup("a", state="Error")], NOW, stale_after=HOUR)
+    assert kinds(events) == [("backup_state_changed", "a"), ("group_stale", "g-1")]
+    assert events[1]["last_success"] is None and events[1]["last_success_age"] is None
+    events, state = poll_events(state, [], NOW, stale_after=HOUR)
+    assert kinds(events) == [("backup_removed", "a")]
+    assert state["stale_groups"] == []
+
+
+def test_without_stale_after_there_are_no_group_events():
+    state = primed(backup("a", age=99 * HOUR), stale_after=HOUR)
+    assert state["stale_groups"] == [["cn-bj2", "g-1"]]
+    events, state = poll_events(state, [backup("a", age=99 * HOUR)], NOW)
+    assert events == [] and state["stale_groups"] == []
+
+
+def test_groups_of_different_regions_are_different_groups():
+    state = primed(stale_after=HOUR)
+    listed = [backup("a", region="hk", age=9 * HOUR), backup("b", region="cn-bj2", age=9 * HOUR)]
+    events, state = poll_events(state, listed, NOW, stale_after=HOUR)
+    assert [(e["type"], e["region"]) for e in events if e["type"].startswith("group")] == [
+        ("group_stale", "cn-bj2"), ("group_stale", "hk")]
+    assert state["stale_groups"] == [["cn-bj2", "g-1"], ["hk", "g-1"]]
+
+
+# --- the remembered state -----------------------------------------------------------
+
+
+def test_the_state_survives_json_and_is_refused_for_another_scope():
+    state = primed(backup("a"), backup("b", age=99 * HOUR), stale_after=HOUR)
+    restored = restore_state(json.loads(json.dumps(state)), SCOPE)
+    assert restored == state
+    with pytest.raises(ValueError, match="other settings"):
+        restore_state(json.loads(json.dumps(state)), dict(SCOPE, regions=["hk"]))
+
+
+@pytest.mark.parametrize("data, message", [
+    ([], "not a version 1 state"),
+    ({"version": 99}, "not a version 1 state"),
+    (dict(new_state(SCOPE), backups=[]), "backups"),
+    (dict(new_state(SCOPE), backups={"a": {"no": "state"}}), "backups"),
+    (dict(new_state(SCOPE), stale_groups=[["only-region"]]), "stale_groups"),
+])
+def test_a_damaged_state_is_refused_with_a_reason(data, message):
+    with pytest.raises(ValueError, match=message):
+        restore_state(data, SCOPE)
+
+
+# --- properties over any sequence of polls ------------------------------------------
+
+STATES = ("Backuping", "Success", "Error", "Expired")
+snapshot = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "d", "e"]),
+    st.tuples(st.sampled_from(STATES), st.sampled_from(["g-1", "g-2"]), st.integers(0, 60)),
+    max_size=5,
+)
+
+
+def listing(snap):
+    return [backup(i, state=s, group=g, age=hours * HOUR) for i, (s, g, hours) in sorted(snap.items())]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(snapshot, st.booleans()), min_size=1, max_size=6))
+def test_events_replayed_on_what_was_known_give_what_is_listed(polls):
+    """Complete polls: every difference is announced once, nothing else is. A JSON round
+    trip of the state between two polls (a restart with state_file) changes nothing."""
+    state = primed(stale_after=24 * HOUR)
+    known = {}
+    stale = set()
+    for snap, restart in polls:
+        if restart:
+            state = restore_state(json.loads(json.dumps(state)), SCOPE)
+        events, state = poll_events(state, listing(snap), NOW, stale_after=24 * HOUR)
+        listed_groups = set(group for _state, group, _hours in snap.values())
+        stale &= listed_groups  # a group no longer listed is forgotten, without an event
+        for event in events:
+            if event["type"] == "backup_new":
+                assert event["backup_id"] not in known
+                known[event["backup_id"]] = event["state"]
+            elif event["type"] == "backup_state_changed":
+                assert known[event["backup_id"]] == event["previous_state"] != event["state"]
+                known[event["backup_id"]] = event["state"]
+            elif event["type"] == "backup_removed":
+                del known[event["backup_id"]]
+            elif event["type"] == "group_stale":
+                assert event["group_id"] not in stale
+                stale.add(event["group_id"])
+            else:
+                assert event["type"] == "group_recovered"
+                stale.remove(event["group_id"])
+        assert known == dict((i, s) for i, (s, _g, _h) in snap.items())
+        fresh = set(group for s, group, hours in snap.values() if s == "Success" and hours <= 24)
+        assert stale == listed_groups - fresh
