@@ -16,7 +16,8 @@ export PATH="$venv/bin:$PATH" ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 
 trap stop_emulator EXIT
-start_emulator "$venv/bin/python"
+# --now-relative: backup times end at the current hour, so "the last 30 days" has data.
+start_emulator "$venv/bin/python" --now-relative
 echo "== emulator on $SIGCALCLOUD_BASE_URL (demo key $SIGCALCLOUD_PUBLIC_KEY, region $SIGCALCLOUD_REGION)"
 
 cd "$root/docs/examples"

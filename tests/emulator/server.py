@@ -5,49 +5,55 @@
 """A local emulator of the sigcalcloud API's DescribeURedisBackup call.
 
 It answers as the real service does (signature check, RetCodes, filters, paging with a
-server-side page cap) so that a client that works against it works against the cloud,
-and it can misbehave on purpose (latency, HTTP errors, resets, hangs, garbled bodies)
-so that clients can prove they survive. Python standard library only.
+server-side page cap), so a client that works against it works against the cloud, and it
+misbehaves on demand (latency, HTTP errors, resets, hangs, garbled bodies, rows changing
+between pages), so a client can prove it survives. One file, Python 3.9+ standard library
+only: copy it into your own CI. docs/emulator.md is the user guide.
 
-    python tests/emulator/server.py --port 0 [flags]
+    python server.py --port 0 [flags]
 
-prints one JSON line when ready: {"base_url", "port", "public_key", "private_key",
-"regions", "backups"} and serves until SIGTERM or SIGINT. Flags:
+prints one JSON line when ready, {"base_url", "port", "public_key", "private_key",
+"regions", "backups"}, and serves until SIGTERM or SIGINT (then exits 0). Flags:
 
-  --host H --port P            where to listen (port 0 picks a free one)
-  --data FILE                  a data set in JSON (see docs/emulator.md); default: generated
-  --regions a,b,c              regions of the generated data set (default cn-bj2,cn-sh2,hk)
-  --backups-per-region N       normal backups of the demo project per region (default 30)
-  --seed N --epoch T           generator seed, and the UNIX time "now" of the data (default: now)
-  --dump-data FILE             write the data set to FILE and go on serving
-  --max-page-size N            the most rows a page holds, whatever Limit asks (default 100)
-  --latency-ms MS              added to every API answer
+  --host H --port P              where to listen (default 127.0.0.1, port 0 = a free one)
+  --data FILE                    serve the data set in FILE (JSON); default: a generated one
+  --regions a,b,c                regions of the generated data set (default cn-bj2,cn-sh2,hk)
+  --backups-per-region N         normal backups of the demo project per region (default 30)
+  --seed N                       generator seed (default 1); the same seed gives the same data
+  --epoch T | --now-relative     the data's "now" (UNIX time): default fixed, derived from the
+                                 seed; --now-relative uses the current hour
+  --dump-data FILE               also write the data set to FILE
+  --max-page-size N              the most rows a page holds, whatever Limit asks (default 100)
+  --latency-ms MS                added to every API answer
   --fault-rate R --fault-kinds K,K --fault-seed N
-                               fail a fraction R of API requests with a random kind of K
-  --fault-schedule 1=503,2=reset
-                               fail API requests by their number (1-based)
-  --fail-region REGION[=KIND]  every request for REGION fails (default kind 500); repeatable
-  --hang-seconds S             how long a "hang" fault holds its answer (default 30)
-  --mutate-between-pages N     the first N page requests with Offset > 0 first add one backup
-                               and delete another in the listed region, shifting the pages
-  --tls-cert FILE --tls-key FILE   serve HTTPS
-  --verbose                    log each request to stderr
+                                 fail a fraction R of API requests, with kinds drawn from K
+  --fault-schedule 1=503,2=reset fail API requests by number (1-based)
+  --fail-region REGION[=KIND]    every request for REGION fails (default 500); repeatable
+  --hang-seconds S               how long a "hang" holds its answer (default 30)
+  --mutate-between-pages [N]     before a page with Offset > 0, add a newest backup and drop
+                                 the oldest of the listing (the first N such pages; no N: all)
+  --tls-cert FILE --tls-key FILE serve HTTPS
+  --verbose                      log each request to stderr
 
-Fault kinds: 429 (with Retry-After: 1), 500, 502, 503, 504, reset (connection reset, no
-answer), hang, truncated (half a JSON body), html, empty (200 with no body), retcode150,
-no_retcode, dataset_not_list, bad_row_types.
+Fault kinds: 429 (with Retry-After: 1), 500, 502, 503, 504 (HTML bodies), reset (connection
+reset, no answer), hang (answers after --hang-seconds), truncated (half the JSON body),
+html (200 with a web page), empty (200, no body), retcode150, no_retcode, dataset_not_list,
+bad_row_types.
 
-Paths under /_emulator/ are the emulator's own and need no signature: GET stats, POST
-reset_stats, GET backups (the data set), POST backups ({"upsert": [rows], "delete": [ids]}).
+Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats,
+POST reset_stats, GET backups (the data set), POST backups {"upsert": [rows], "delete": [ids]}.
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
+import collections
 import hashlib
 import hmac
 import json
 import random
+import re
 import signal
 import socket
 import ssl
@@ -67,14 +73,25 @@ OTHER_PRIVATE_KEY = "sigcalcloud-other-private-key"
 DEFAULT_REGIONS = ("cn-bj2", "cn-sh2", "hk")
 REGION_TYPES = ("normal", "source", "target")
 STATES = ("Success", "Error", "Expired", "Backuping")
-# Stored with each row but never returned: they decide which listing a row is in.
+# Stored with each row but never returned: they decide which listings a row is in.
 HIDDEN_FIELDS = ("Region", "ProjectId", "SlaveZone")
+STRING_FIELDS = ("Zone", "BackupId", "GroupId", "GroupName", "BackupName", "BackupType", "State",
+                 "SrcRegionName", "DstRegionName", "RedisVersion") + HIDDEN_FIELDS
+INTEGER_FIELDS = ("BackupTime", "BackupSize", "MemorySize")
 REQUEST_ID_HEADER = "X-SIGCALCLOUD-REQUEST-UUID"
-FAULT_KINDS = ("429", "500", "502", "503", "504", "reset", "hang", "truncated", "html", "empty",
-               "retcode150", "no_retcode", "dataset_not_list", "bad_row_types")
-# What --fault-rate picks from by default: the failures a client must ride out.
-TRANSIENT_FAULTS = ("429", "500", "502", "503", "504", "reset", "truncated", "retcode150")
+CONTROL_PREFIX = "/_emulator/"
+MAX_BODY = 16 << 20  # bytes; no real request comes near
+HTTP_ERROR_FAULTS = ("429", "500", "502", "503", "504")
+FAULT_KINDS = HTTP_ERROR_FAULTS + ("reset", "hang", "truncated", "html", "empty", "retcode150",
+                                   "no_retcode", "dataset_not_list", "bad_row_types")
+# Faults that answer 200 with well-formed JSON that breaks the API's contract.
+GARBLED_FAULTS = ("retcode150", "no_retcode", "dataset_not_list", "bad_row_types")
+# What --fault-rate draws from by default: the failures a client must ride out.
+TRANSIENT_FAULTS = HTTP_ERROR_FAULTS + ("reset", "truncated", "retcode150")
+# The generated data's "now" is this plus <seed> days, so the same seed gives the same rows.
+EPOCH_BASE = calendar.timegm((2025, 6, 1, 0, 0, 0))
 JINJA_NAME = "{{ lookup('pipe', 'touch /tmp/sigcalcloud-templated') }}"
+AWKWARD_BACKUP_NAME = u"备份 ünïcode & more=1 \"quoted\" /slash"
 AWKWARD_GROUP_NAMES = ("orders cache", "a&b=c+d", 'say "cheese"', "path/to/redis", u"缓存 ünïcode", "plain")
 
 
@@ -88,73 +105,55 @@ class ApiError(Exception):
 
 
 def sign(params, private_key):
+    """The Signature of ``params`` (str keys and values, without Signature)."""
     payload = "".join(key + params[key] for key in sorted(params))
     return hashlib.sha1((payload + private_key).encode("utf-8")).hexdigest()
 
 
-# --- data sets -------------------------------------------------------------------
+# --- data sets ------------------------------------------------------------------------
+
+def default_epoch(seed):
+    """The fixed "now" of a generated data set (UNIX time)."""
+    return EPOCH_BASE + (int(seed) % 1000) * 86400
+
 
 def generate_dataset(regions=DEFAULT_REGIONS, backups_per_region=30, seed=1, epoch=None):
-    """A deterministic data set (for a given seed and epoch).
+    """A data set that is the same for the same arguments.
 
-    Per region: exactly ``backups_per_region`` normal backups of the demo account's
-    default project ``org-demo`` (every state and type, some rows without optional
-    fields, awkward names), plus 3 in ``org-second`` and 2 cross-region backups whose
-    source is the region (when there are several regions). The first region also holds
-    2 backups of ``org-other``, a project of another account. The first backup of the
-    first region is named with Jinja2 text that must never be templated.
+    Per region: exactly ``backups_per_region`` normal backups of ``org-demo`` (the demo
+    account's default project), 3 normal backups of ``org-second`` (its other project) and,
+    with two regions or more, 2 cross-region ``org-demo`` backups from that region to the
+    next one (stored once with Region = source, once with Region = target). The first
+    region also holds 2 backups of ``org-other``, another account's project. Its first
+    backup is named with Jinja2 text that must never be templated, its second (and every
+    region's second) with spaces, ``&``, ``=``, quotes, ``/`` and non-ASCII text.
+    BackupTime lies within 30 days before ``epoch`` (default: ``default_epoch(seed)``).
     """
-    rng = random.Random(seed)
-    now = int(time.time()) // 3600 * 3600 if epoch is None else int(epoch)
     regions = list(regions)
-
-    def backup_id():
-        return "%08x-%04x-4%03x-%04x-%012x" % tuple(rng.getrandbits(bits) for bits in (32, 16, 12, 16, 48))
-
-    def make_row(region, project, group, index, **extra):
-        row = {
-            "Region": region, "ProjectId": project, "BackupId": backup_id(),
-            "BackupName": "%s-%s-%04d" % ("auto" if index % 4 else "manual", group["GroupId"][-2:], index),
-            "BackupTime": now - rng.randint(60, 30 * 86400), "BackupSize": rng.randint(1024, 8 << 30),
-            "BackupType": "Manual" if index % 4 == 0 else "Auto",
-            "State": STATES[index] if index < len(STATES) else rng.choice(STATES[:1] * 6 + STATES),
-            "GroupId": group["GroupId"], "GroupName": group["GroupName"],
-            "Zone": "%s-0%d" % (region, 1 + index % 3), "MemorySize": rng.choice((1, 2, 4, 8, 16)),
-            "RedisVersion": rng.choice(("4.0", "5.0", "6.0", "7.0")),
-        }
-        if group.get("SlaveZone"):
-            row["SlaveZone"] = group["SlaveZone"]
-        if index % 7 == 5:  # absent is not zero: some rows lack the optional fields
-            del row["MemorySize"], row["RedisVersion"]
-        if index % 11 == 9:
-            del row["Zone"]
-        row.update(extra)
-        return row
-
+    if not regions or len(set(regions)) != len(regions):
+        raise ValueError("regions must be a non-empty list of distinct names")
+    if backups_per_region < 0:
+        raise ValueError("backups_per_region must be 0 or more")
+    rng = random.Random(seed)
+    now = default_epoch(seed) if epoch is None else int(epoch)
     backups = []
     for number, region in enumerate(regions):
-        count = max(1, min(10, -(-backups_per_region // 5)))
-        groups = [{"GroupId": "uredis-%s-%02d" % (region.replace("-", ""), k),
-                   "GroupName": AWKWARD_GROUP_NAMES[k % len(AWKWARD_GROUP_NAMES)],
-                   "SlaveZone": "%s-0%d" % (region, 2 + k % 2) if k % 3 == 1 else None}
-                  for k in range(count)]
-        for index in range(backups_per_region):
-            row = make_row(region, "org-demo", groups[index % count], index)
-            if index == 1:
-                row["BackupName"] = u"备份 ünïcode & more=1 \"quoted\" /slash"
-            backups.append(row)
-        if number == 0 and backups_per_region:
-            backups[-backups_per_region]["BackupName"] = JINJA_NAME
-        for index in range(3):
-            backups.append(make_row(region, "org-second", groups[0], 900 + index))
+        groups = _groups(region, backups_per_region)
+        normal = [_row(rng, now, region, "org-demo", groups[i % len(groups)], i) for i in range(backups_per_region)]
+        if number == 0 and normal:
+            normal[0]["BackupName"] = JINJA_NAME
+        if len(normal) > 1:
+            normal[1]["BackupName"] = AWKWARD_BACKUP_NAME
+        backups += normal
+        backups += [_row(rng, now, region, "org-second", groups[0], 900 + i) for i in range(3)]
         if len(regions) > 1:
             target = regions[(number + 1) % len(regions)]
-            for index in range(2):
-                backups.append(make_row(region, "org-demo", groups[-1], 950 + index,
-                                        SrcRegionName=region, DstRegionName=target))
+            for i in range(2):
+                row = _row(rng, now, region, "org-demo", groups[-1], 950 + i, SrcRegionName=region, DstRegionName=target)
+                row["Region"] = target if i else region  # listings match cross-region rows on the names
+                backups.append(row)
         if number == 0:
-            for index in range(2):
-                backups.append(make_row(region, "org-other", groups[0], 980 + index))
+            backups += [_row(rng, now, region, "org-other", groups[0], 980 + i) for i in range(2)]
     return {
         "accounts": [
             {"public_key": DEMO_PUBLIC_KEY, "private_key": DEMO_PRIVATE_KEY,
@@ -167,442 +166,657 @@ def generate_dataset(regions=DEFAULT_REGIONS, backups_per_region=30, seed=1, epo
     }
 
 
+def _groups(region, backups_per_region):
+    """One Redis group per 5 backups (1 to 10), every third with a slave zone."""
+    count = max(1, min(10, -(-backups_per_region // 5)))
+    return [{"GroupId": "uredis-%s-%02d" % (region.replace("-", ""), k),
+             "GroupName": AWKWARD_GROUP_NAMES[k % len(AWKWARD_GROUP_NAMES)],
+             "SlaveZone": "%s-0%d" % (region, 2 + k % 2) if k % 3 == 1 else None}
+            for k in range(count)]
+
+
+def _row(rng, now, region, project, group, index, **extra):
+    row = {
+        "Region": region, "ProjectId": project,
+        "BackupId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "BackupName": "%s-%s-%04d" % ("manual" if index % 4 == 0 else "auto", group["GroupId"][-2:], index),
+        "BackupTime": now - rng.randint(60, 30 * 86400), "BackupSize": rng.randint(1024, 8 << 30),
+        "BackupType": "Manual" if index % 4 == 0 else "Auto",
+        # The first four rows of a region take each state once; then mostly Success.
+        "State": STATES[index] if index < len(STATES) else rng.choice(STATES[:1] * 6 + STATES),
+        "GroupId": group["GroupId"], "GroupName": group["GroupName"],
+        "Zone": "%s-0%d" % (region, 1 + index % 3), "MemorySize": rng.choice((1, 2, 4, 8, 16)),
+        "RedisVersion": rng.choice(("4.0", "5.0", "6.0", "7.0")),
+    }
+    if group["SlaveZone"]:
+        row["SlaveZone"] = group["SlaveZone"]
+    if index % 7 == 5:  # absent is not zero: some rows lack the optional fields
+        del row["MemorySize"], row["RedisVersion"]
+    if index % 11 == 9:
+        del row["Zone"]
+    row.update(extra)
+    return row
+
+
 def check_dataset(data):
-    """Raise ValueError naming the first thing wrong with a data set."""
+    """Return ``data`` if it is a valid data set; raise ValueError naming the first fault."""
     if not isinstance(data, dict):
         raise ValueError("the data set must be a JSON object with accounts, regions and backups")
-    for key, kind in (("accounts", list), ("regions", list), ("backups", list)):
-        if not isinstance(data.get(key), kind):
+    for key in ("accounts", "regions", "backups"):
+        if not isinstance(data.get(key), list):
             raise ValueError("the data set's %r must be a list" % key)
-    for index, account in enumerate(data["accounts"]):
-        for key in ("public_key", "private_key", "default_project"):
-            if not isinstance(account, dict) or not isinstance(account.get(key), str):
-                raise ValueError("accounts[%d] needs a string %r" % (index, key))
-        if not isinstance(account.get("projects", []), list):
-            raise ValueError("accounts[%d].projects must be a list" % index)
     if not data["accounts"]:
         raise ValueError("the data set needs at least one account")
+    _check_unique((_check_account(i, a) for i, a in enumerate(data["accounts"])), "public_key")
     for index, region in enumerate(data["regions"]):
-        if not isinstance(region, str):
-            raise ValueError("regions[%d] must be a string" % index)
-    for index, row in enumerate(data["backups"]):
-        if not isinstance(row, dict):
-            raise ValueError("backups[%d] must be an object" % index)
-        for key in ("Region", "ProjectId"):
-            if not isinstance(row.get(key), str):
-                raise ValueError("backups[%d] needs a string %r" % (index, key))
+        if not isinstance(region, str) or not region:
+            raise ValueError("regions[%d] must be a non-empty string" % index)
+    if not data["regions"]:
+        raise ValueError("the data set needs at least one region")
+    _check_unique(data["regions"], "region")
+    regions = set(data["regions"])
+    _check_unique((_check_row(i, row, regions) for i, row in enumerate(data["backups"])), "BackupId")
     return data
 
 
+def _check_account(index, account):
+    if not isinstance(account, dict):
+        raise ValueError("accounts[%d] must be an object" % index)
+    for key in ("public_key", "private_key", "default_project"):
+        if not isinstance(account.get(key), str) or not account[key]:
+            raise ValueError("accounts[%d] needs a non-empty string %r" % (index, key))
+    projects = account.get("projects", [])
+    if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
+        raise ValueError("accounts[%d].projects must be a list of strings" % index)
+    return account["public_key"]
+
+
+def _check_row(index, row, regions):
+    if not isinstance(row, dict):
+        raise ValueError("backups[%d] must be an object" % index)
+    for key in ("Region", "ProjectId", "BackupId"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            raise ValueError("backups[%d] needs a non-empty string %r" % (index, key))
+    if row["Region"] not in regions:
+        raise ValueError("backups[%d].Region %r is not one of the data set's regions" % (index, row["Region"]))
+    for key in STRING_FIELDS:
+        if key in row and not isinstance(row[key], str):
+            raise ValueError("backups[%d].%s must be a string" % (index, key))
+    for key in INTEGER_FIELDS:
+        if key in row and (not isinstance(row[key], int) or isinstance(row[key], bool)):
+            raise ValueError("backups[%d].%s must be an integer" % (index, key))
+    return row["BackupId"]
+
+
+def _check_unique(values, what):
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise ValueError("%s %r appears twice" % (what, value))
+        seen.add(value)
+
+
 def load_dataset(path):
+    """The checked data set in the JSON file at ``path``; ValueError with a clear message."""
     try:
         with open(path, encoding="utf-8") as handle:
             return check_dataset(json.load(handle))
     except OSError as exc:
-        raise ValueError("cannot read data file %s: %s" % (path, exc.strerror))
+        raise ValueError("cannot read data file %s: %s" % (path, exc.strerror or exc))
     except ValueError as exc:
         raise ValueError("bad data file %s: %s" % (path, exc))
 
 
 def newest_first(rows):
-    return sorted(rows, key=lambda r: (r.get("BackupTime") is None, -(r.get("BackupTime") or 0),
-                                       str(r.get("BackupId", ""))))
+    """BackupTime descending (rows without one last), then BackupId ascending."""
+    return sorted(rows, key=lambda r: (r.get("BackupTime") is None, -(r.get("BackupTime") or 0), r["BackupId"]))
+
+
+def public_view(row):
+    return dict((k, v) for k, v in row.items() if k not in HIDDEN_FIELDS)
 
 
 # --- faults ----------------------------------------------------------------------------
 
 class FaultPlan:
-    """Which API request fails, and how: by number, by region, or at a seeded rate."""
+    """Which API request fails, and how: by region, by number, or at a seeded rate.
+
+    ``schedule`` maps request numbers (1-based) to kinds, ``fail_regions`` regions to
+    kinds; ``rate`` is the fraction of the other requests that fail with a kind drawn
+    from ``kinds`` by ``random.Random(seed)``.
+    """
 
     def __init__(self, rate=0.0, kinds=TRANSIENT_FAULTS, seed=0, schedule=None, fail_regions=None):
-        for kind in list(kinds) + list((schedule or {}).values()) + list((fail_regions or {}).values()):
+        kinds = tuple(kinds)
+        schedule, fail_regions = dict(schedule or {}), dict(fail_regions or {})
+        for kind in kinds + tuple(schedule.values()) + tuple(fail_regions.values()):
             if kind not in FAULT_KINDS:
                 raise ValueError("unknown fault kind %r; known: %s" % (kind, ", ".join(FAULT_KINDS)))
-        self.rate = rate
-        self.kinds = tuple(kinds)
-        self.schedule = dict(schedule or {})
-        self.fail_regions = dict(fail_regions or {})
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("the fault rate must be between 0 and 1, not %r" % rate)
+        if rate and not kinds:
+            raise ValueError("a fault rate needs at least one fault kind")
+        self.rate, self.kinds, self.schedule, self.fail_regions = rate, kinds, schedule, fail_regions
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
     def pick(self, number, region):
+        """The fault kind for API request ``number`` (1-based) about ``region``, or None."""
         if region in self.fail_regions:
             return self.fail_regions[region]
         if number in self.schedule:
             return self.schedule[number]
         if self.rate:
-            with self._lock:
+            with self._lock:  # one draw per request, in arrival order
                 if self._rng.random() < self.rate:
                     return self._rng.choice(self.kinds)
         return None
 
 
 def parse_schedule(text):
+    """``"1=503,2=reset"`` -> ``{1: "503", 2: "reset"}``."""
     schedule = {}
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         number, _sep, kind = item.partition("=")
-        schedule[int(number)] = kind
+        if not number.strip().isdigit() or int(number) < 1 or not kind:
+            raise ValueError("bad fault schedule item %r: use NUMBER=KIND, e.g. 1=503" % item)
+        schedule[int(number)] = kind.strip()
     return schedule
 
 
-# --- the server -----------------------------------------------------------------------------
+def parse_fail_regions(items):
+    """``["hk", "cn-sh2=reset"]`` -> ``{"hk": "500", "cn-sh2": "reset"}``."""
+    regions = {}
+    for item in items:
+        region, _sep, kind = item.partition("=")
+        if not region:
+            raise ValueError("bad --fail-region %r: use REGION or REGION=KIND" % item)
+        regions[region] = kind or "500"
+    return regions
+
+
+# --- the API ---------------------------------------------------------------------------
+
+Query = collections.namedtuple("Query", "region project region_type group_id backup_id slave_zone offset limit")
+
+
+def _int_param(params, name, default, minimum):
+    """A plain decimal (ASCII digits only, as the gateway takes) of at least ``minimum``."""
+    text = params.get(name, "")
+    if text == "":
+        return default
+    if not re.match(r"\A[0-9]+\Z", text) or int(text) < minimum:
+        raise ApiError(230, "Params [%s] not available" % name)
+    return int(text)
+
+
+def _matches(row, query):
+    if row["ProjectId"] != query.project:
+        return False
+    cross = row.get("SrcRegionName") or row.get("DstRegionName")
+    if query.region_type == "normal":
+        in_listing = not cross and row["Region"] == query.region
+    elif query.region_type == "source":
+        in_listing = bool(cross) and row.get("SrcRegionName") == query.region
+    else:
+        in_listing = bool(cross) and row.get("DstRegionName") == query.region
+    return in_listing and all(
+        value is None or row.get(name) == value
+        for name, value in (("GroupId", query.group_id), ("BackupId", query.backup_id),
+                            ("SlaveZone", query.slave_zone)))
+
 
 class Emulator:
-    """The API on 127.0.0.1 in a background thread. Also a context manager."""
+    """The API in a background thread; a context manager too.
+
+    ``data``: a data set (default ``generate_dataset()``; the emulator keeps its own copy).
+    ``latency`` is in seconds; ``faults`` a FaultPlan; ``fail_regions`` ({region: kind})
+    adds to it. ``mutate_between_pages``: 0 never, N the first N pages with Offset > 0,
+    True (or a negative number) every one. ``tls``: (cert file, key file) to serve HTTPS.
+    """
 
     def __init__(self, data=None, host="127.0.0.1", port=0, max_page_size=100, latency=0.0,
                  faults=None, fail_regions=None, hang_seconds=30.0, mutate_between_pages=0,
                  tls=None, verbose=False):
-        self._data = check_dataset(data if data is not None else generate_dataset())
+        if max_page_size < 1 or latency < 0 or hang_seconds < 0:
+            raise ValueError("max_page_size must be 1 or more, latency and hang_seconds 0 or more")
         self.host, self.port = host, port
-        self.max_page_size = max_page_size
-        self.latency = latency
-        self.faults = faults or FaultPlan(fail_regions=fail_regions)
-        if fail_regions and faults:
-            self.faults.fail_regions.update(fail_regions)
-        self.hang_seconds = hang_seconds
-        self.mutations_left = mutate_between_pages
-        self.tls = tls
-        self.verbose = verbose
+        self.max_page_size, self.latency, self.hang_seconds = max_page_size, latency, hang_seconds
+        self.faults = faults or FaultPlan()
+        self.faults.fail_regions.update(FaultPlan(fail_regions=fail_regions).fail_regions)
+        unlimited = mutate_between_pages is True or mutate_between_pages < 0
+        self.mutations_left = None if unlimited else int(mutate_between_pages)  # None: no limit
+        self.mutations = 0
+        self.tls, self.verbose = tls, verbose
         self._lock = threading.Lock()
-        self._server = None
-        self._thread = None
+        self._in_flight = 0
+        self._install(json.loads(json.dumps(data if data is not None else generate_dataset())))
+        self._server = self._thread = None
         self.reset_stats()
 
     # lifecycle
     def start(self):
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self._server = _Server((self.host, self.port), handler)
-        if self.tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*self.tls)
-            # Handshakes happen in the request threads, so a failing client cannot stall accept().
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
-                                                      do_handshake_on_connect=False)
+        """Listen and serve in a daemon thread; returns self."""
+        context = _tls_context(*self.tls) if self.tls else None  # fails before binding anything
+        server_class = _Server6 if ":" in self.host else _Server
+        self._server = server_class((self.host, self.port), type("Handler", (_Handler,), {"emulator": self}))
+        if context:
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True,
+                do_handshake_on_connect=False)  # handshakes happen in the request threads, never in accept()
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="emulator-%d" % self.port, daemon=True)
         self._thread.start()
         return self
 
     def stop(self):
+        """Stop listening and close open connections (a kept-alive client sees them go)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
 
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc_info):
         self.stop()
 
     @property
     def base_url(self):
-        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s://%s:%d" % ("https" if self.tls else "http", host, self.port)
 
     # data and statistics
     @property
     def data(self):
+        """A copy of the data set as it is now."""
         with self._lock:
             return json.loads(json.dumps(self._data))
 
     def change(self, upsert=(), delete=()):
-        """Add or replace rows (by BackupId) and delete rows, while serving."""
+        """Add or replace rows (by BackupId) and delete rows (by BackupId), while serving."""
+        upsert, delete = list(upsert), list(delete)
+        if not all(isinstance(row, dict) for row in upsert) or not all(isinstance(i, str) for i in delete):
+            raise ValueError("upsert takes a list of rows (objects), delete a list of BackupIds")
         with self._lock:
             gone = set(delete) | set(row.get("BackupId") for row in upsert)
-            rows = [row for row in self._data["backups"] if row.get("BackupId") not in gone]
-            self._data["backups"] = rows + [dict(row) for row in upsert]
-            check_dataset(self._data)
+            rows = [row for row in self._data["backups"] if row["BackupId"] not in gone]
+            rows += [dict(row) for row in upsert]
+            self._install(dict(self._data, backups=rows))  # raises before changing anything
+
+    def _install(self, data):
+        check_dataset(data)
+        self._accounts = dict((a["public_key"], a) for a in data["accounts"])
+        self._projects = set(p for a in data["accounts"] for p in a.get("projects", []) + [a["default_project"]])
+        self._projects.update(row["ProjectId"] for row in data["backups"])
+        self._data = data
 
     def reset_stats(self):
-        with getattr(self, "_lock", threading.Lock()):
-            self._stats = {"requests": 0, "api_requests": 0, "in_flight": 0, "peak_concurrency": 0,
+        with self._lock:
+            self._stats = {"requests": 0, "api_requests": 0, "peak_concurrency": 0,
                            "faults_injected": 0, "by_region": {}}
 
     def stats(self):
+        """{"requests", "api_requests", "peak_concurrency", "faults_injected", "by_region"}."""
         with self._lock:
-            stats = json.loads(json.dumps(self._stats))
-        del stats["in_flight"]
-        return stats
+            return json.loads(json.dumps(self._stats))
 
-    # the API
-    def answer(self, params):
-        """The JSON answer to one API request's parameters (no faults)."""
-        action = params.get("Action") or ""
-        try:
-            rows, total = self._describe(params)
-        except ApiError as error:
-            return {"RetCode": error.ret_code, "Action": "%sResponse" % action, "Message": error.message}
-        return {"RetCode": 0, "Action": "%sResponse" % ACTION, "TotalCount": total, "DataSet": rows}
-
-    def _describe(self, params):
+    def _count(self, name):
         with self._lock:
-            data = self._data
-            accounts = dict((a["public_key"], a) for a in data["accounts"])
-            action = params.get("Action")
-            if not action:
-                raise ApiError(160, "Missing Action")
-            if action != ACTION:
-                raise ApiError(161, "Action [%s] not exist" % action)
-            if not params.get("Signature"):
-                raise ApiError(170, "Missing signature")
-            account = accounts.get(params.get("PublicKey"))
-            if account is None:
-                raise ApiError(172, "User Not Exists")
-            unsigned = dict((k, v) for k, v in params.items() if k != "Signature")
-            if not hmac.compare_digest(sign(unsigned, account["private_key"]), params["Signature"]):
-                raise ApiError(171, "Signature VerifyAC Error")
-            region = params.get("Region")
-            if not region:
-                raise ApiError(210, "Missing params [Region]")
-            if region not in data["regions"]:
-                raise ApiError(230, "Params [Region] not available")
-            project = params.get("ProjectId") or account["default_project"]
-            known = set(p for a in data["accounts"] for p in a.get("projects", []) + [a["default_project"]])
-            if project not in known | set(row["ProjectId"] for row in data["backups"]):
-                raise ApiError(292, "Project not exist")
-            if project not in set(account.get("projects", [])) | {account["default_project"]}:
-                raise ApiError(299, "IAM permission denied")
-            if not params.get("GroupId") and not params.get("RegionType"):
-                raise ApiError(210, "Missing params [GroupId]")
-            region_type = params.get("RegionType") or "normal"
-            if region_type not in REGION_TYPES:
-                raise ApiError(230, "Params [RegionType] not available")
-            offset = _int_param(params, "Offset", 0, minimum=0)
-            limit = _int_param(params, "Limit", 10, minimum=1)
-            if offset > 0 and self.mutations_left > 0:
-                self.mutations_left -= 1
-                self._shift_rows(region, project)
-            rows = [row for row in data["backups"] if _matches(row, region, project, region_type, params)]
-        rows = newest_first(rows)
-        page = rows[offset:offset + min(limit, self.max_page_size)]
-        return [dict((k, v) for k, v in row.items() if k not in HIDDEN_FIELDS) for row in page], len(rows)
+            self._stats[name] += 1
 
-    def _shift_rows(self, region, project):
-        """Add a newest backup and delete the oldest, as a busy account does mid-listing."""
-        rows = newest_first([r for r in self._data["backups"]
-                             if _matches(r, region, project, "normal", {})])
-        if rows:
-            self._data["backups"].remove(rows[-1])
-            template = rows[0]
-            added = dict(template, BackupId="mutated-%s" % uuid.UUID(int=random.Random(len(rows)).getrandbits(128)),
-                         BackupTime=(template.get("BackupTime") or 0) + 1, BackupName="created mid-listing")
-            self._data["backups"].append(added)
-
-    def count_request(self, region):
+    def _begin_api_request(self, region):
         """Count an API request as started; returns its number (1-based)."""
         with self._lock:
             stats = self._stats
             stats["api_requests"] += 1
-            number = stats["api_requests"]
             stats["by_region"][region] = stats["by_region"].get(region, 0) + 1
-            stats["in_flight"] += 1
-            stats["peak_concurrency"] = max(stats["peak_concurrency"], stats["in_flight"])
-        return number
+            self._in_flight += 1
+            stats["peak_concurrency"] = max(stats["peak_concurrency"], self._in_flight)
+            return stats["api_requests"]
+
+    def _end_api_request(self):
+        with self._lock:
+            self._in_flight -= 1
+
+    # the API itself
+    def answer(self, params):
+        """The JSON document answering one API request's parameters (no faults)."""
+        try:
+            rows, total = self._describe(params)
+        except ApiError as error:
+            return {"RetCode": error.ret_code, "Action": "%sResponse" % params.get("Action", ""),
+                    "Message": error.message}
+        return {"RetCode": 0, "Action": "%sResponse" % ACTION, "TotalCount": total, "DataSet": rows}
+
+    def _describe(self, params):
+        with self._lock:
+            account = self._authenticate(params)
+            query = self._query(params, account)
+            if query.offset > 0:
+                self._mutate(query)
+            rows = newest_first(row for row in self._data["backups"] if _matches(row, query))
+        page = rows[query.offset:query.offset + min(query.limit, self.max_page_size)]
+        return [public_view(row) for row in page], len(rows)
+
+    def _authenticate(self, params):
+        """The account that signed the request, checked in the gateway's order."""
+        action = params.get("Action")
+        if not action:
+            raise ApiError(160, "Missing Action")
+        if action != ACTION:
+            raise ApiError(161, "Action [%s] not exist" % action)
+        if not params.get("Signature"):
+            raise ApiError(170, "Missing signature")
+        account = self._accounts.get(params.get("PublicKey"))
+        if account is None:
+            raise ApiError(172, "User Not Exists")
+        expected = sign(dict((k, v) for k, v in params.items() if k != "Signature"), account["private_key"])
+        # Bytes: compare_digest refuses str holding non-ASCII text, and a Signature may hold any.
+        if not hmac.compare_digest(expected.encode("utf-8"), params["Signature"].encode("utf-8")):
+            raise ApiError(171, "Signature VerifyAC Error")
+        return account
+
+    def _query(self, params, account):
+        region = params.get("Region")
+        if not region:
+            raise ApiError(210, "Missing params [Region]")
+        if region not in self._data["regions"]:
+            raise ApiError(230, "Params [Region] not available")
+        project = params.get("ProjectId") or account["default_project"]
+        if project not in self._projects:
+            raise ApiError(292, "Project not exist")
+        if project != account["default_project"] and project not in account.get("projects", []):
+            raise ApiError(299, "IAM permission denied")
+        if not params.get("GroupId") and not params.get("RegionType"):
+            raise ApiError(210, "Missing params [GroupId]")
+        region_type = params.get("RegionType") or "normal"
+        if region_type not in REGION_TYPES:
+            raise ApiError(230, "Params [RegionType] not available")
+        return Query(region, project, region_type,
+                     params.get("GroupId") or None, params.get("BackupId") or None, params.get("SlaveZone") or None,
+                     _int_param(params, "Offset", 0, minimum=0), _int_param(params, "Limit", 10, minimum=1))
+
+    def _mutate(self, query):
+        """Add a newest backup and drop the oldest of the listing, as a busy account does mid-listing."""
+        if self.mutations_left == 0:
+            return
+        rows = newest_first(row for row in self._data["backups"] if _matches(row, query._replace(backup_id=None)))
+        if not rows:
+            return
+        if self.mutations_left is not None:
+            self.mutations_left -= 1
+        self.mutations += 1
+        newest, oldest = rows[0], rows[-1]
+        # The mutation's number seeds the new id: the same run gives the same ids, never twice.
+        backup_id = "mutated-%s" % uuid.UUID(int=random.Random("mutation-%d" % self.mutations).getrandbits(128),
+                                            version=4)
+        added = dict(newest, BackupId=backup_id, BackupTime=(newest.get("BackupTime") or 0) + 1,
+                     BackupName="created mid-listing")
+        self._data["backups"] = [row for row in self._data["backups"] if row is not oldest] + [added]
 
 
-def _int_param(params, name, default, minimum):
-    text = params.get(name)
-    if text is None or text == "":
-        return default
+def _tls_context(cert_file, key_file):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(230, "Params [%s] not available" % name)
-    if value < minimum:
-        raise ApiError(230, "Params [%s] not available" % name)
-    return value
+        context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError("cannot load TLS certificate %s and key %s: %s" % (cert_file, key_file,
+                                                                          exc.strerror or exc))
+    return context
 
 
-def _matches(row, region, project, region_type, params):
-    if row.get("ProjectId") != project:
-        return False
-    cross = row.get("SrcRegionName") or row.get("DstRegionName")
-    if region_type == "normal" and (cross or row.get("Region") != region):
-        return False
-    if region_type == "source" and (not cross or row.get("SrcRegionName") != region):
-        return False
-    if region_type == "target" and (not cross or row.get("DstRegionName") != region):
-        return False
-    for name in ("GroupId", "BackupId", "SlaveZone"):
-        if params.get(name) and row.get(name) != params[name]:
-            return False
-    return True
-
+# --- HTTP ------------------------------------------------------------------------------
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, *args, **kwargs):
+        self._connections = set()
+        self._connections_lock = threading.Lock()
+        ThreadingHTTPServer.__init__(self, *args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        ThreadingHTTPServer.process_request(self, request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        ThreadingHTTPServer.shutdown_request(self, request)
+
+    def close_connections(self):
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
+
     def handle_error(self, request, client_address):
-        pass  # resets and failed TLS handshakes are expected here; the client reports them
+        # Resets, broken pipes and failed TLS handshakes are the client's business (and the
+        # point of some faults); anything else is a bug in the emulator and is shown.
+        if not isinstance(sys.exc_info()[1], OSError):
+            ThreadingHTTPServer.handle_error(self, request, client_address)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API gateway
     server_version = "sigcalcloud-emulator"
-    emulator = None  # set on the subclass made by Emulator.start
+    emulator = None  # set on the subclass Emulator.start makes
 
     def log_message(self, fmt, *args):
         if self.emulator.verbose:
-            sys.stderr.write("emulator: %s\n" % (fmt % args))
+            sys.stderr.write("emulator: %s - %s\n" % (self.address_string(), fmt % args))
 
     def do_GET(self):
-        self._dispatch(urlsplit(self.path).query)
+        self._handle(urlsplit(self.path).query)
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        self._dispatch(body)
-
-    def _dispatch(self, form):
-        emu = self.emulator
-        with emu._lock:
-            emu._stats["requests"] += 1
-        path = urlsplit(self.path).path
-        if path.startswith("/_emulator/"):
-            return self._control(path[len("/_emulator/"):], form)
-        if path != "/":
-            return self._send(404, b"not found", "text/plain")
-        params = dict(parse_qsl(form, keep_blank_values=True))
-        region = params.get("Region", "")
-        number = emu.count_request(region)
         try:
-            fault = emu.faults.pick(number, region)
-            if emu.latency:
-                time.sleep(emu.latency)
-            if fault:
-                with emu._lock:
-                    emu._stats["faults_injected"] += 1
-                if self._fault(fault, params):
-                    return None
-            return self._send_json(emu.answer(params))
-        finally:
-            with emu._lock:
-                emu._stats["in_flight"] -= 1
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            return self._send(400, b"bad Content-Length", "text/plain; charset=utf-8")
+        self._handle(self.rfile.read(length).decode("utf-8", "replace"))
 
-    def _fault(self, kind, params):
-        """Misbehave as ``kind`` says. True when the answer is sent (or never will be)."""
-        if kind == "reset":
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()
-            return True
-        if kind == "hang":
-            time.sleep(self.emulator.hang_seconds)
-            return False
-        if kind in ("429", "500", "502", "503", "504"):
-            headers = {"Retry-After": "1"} if kind == "429" else {}
-            page = "<html><body><h1>%s</h1>gateway says no</body></html>" % kind
-            self._send(int(kind), page.encode(), "text/html", headers)
-            return True
-        if kind == "html":
-            self._send(200, b"<!DOCTYPE html><html><body>Maintenance</body></html>", "text/html")
-            return True
-        if kind == "empty":
-            self._send(200, b"", "application/json")
-            return True
-        answer = self.emulator.answer(params)
-        if kind == "truncated":
-            body = json.dumps(answer).encode("utf-8")
-            self._send(200, body[:len(body) // 2], "application/json")
-        elif kind == "retcode150":
-            self._send_json({"RetCode": 150, "Action": "%sResponse" % ACTION, "Message": "Service unavailable"})
-        elif kind == "no_retcode":
-            answer.pop("RetCode", None)
-            self._send_json(answer)
-        elif kind == "dataset_not_list":
-            answer["DataSet"] = "not a list"
-            self._send_json(answer)
-        elif kind == "bad_row_types":
-            answer["DataSet"] = [dict(row, BackupTime="yesterday", BackupSize=[1]) for row in answer.get("DataSet", [])] \
-                or [{"BackupId": "bad", "BackupTime": "yesterday", "BackupSize": [1]}]
-            self._send_json(answer)
-        return True
+    def _handle(self, form):
+        emu = self.emulator
+        emu._count("requests")
+        path = urlsplit(self.path).path
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(path[len(CONTROL_PREFIX):], form)
+        if path != "/":
+            return self._send(404, b"not found", "text/plain; charset=utf-8")
+        params = dict(parse_qsl(form, keep_blank_values=True))
+        number = emu._begin_api_request(params.get("Region", ""))
+        self._in_flight = True
+        try:  # latency and faults count as in flight: that is what concurrency limits see
+            self._answer_api(number, params)
+        finally:
+            self._land()
+
+    def _land(self):
+        """End this API request's in-flight count, once, before the client can see the answer:
+        a client that sends its next request as soon as it has one is not concurrent with it."""
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            self.emulator._end_api_request()
+
+    def _answer_api(self, number, params):
+        emu = self.emulator
+        fault = emu.faults.pick(number, params.get("Region", ""))
+        if emu.latency:
+            time.sleep(emu.latency)
+        if fault:
+            emu._count("faults_injected")
+        if fault == "reset":
+            return self._reset()
+        if fault == "hang":
+            time.sleep(emu.hang_seconds)  # this thread only: other requests go on
+        if fault in HTTP_ERROR_FAULTS:
+            page = "<html><body><h1>%s</h1><p>The gateway is not answering.</p></body></html>" % fault
+            headers = {"Retry-After": "1"} if fault == "429" else {}
+            return self._send(int(fault), page.encode("utf-8"), "text/html; charset=utf-8", headers)
+        if fault == "html":
+            return self._send(200, b"<!DOCTYPE html><html><body>Maintenance</body></html>", "text/html; charset=utf-8")
+        if fault == "empty":
+            return self._send(200, b"", "application/json")
+        answer = emu.answer(params)
+        if fault == "truncated":
+            body = _json_bytes(answer)
+            return self._send(200, body[:len(body) // 2], "application/json")
+        self._send_json(_garble(fault, answer) if fault in GARBLED_FAULTS else answer)
+
+    def _reset(self):
+        """Drop the connection with a TCP RST: the client gets no answer at all."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self._land()
+        self.connection.close()
 
     def _control(self, name, form):
         emu = self.emulator
-        if name == "stats" and self.command == "GET":
-            return self._send_json(emu.stats())
-        if name == "reset_stats" and self.command == "POST":
-            emu.reset_stats()
-            return self._send_json({"ok": True})
-        if name == "backups" and self.command == "GET":
-            return self._send_json(emu.data)
-        if name == "backups" and self.command == "POST":
-            try:
-                change = json.loads(form or "{}")
-                emu.change(change.get("upsert", []), change.get("delete", []))
-            except (ValueError, AttributeError, TypeError) as exc:
-                return self._send(400, ("bad change: %s" % exc).encode(), "text/plain")
-            return self._send_json({"ok": True, "backups": len(emu.data["backups"])})
-        return self._send(404, b"unknown emulator path", "text/plain")
+        routes = {("stats", "GET"): lambda: emu.stats(),
+                  ("reset_stats", "POST"): lambda: emu.reset_stats() or {"ok": True},
+                  ("backups", "GET"): lambda: emu.data,
+                  ("backups", "POST"): lambda: self._change(form)}
+        if (name, self.command) not in routes:
+            known = any(route == name for route, _method in routes)
+            return self._send(405 if known else 404, b"no such emulator path or method", "text/plain; charset=utf-8")
+        try:
+            return self._send_json(routes[(name, self.command)]())
+        except ValueError as exc:  # a bad change: the data stays as it was
+            return self._send(400, ("bad change: %s" % exc).encode("utf-8"), "text/plain; charset=utf-8")
+
+    def _change(self, form):
+        change = json.loads(form or "{}")
+        if not isinstance(change, dict) or not all(isinstance(change.get(k, []), list) for k in ("upsert", "delete")):
+            raise ValueError('send {"upsert": [rows], "delete": [backup ids]}')
+        self.emulator.change(change.get("upsert", []), change.get("delete", []))
+        return {"ok": True, "backups": len(self.emulator.data["backups"])}
 
     def _send_json(self, document):
-        self._send(200, json.dumps(document, ensure_ascii=False).encode("utf-8"), "application/json")
+        self._send(200, _json_bytes(document), "application/json")
 
     def _send(self, status, body, content_type, headers=None):
         self.send_response(status)
-        self.send_header("Content-Type", content_type + "; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        self._land()
         self.end_headers()
         self.wfile.write(body)
 
 
-# --- command line --------------------------------------------------------------------------------
+def _json_bytes(document):
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _garble(kind, answer):
+    """A well-formed JSON answer that breaks the API's contract as ``kind`` says."""
+    if kind == "retcode150":
+        return {"RetCode": 150, "Action": "%sResponse" % ACTION, "Message": "Service unavailable"}
+    if kind == "no_retcode":
+        return dict((k, v) for k, v in answer.items() if k != "RetCode")
+    if kind == "dataset_not_list":
+        return dict(answer, DataSet="not a list")
+    # bad_row_types: every row (or one made up, on an empty page) has the wrong types
+    rows = answer.get("DataSet") or [{"BackupId": "bad-row"}]
+    return dict(answer, DataSet=[dict(row, BackupTime="yesterday", BackupSize=[1]) for row in rows])
+
+
+# --- command line ----------------------------------------------------------------------
+
+def _number(kind, minimum, what):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a number" % text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError("must be %s or more (%s)" % (minimum, what))
+        return value
+    return convert
+
 
 def _parser():
-    parser = argparse.ArgumentParser(description="Local emulator of the sigcalcloud DescribeURedisBackup API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--data")
-    parser.add_argument("--regions", default=",".join(DEFAULT_REGIONS))
-    parser.add_argument("--backups-per-region", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--epoch", type=int)
-    parser.add_argument("--dump-data")
-    parser.add_argument("--max-page-size", type=int, default=100)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--fault-kinds", default=",".join(TRANSIENT_FAULTS))
-    parser.add_argument("--fault-seed", type=int, default=0)
-    parser.add_argument("--fault-schedule", default="")
-    parser.add_argument("--fail-region", action="append", default=[])
-    parser.add_argument("--hang-seconds", type=float, default=30.0)
-    parser.add_argument("--mutate-between-pages", type=int, default=0)
-    parser.add_argument("--tls-cert")
-    parser.add_argument("--tls-key")
-    parser.add_argument("--verbose", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="server.py", description="Local emulator of the sigcalcloud DescribeURedisBackup API.",
+        epilog="Fault kinds: %s. See docs/emulator.md." % ", ".join(FAULT_KINDS))
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    add("--port", type=_number(int, 0, "0 picks a free port"), default=0, metavar="PORT", help="port (default 0: a free one)")
+    add("--data", metavar="FILE", help="serve this JSON data set instead of a generated one")
+    add("--regions", default=",".join(DEFAULT_REGIONS), metavar="A,B,C",
+        help="regions of the generated data set (default %s)" % ",".join(DEFAULT_REGIONS))
+    add("--backups-per-region", type=_number(int, 0, "a count"), default=30, metavar="N",
+        help="normal backups of the demo project per region (default 30)")
+    add("--seed", type=int, default=1, metavar="N", help="seed of the generated data set (default 1)")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--epoch", type=int, metavar="T", help="the generated data's 'now', a UNIX time (default: fixed by the seed)")
+    when.add_argument("--now-relative", action="store_true", help="generate backups from the last 30 days")
+    add("--dump-data", metavar="FILE", help="write the data set to FILE as JSON")
+    add("--max-page-size", type=_number(int, 1, "rows"), default=100, metavar="N", help="most rows per page (default 100)")
+    add("--latency-ms", type=_number(float, 0, "milliseconds"), default=0.0, metavar="MS", help="added to every API answer")
+    add("--fault-rate", type=_number(float, 0, "a fraction"), default=0.0, metavar="R", help="fraction of API requests that fail")
+    add("--fault-kinds", default=",".join(TRANSIENT_FAULTS), metavar="K,K",
+        help="kinds --fault-rate draws from (default %s)" % ",".join(TRANSIENT_FAULTS))
+    add("--fault-seed", type=int, default=0, metavar="N", help="seed of the fault draws (default 0)")
+    add("--fault-schedule", default="", metavar="N=KIND,...", help="fail API requests by number (1-based)")
+    add("--fail-region", action="append", default=[], metavar="REGION[=KIND]", help="every request for REGION fails")
+    add("--hang-seconds", type=_number(float, 0, "seconds"), default=30.0, metavar="S", help="how long a hang lasts (default 30)")
+    add("--mutate-between-pages", type=int, nargs="?", const=-1, default=0, metavar="N",
+        help="add and drop a row before pages with Offset > 0 (the first N; no N: every one)")
+    add("--tls-cert", metavar="FILE", help="certificate (PEM) to serve HTTPS with")
+    add("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
+    add("--verbose", action="store_true", help="log each request to stderr")
     return parser
+
+
+def emulator_from_args(args):
+    """The Emulator (not started) that parsed command-line ``args`` describe."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.data:
+        data = load_dataset(args.data)
+    else:
+        epoch = int(time.time()) // 3600 * 3600 if args.now_relative else args.epoch
+        regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+        data = generate_dataset(regions, args.backups_per_region, args.seed, epoch)
+    faults = FaultPlan(rate=args.fault_rate, kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],
+                       seed=args.fault_seed, schedule=parse_schedule(args.fault_schedule),
+                       fail_regions=parse_fail_regions(args.fail_region))
+    return Emulator(data=data, host=args.host, port=args.port, max_page_size=args.max_page_size,
+                    latency=args.latency_ms / 1000.0, faults=faults, hang_seconds=args.hang_seconds,
+                    mutate_between_pages=args.mutate_between_pages,
+                    tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        if args.data:
-            data = load_dataset(args.data)
-        else:
-            regions = [r.strip() for r in args.regions.split(",") if r.strip()]
-            data = generate_dataset(regions, args.backups_per_region, args.seed, args.epoch)
-        fail_regions = dict((item.partition("=")[0], item.partition("=")[2] or "500") for item in args.fail_region)
-        faults = FaultPlan(rate=args.fault_rate, kinds=[k for k in args.fault_kinds.split(",") if k],
-                           seed=args.fault_seed, schedule=parse_schedule(args.fault_schedule),
-                           fail_regions=fail_regions)
-        if bool(args.tls_cert) != bool(args.tls_key):
-            raise ValueError("--tls-cert and --tls-key go together")
-        emulator = Emulator(data=data, host=args.host, port=args.port, max_page_size=args.max_page_size,
-                            latency=args.latency_ms / 1000.0, faults=faults, hang_seconds=args.hang_seconds,
-                            mutate_between_pages=args.mutate_between_pages,
-                            tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
+        emulator = emulator_from_args(args)
+        data = emulator.data
         if args.dump_data:
             with open(args.dump_data, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, ensure_ascii=False, indent=1)
         emulator.start()
-    except (ValueError, OSError, ssl.SSLError) as exc:
+    except (ValueError, OSError, OverflowError) as exc:  # user errors: a message, no traceback
         parser.exit(2, "emulator: %s\n" % exc)
 
     stopped = threading.Event()

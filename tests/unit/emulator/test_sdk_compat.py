@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The official UCloud Python SDK, pointed at the emulator.
+
+The cloud's API is wire-compatible with UCloud's. A client nobody here wrote signs, encodes
+and posts its requests its own way; when the emulator accepts them, verifies their signatures
+and answers what the SDK expects, the emulator behaves as the real service does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from emulator.server import Emulator, generate_dataset
+
+SKIP_REASON = "ucloud-sdk-python3 (tests/requirements/common.txt) is not installed"
+Client = pytest.importorskip("ucloud.client", reason=SKIP_REASON).Client
+RetCodeException = pytest.importorskip("ucloud.core.exc", reason=SKIP_REASON).RetCodeException
+
+DEMO_PUBLIC = "sigcalcloud-demo-public-key"
+DEMO_PRIVATE = "sigcalcloud-demo-private-key"
+EPOCH = 1700000000
+HIDDEN = ("Region", "ProjectId", "SlaveZone")
+AWKWARD_GROUP = u"a&b=c+d %41 \u7f13\u5b58\nline"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    data = generate_dataset(["cn-bj2", "cn-sh2", "hk"], 30, seed=1, epoch=EPOCH)
+    data["backups"].append({"Region": "cn-bj2", "ProjectId": "org-demo", "BackupId": "awkward-1",
+                            "BackupName": AWKWARD_GROUP, "BackupTime": EPOCH - 30 * 86400 - 1, "BackupSize": 1,
+                            "BackupType": "Manual", "State": "Success", "GroupId": AWKWARD_GROUP,
+                            "GroupName": "awkward"})
+    with Emulator(data=data) as server:
+        yield server
+
+
+def umem(emu, **config):
+    settings = {"region": "cn-bj2", "public_key": DEMO_PUBLIC, "private_key": DEMO_PRIVATE,
+                "base_url": emu.base_url, "max_retries": 0, "timeout": 10}
+    settings.update(config)
+    return Client(settings, logger=logging.getLogger("test_sdk_compat")).umem()
+
+
+def expected(data, region="cn-bj2", project="org-demo", **filters):
+    rows = [dict((key, value) for key, value in row.items() if key not in HIDDEN) for row in data["backups"]
+            if row["Region"] == region and row["ProjectId"] == project
+            and "SrcRegionName" not in row and "DstRegionName" not in row
+            and all(row.get(key) == value for key, value in filters.items())]
+    return sorted(rows, key=lambda row: (-row["BackupTime"], row["BackupId"]))
+
+
+def test_sdk_lists_a_region_newest_first(emu):
+    answer = umem(emu).describe_uredis_backup({"RegionType": "normal", "Limit": 100})
+    rows = expected(emu.data)
+    assert len(rows) == 31 and answer["TotalCount"] == 31
+    assert [row["BackupId"] for row in answer["DataSet"]] == [row["BackupId"] for row in rows]
+    assert answer["DataSet"] == rows  # every field, and absent fields stay absent
+    times = [row["BackupTime"] for row in answer["DataSet"]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_sdk_pages(emu):
+    client = umem(emu, region="hk")
+    pages = [client.describe_uredis_backup({"RegionType": "normal", "Offset": offset, "Limit": 8})
+             for offset in (0, 8, 16, 24)]
+    assert [len(page["DataSet"]) for page in pages] == [8, 8, 8, 6]
+    assert [row for page in pages for row in page["DataSet"]] == expected(emu.data, region="hk")
+
+
+@pytest.mark.parametrize("group", ["uredis-cnbj2-01", AWKWARD_GROUP], ids=["plain", "awkward"])
+def test_sdk_group_id_filter(emu, group):
+    answer = umem(emu).describe_uredis_backup({"GroupId": group, "Limit": 100})
+    rows = expected(emu.data, GroupId=group)
+    assert rows and answer["TotalCount"] == len(rows)
+    assert answer["DataSet"] == rows
+    assert set(row["GroupId"] for row in answer["DataSet"]) == {group}
+
+
+def test_sdk_project_from_config(emu):
+    answer = umem(emu, project_id="org-second").describe_uredis_backup({"RegionType": "normal"})
+    assert answer["DataSet"] == expected(emu.data, project="org-second") and answer["TotalCount"] == 3
+
+
+def test_sdk_wrong_private_key_is_retcode_171(emu):
+    with pytest.raises(RetCodeException) as error:
+        umem(emu, private_key="not-the-private-key").describe_uredis_backup({"RegionType": "normal"})
+    assert error.value.code == 171
+    assert error.value.message == "Signature VerifyAC Error"
+    assert error.value.action == "DescribeURedisBackup"
+    assert not error.value.retryable
+
+
+@pytest.mark.parametrize("config, code, message", [
+    ({"public_key": "nobody-public-key"}, 172, "User Not Exists"),
+    ({"region": "mars-1"}, 230, "Params [Region] not available"),
+    ({"project_id": "org-other"}, 299, "IAM permission denied"),
+    ({"project_id": "org-nope"}, 292, "Project not exist"),
+], ids=["unknown public key", "unknown region", "project of another account", "unknown project"])
+def test_sdk_sees_the_gateway_retcodes(emu, config, code, message):
+    with pytest.raises(RetCodeException) as error:
+        umem(emu, **config).describe_uredis_backup({"RegionType": "normal"})
+    assert (error.value.code, error.value.message) == (code, message)
