@@ -75,8 +75,7 @@ def test_a_named_profile_and_its_errors(run_ansible, ansible_env, emulator):
     assert "Traceback" not in result.output
 
 
-def test_a_key_from_a_file_never_shows_even_when_the_server_echoes_nothing(run_ansible, ansible_env, emulator,
-                                                                              tmp_path):
+def test_a_key_from_a_file_never_shows(run_ansible, ansible_env, emulator, tmp_path):
     write_profiles(ansible_env, emulator)
     secret = emulator.data["accounts"][0]["private_key"]
     cache = tmp_path / "cache"

@@ -552,8 +552,8 @@ class Emulator:
         self.mutations += 1
         newest, oldest = rows[0], rows[-1]
         # The mutation's number seeds the new id: the same run gives the same ids, never twice.
-        backup_id = "mutated-%s" % uuid.UUID(int=random.Random("mutation-%d" % self.mutations).getrandbits(128),
-                                            version=4)
+        seed = random.Random("mutation-%d" % self.mutations)
+        backup_id = "mutated-%s" % uuid.UUID(int=seed.getrandbits(128), version=4)
         added = dict(newest, BackupId=backup_id, BackupTime=(newest.get("BackupTime") or 0) + 1,
                      BackupName="created mid-listing")
         self._data["backups"] = [row for row in self._data["backups"] if row is not oldest] + [added]
@@ -564,8 +564,8 @@ def _tls_context(cert_file, key_file):
     try:
         context.load_cert_chain(cert_file, key_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ValueError("cannot load TLS certificate %s and key %s: %s" % (cert_file, key_file,
-                                                                          exc.strerror or exc))
+        reason = exc.strerror or exc
+        raise ValueError("cannot load TLS certificate %s and key %s: %s" % (cert_file, key_file, reason))
     return context
 
 
@@ -688,7 +688,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, name, form):
         emu = self.emulator
-        routes = {("stats", "GET"): lambda: emu.stats(),
+        routes = {("stats", "GET"): emu.stats,
                   ("reset_stats", "POST"): lambda: emu.reset_stats() or {"ok": True},
                   ("backups", "GET"): lambda: emu.data,
                   ("backups", "POST"): lambda: self._change(form)}

@@ -246,7 +246,7 @@ RETCODE_CASES = [
     ("empty Action", lambda: _signed(Action=""), 160, "Missing Action"),
     ("unknown Action", lambda: _signed(Action="DescribeUHostInstance"), 161,
      "Action [DescribeUHostInstance] not exist"),
-    ("missing Signature", lambda: base_params(), 170, "Missing signature"),
+    ("missing Signature", base_params, 170, "Missing signature"),
     ("empty Signature", lambda: dict(base_params(), Signature=""), 170, "Missing signature"),
     ("unknown PublicKey", lambda: _signed(PublicKey="nobody-public-key"), 172, "User Not Exists"),
     ("missing PublicKey", lambda: _signed(PublicKey=None), 172, "User Not Exists"),
@@ -359,15 +359,15 @@ def test_unknown_path_is_404(shared):
 def test_every_answer_carries_a_request_uuid(make_emulator, shared, how):
     emu = make_emulator(faults=FaultPlan(schedule={1: "503", 2: "503"})) if how == "fault" else shared
     if how == "success":
-        replies = [send(emu, signed(base_params())) for _ in range(2)]
+        replies = [send(emu, signed(base_params())) for dummy in range(2)]
     elif how == "retcode error":
-        replies = [send(emu, base_params()) for _ in range(2)]
+        replies = [send(emu, base_params()) for dummy in range(2)]
     elif how == "control path":
-        replies = [control(emu, "stats") for _ in range(2)]
+        replies = [control(emu, "stats") for dummy in range(2)]
     elif how == "unknown path":
-        replies = [http(emu.base_url + "/nowhere") for _ in range(2)]
+        replies = [http(emu.base_url + "/nowhere") for dummy in range(2)]
     else:
-        replies = [send(emu, signed(base_params())) for _ in range(2)]
+        replies = [send(emu, signed(base_params())) for dummy in range(2)]
         assert [reply.status for reply in replies] == [503, 503]
     ids = [reply.headers["X-SIGCALCLOUD-REQUEST-UUID"] for reply in replies]
     assert all(str(uuid.UUID(value)) == value for value in ids)
@@ -575,7 +575,7 @@ def test_scheduled_fault(make_emulator, kind):
 def test_fail_region_fault(make_emulator, kind):
     emu = make_emulator(fail_regions={"cn-sh2": kind}, hang_seconds=0.3)
     good = good_document(emu.data, region="cn-sh2")
-    for _ in range(2):  # every request for the region fails, not just the first
+    for dummy in range(2):  # every request for the region fails, not just the first
         result = attempt(emu, signed(base_params(Region="cn-sh2")), timeout=0.1 if kind == "hang" else 5)
         check_fault(kind, result, good)
     assert api(emu, base_params(Region="cn-bj2")) == good_document(emu.data, region="cn-bj2")
@@ -623,7 +623,7 @@ def outcome_of(result):
 def test_a_seeded_fault_rate_is_reproducible(make_emulator):
     def run(seed):
         emu = make_emulator(faults=FaultPlan(rate=0.5, kinds=("500", "503", "html", "retcode150", "empty"), seed=seed))
-        outcomes = [outcome_of(attempt(emu, signed(base_params()))) for _ in range(24)]
+        outcomes = [outcome_of(attempt(emu, signed(base_params()))) for dummy in range(24)]
         return outcomes, emu.stats()["faults_injected"]
 
     first, faults = run(11)
@@ -676,7 +676,7 @@ def test_peak_concurrency_counts_requests_in_flight_together(make_emulator):
         barrier.wait()
         replies.append(send(emu, signed(base_params())))
 
-    threads = [threading.Thread(target=worker) for _ in range(threads_count)]
+    threads = [threading.Thread(target=worker) for dummy in range(threads_count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -693,7 +693,7 @@ def test_peak_concurrency_counts_requests_in_flight_together(make_emulator):
 def test_sequential_requests_never_count_as_concurrent(make_emulator):
     # A client that sends its next request as soon as it has read an answer is not concurrent.
     emu = make_emulator()
-    for _ in range(300):
+    for dummy in range(300):
         assert send(emu, base_params()).status == 200
     assert emu.stats()["peak_concurrency"] == 1
 
@@ -1176,7 +1176,7 @@ def test_cli_verbose_logs_requests_to_stderr_without_the_private_key(cli):
 
 def run_cli(*args):
     return subprocess.run([sys.executable, SERVER, "--port", "0"] + list(args), cwd=str(ROOT), capture_output=True,
-                          text=True, encoding="utf-8", timeout=30)
+                          text=True, encoding="utf-8", timeout=30, check=False)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -1206,7 +1206,7 @@ def test_cli_bad_data_file_exits_2_without_a_traceback(tmp_path, content, messag
     (["--regions", " , "], "emulator: regions must be a non-empty list of distinct names"),
     (["--tls-cert", "cert.pem"], "emulator: --tls-cert and --tls-key go together"),
 ], ids=["fault-kinds", "fault-schedule", "fail-region", "schedule number", "fault rate", "fail-region empty",
-         "tls files", "no regions", "tls half"])
+        "tls files", "no regions", "tls half"])
 def test_cli_bad_flags_exit_2_without_a_traceback(args, message):
     result = run_cli(*args)
     assert result.returncode == 2
@@ -1233,7 +1233,8 @@ def certificate(tmp_path_factory):
     cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
     result = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                              "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                             "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True, timeout=60)
+                             "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True, timeout=60,
+                            check=False)
     if result.returncode != 0:
         pytest.skip("openssl could not make a self-signed certificate (needs OpenSSL 1.1.1+): %s" % result.stderr)
     return cert, key

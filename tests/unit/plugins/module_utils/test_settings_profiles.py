@@ -34,14 +34,15 @@ def home(tmp_path, monkeypatch):
     folder = tmp_path / ".sigcalcloud"
     folder.mkdir()
 
-    def write(credentials=CREDENTIALS, config=CONFIG, mode=0o600):
+    def write(credentials=tuple(CREDENTIALS), config=tuple(CONFIG), mode=0o600):
         for name, entries in (("credential.json", credentials), ("config.json", config)):
             path = folder / name
             if entries is None:
                 if path.exists():
                     path.unlink()
                 continue
-            path.write_text(entries if isinstance(entries, str) else json.dumps(entries))
+            path.write_text(entries if isinstance(entries, str) else json.dumps(
+                list(entries) if isinstance(entries, tuple) else entries))
         if (folder / "credential.json").exists():
             os.chmod(str(folder / "credential.json"), mode)
         return folder
