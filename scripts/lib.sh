@@ -10,6 +10,26 @@ matrix() {
   echo "core2.21 3.13 ansible-core>=2.21,<2.22"
 }
 
+# Managed-host Pythons the module is also run on: the oldest that ansible-core 2.19
+# supports for modules, and the next one.
+target_pythons() {
+  echo "3.8 3.9"
+}
+
+# target_venv 3.8 -> the python of a small venv with requests, for running the module
+# on an older managed-host Python; nothing when that Python is not installed.
+target_venv() {
+  local v=$1 python venv
+  python=$(find_python "$v") || return 1
+  venv="$root/.venv/target-py$v"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import requests" 2>/dev/null; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv" >&2 && "$venv/bin/python" -m pip install --quiet requests 2>&1 \
+      | grep -v "is ignored: it is neither a file nor a directory" >&2
+  fi
+  "$venv/bin/python" -c "import requests" 2>/dev/null && echo "$venv/bin/python"
+}
+
 # find_python 3.13 -> path of a working interpreter of that version, or nothing.
 # pyenv's own installs come first: its shims on PATH fail for versions not selected.
 find_python() {

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 import textwrap
@@ -219,3 +220,19 @@ def test_missing_requests_library_gets_ansibles_message(run_ansible, emulator, t
     result, task = adhoc(run_ansible, emulator, extra=["-e", "ansible_python_interpreter=%s" % python])
     assert result.rc != 0
     assert "Failed to import the required Python library (requests)" in task["msg"]
+
+
+def target_pythons():
+    return [p for p in os.environ.get("SIGCALCLOUD_TEST_TARGET_PYTHONS", "").split() if p]
+
+
+@pytest.mark.parametrize("python", target_pythons() or [
+    pytest.param(None, marks=pytest.mark.skip(reason="no older target Python given: scripts/test.sh sets "
+                                                      "SIGCALCLOUD_TEST_TARGET_PYTHONS where pyenv has 3.8/3.9"))])
+def test_module_runs_on_older_managed_host_pythons(run_ansible, emulator, python):
+    result, task = adhoc(run_ansible, emulator, "state=Error", extra=["-e", "ansible_python_interpreter=%s" % python])
+    assert result.rc == 0, result
+    assert task["backups"] == [b for b in expected_backups(emulator.data, "cn-bj2") if b["state"] == "Error"]
+    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert version in ("3.8", "3.9")
