@@ -227,8 +227,8 @@ def target_pythons():
 
 
 @pytest.mark.parametrize("python", target_pythons() or [
-    pytest.param(None, marks=pytest.mark.skip(reason="no older target Python given: scripts/test.sh sets "
-                                                      "SIGCALCLOUD_TEST_TARGET_PYTHONS where pyenv has 3.8/3.9"))])
+    pytest.param(None, marks=pytest.mark.skip(
+        reason="no older target Python given: scripts/test.sh sets SIGCALCLOUD_TEST_TARGET_PYTHONS where pyenv has 3.8/3.9"))])
 def test_module_runs_on_older_managed_host_pythons(run_ansible, emulator, python):
     result, task = adhoc(run_ansible, emulator, "state=Error", extra=["-e", "ansible_python_interpreter=%s" % python])
     assert result.rc == 0, result

@@ -26,14 +26,17 @@ def release(tmp_path_factory):
 
     bin_dir = os.path.dirname(sys.executable)
     work = tmp_path_factory.mktemp("release")
-    env = dict(((k, v) for k, v in os.environ.items() if k != "PYTHONPATH"),
+    # A clean environment: with the checkout on ANSIBLE_COLLECTIONS_PATH, galaxy would
+    # find the collection "already installed" and install nothing.
+    env = dict(((k, v) for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("ANSIBLE_")),
                ANSIBLE_HOME=str(work / "ansible-home"), ANSIBLE_NOCOLOR="1")
     subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "build", ROOT, "--output-path",
                     str(work / "dist")], check=True, capture_output=True, env=env)
     tarball, = (work / "dist").glob("sigcalcloud-cloud-*.tar.gz")
     installed = work / "collections"
-    subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", str(tarball), "-p",
-                    str(installed)], check=True, capture_output=True, env=env)
+    subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", "--force", str(tarball),
+                    "-p", str(installed)], check=True, capture_output=True, env=env)
+    assert (installed / "ansible_collections" / "sigcalcloud" / "cloud" / "MANIFEST.json").exists()
     return tarball, installed
 
 
