@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -231,6 +232,9 @@ def target_pythons():
         reason="no older target Python given: scripts/test.sh sets SIGCALCLOUD_TEST_TARGET_PYTHONS where pyenv has 3.8/3.9"))])
 def test_module_runs_on_older_managed_host_pythons(run_ansible, emulator, python):
     result, task = adhoc(run_ansible, emulator, "state=Error", extra=["-e", "ansible_python_interpreter=%s" % python])
+    unsupported = re.search(r"requires Python \S+ or newer on the target", result.output)
+    if unsupported:  # newer ansible-core drops old target Pythons (2.20+: 3.9 and up)
+        pytest.skip("this ansible-core %s" % unsupported.group(0))
     assert result.rc == 0, result
     assert task["backups"] == [b for b in expected_backups(emulator.data, "cn-bj2") if b["state"] == "Error"]
     version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],

@@ -359,15 +359,15 @@ def test_unknown_path_is_404(shared):
 def test_every_answer_carries_a_request_uuid(make_emulator, shared, how):
     emu = make_emulator(faults=FaultPlan(schedule={1: "503", 2: "503"})) if how == "fault" else shared
     if how == "success":
-        replies = [send(emu, signed(base_params())) for dummy in range(2)]
+        replies = [send(emu, signed(base_params())) for _round in range(2)]
     elif how == "retcode error":
-        replies = [send(emu, base_params()) for dummy in range(2)]
+        replies = [send(emu, base_params()) for _round in range(2)]
     elif how == "control path":
-        replies = [control(emu, "stats") for dummy in range(2)]
+        replies = [control(emu, "stats") for _round in range(2)]
     elif how == "unknown path":
-        replies = [http(emu.base_url + "/nowhere") for dummy in range(2)]
+        replies = [http(emu.base_url + "/nowhere") for _round in range(2)]
     else:
-        replies = [send(emu, signed(base_params())) for dummy in range(2)]
+        replies = [send(emu, signed(base_params())) for _round in range(2)]
         assert [reply.status for reply in replies] == [503, 503]
     ids = [reply.headers["X-SIGCALCLOUD-REQUEST-UUID"] for reply in replies]
     assert all(str(uuid.UUID(value)) == value for value in ids)
@@ -575,7 +575,7 @@ def test_scheduled_fault(make_emulator, kind):
 def test_fail_region_fault(make_emulator, kind):
     emu = make_emulator(fail_regions={"cn-sh2": kind}, hang_seconds=0.3)
     good = good_document(emu.data, region="cn-sh2")
-    for dummy in range(2):  # every request for the region fails, not just the first
+    for _round in range(2):  # every request for the region fails, not just the first
         result = attempt(emu, signed(base_params(Region="cn-sh2")), timeout=0.1 if kind == "hang" else 5)
         check_fault(kind, result, good)
     assert api(emu, base_params(Region="cn-bj2")) == good_document(emu.data, region="cn-bj2")
@@ -623,7 +623,7 @@ def outcome_of(result):
 def test_a_seeded_fault_rate_is_reproducible(make_emulator):
     def run(seed):
         emu = make_emulator(faults=FaultPlan(rate=0.5, kinds=("500", "503", "html", "retcode150", "empty"), seed=seed))
-        outcomes = [outcome_of(attempt(emu, signed(base_params()))) for dummy in range(24)]
+        outcomes = [outcome_of(attempt(emu, signed(base_params()))) for _round in range(24)]
         return outcomes, emu.stats()["faults_injected"]
 
     first, faults = run(11)
@@ -676,7 +676,7 @@ def test_peak_concurrency_counts_requests_in_flight_together(make_emulator):
         barrier.wait()
         replies.append(send(emu, signed(base_params())))
 
-    threads = [threading.Thread(target=worker) for dummy in range(threads_count)]
+    threads = [threading.Thread(target=worker) for _round in range(threads_count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -693,7 +693,7 @@ def test_peak_concurrency_counts_requests_in_flight_together(make_emulator):
 def test_sequential_requests_never_count_as_concurrent(make_emulator):
     # A client that sends its next request as soon as it has read an answer is not concurrent.
     emu = make_emulator()
-    for dummy in range(300):
+    for _round in range(300):
         assert send(emu, base_params()).status == 200
     assert emu.stats()["peak_concurrency"] == 1
 

@@ -183,11 +183,11 @@ def _put_collections_on_path() -> None:
 
 _put_collections_on_path()
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client  # noqa: E402
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events  # noqa: E402
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings  # noqa: E402
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis  # noqa: E402
-from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory  # noqa: E402
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis
+from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 
 NAME = "sigcalcloud.cloud.uredis_backup_events"
 SOURCE_ARGS = ("regions", "group_ids", "region_types", "interval", "stale_after", "state_file",
