@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` and `make test`. Everything installs into
 # project-local virtualenvs under .venv/ (see scripts/venv.sh), never the system.
-.PHONY: demo test test-quick clean
+.PHONY: demo test test-quick bench docs clean
 
 demo:
 	@bash scripts/demo.sh
@@ -11,6 +11,21 @@ test:
 # Unit and end-to-end tests without ansible-test sanity, for a quick local loop.
 test-quick:
 	@bash scripts/test.sh --no-sanity
+
+# The speed benchmark (tests/benchmark/run.py): several minutes on 2 cores, not part of
+# make test. Writes tests/benchmark/results.json and the figures in docs/performance.md.
+# Options go through BENCH_ARGS, for example: make bench BENCH_ARGS=--quick
+bench:
+	@bash -c 'set -euo pipefail; root="$(CURDIR)"; source "$$root/scripts/lib.sh"; \
+	  read -r name pyver core_spec < <(matrix); \
+	  python=$$(find_python "$$pyver") || python=$$(command -v python3); \
+	  venv=$$("$$root/scripts/venv.sh" "$$name" "$$python" "$$core_spec"); \
+	  ANSIBLE_COLLECTIONS_PATH=$$(collections_path) "$$venv/bin/python" "$$root/tests/benchmark/run.py" $(BENCH_ARGS)'
+
+# The HTML docs site (antsibull-docs + Sphinx, warnings fail it): plugin pages and the guides.
+# Opens at .build/docsite/build/html/index.html. Not part of make test.
+docs:
+	@bash scripts/docs.sh
 
 clean:
 	rm -rf .build tests/output

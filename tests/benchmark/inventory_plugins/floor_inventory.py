@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The benchmark's "CPU floor": the least an inventory plugin can do to hold the same hosts.
+
+It reads a JSON list of fact dictionaries (written by tests/benchmark/run.py from the
+same listing the uredis_backup plugin returns) and adds one host per entry, named by its
+``backup_id``, to the group ``uredis_backups``, with every fact and
+``ansible_connection=local`` as host variables: exactly what the uredis_backup plugin adds
+with its default options, and nothing else (no options, no templating, no network).
+``ansible-inventory --list`` over it measures what Ansible itself needs to take in, hold
+and print those hosts.
+
+Not part of the collection; the benchmark enables it with
+ANSIBLE_INVENTORY_PLUGINS=tests/benchmark/inventory_plugins and
+ANSIBLE_INVENTORY_ENABLED=floor_inventory. Its source is a file named ``*.floor.json``.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: floor_inventory
+short_description: Benchmark floor, hosts and facts from a JSON file
+description:
+  - Adds one host per entry of a JSON list of facts, for the benchmark only.
+options: {}
+"""
+
+import json
+
+from ansible.plugins.inventory import BaseInventoryPlugin
+
+
+class InventoryModule(BaseInventoryPlugin):
+
+    NAME = "floor_inventory"
+
+    def verify_file(self, path):
+        return path.endswith(".floor.json")
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        with open(path, encoding="utf-8") as handle:
+            entries = json.load(handle)
+        group = self.inventory.add_group("uredis_backups")
+        for facts in entries:
+            name = facts["backup_id"]
+            self.inventory.add_host(name, group=group)
+            for key, value in facts.items():
+                self.inventory.set_variable(name, key, value)
+            self.inventory.set_variable(name, "ansible_connection", "local")
