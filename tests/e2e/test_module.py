@@ -51,7 +51,8 @@ def test_adhoc_lists_every_backup_of_the_region(run_ansible, emulator):
 
 
 def test_many_pages_with_a_small_server_page_cap(run_ansible, start_emulator):
-    emu = start_emulator(data=generate_dataset(["cn-bj2"], 730, seed=3), max_page_size=50)
+    # A little latency, so that the concurrent page requests really overlap at the server.
+    emu = start_emulator(data=generate_dataset(["cn-bj2"], 730, seed=3), max_page_size=50, latency=0.05)
     result, task = adhoc(run_ansible, emu)
     assert result.rc == 0, result
     assert task["backups"] == expected_backups(emu.data, "cn-bj2")
