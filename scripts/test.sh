@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: for each ansible-core of the matrix
-# (scripts/lib.sh), ansible-test sanity, then pytest over the unit tests and the
+# (scripts/lib.sh), ansible-test sanity and integration, then pytest over the unit tests and the
 # end-to-end tests that drive real ansible-playbook / ansible-inventory processes
 # against the emulator; then the linters once (scripts/lint.sh). Exits non-zero if
 # anything failed.
@@ -38,6 +38,8 @@ while read -r name pyver core_spec; do
     (cd "$copy" && "$venv/bin/ansible-test" sanity --venv --python "$pyver" --color no) \
       || failed+=("$name: sanity")
   fi
+
+  bash "$root/scripts/integration.sh" "$name" "$pyver" "$core_spec" || failed+=("$name: integration")
 
   echo "== $name: pytest (unit + end-to-end)"
   collections=$(collections_path)
