@@ -118,7 +118,8 @@ options:
     default: true
 notes:
   - The cache holds the API rows only, never credentials; on a cache hit no request is sent
-    and O(compose), O(groups) and O(keyed_groups) are applied afresh.
+    and O(compose), O(groups) and O(keyed_groups) are applied afresh. An inventory that skipped
+    a listing (O(fail_on_errors=false)) is not cached.
 """
 
 EXAMPLES = r"""
@@ -208,8 +209,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if use_cache and cache:
             backups = self._from_cache(cache_key)
         if backups is None:
-            backups = self._fetch(queries, settings)
-            if use_cache:
+            backups, complete = self._fetch(queries, settings)
+            if use_cache and complete:  # a listing skipped with fail_on_errors: false is not cached
                 self._cache[cache_key] = {"format": CACHE_FORMAT, "backups": backups}
         self._populate(backups)
 
@@ -289,7 +290,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleError("sigcalcloud.cloud.uredis_backup: %s" % exc)
         for query, error in errors.items():
             self.display.warning("sigcalcloud.cloud.uredis_backup: skipped %s: %s" % (query.describe(), error))
-        return _inventory.merge_listings(queries, results)
+        return _inventory.merge_listings(queries, results), not errors
 
     # --- hosts -------------------------------------------------------------------------
 

@@ -282,7 +282,9 @@ class Client:
             return SigcalcloudError(message, **kwargs)
 
         try:
-            response = self.session.post(self.base_url, data=body, timeout=self.timeout, verify=self.verify)
+            # No redirects: requests would re-send the POST as a GET without the signed form.
+            response = self.session.post(self.base_url, data=body, timeout=self.timeout, verify=self.verify,
+                                         allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise fail("TLS certificate verification failed for %s: %s. Set ca_path to the CA bundle "
                        "that signed the server's certificate, or validate_certs to false for a test "
@@ -297,6 +299,10 @@ class Client:
         status = response.status_code
         request_id = _request_id(response.headers)
         content = response.content
+        if 300 <= status < 400:
+            raise fail("the server answered HTTP %s with a redirect to %s: set base_url to the API endpoint "
+                       "itself" % (status, response.headers.get("Location", "(no Location)")),
+                       http_status=status, request_id=request_id)
         if status in RETRYABLE_HTTP_STATUSES or status >= 400:
             error = fail("the server answered HTTP %s %s" % (status, response.reason or ""),
                          http_status=status, request_id=request_id,

@@ -13,7 +13,7 @@ API and the state file, and passes ``now``. The state is plain JSON-able data.
 
 from __future__ import annotations
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import newest_first
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import FACT_NAMES, newest_first
 
 STATE_VERSION = 1
 BACKUP_EVENTS = ("backup_new", "backup_state_changed", "backup_removed")
@@ -37,8 +37,9 @@ def restore_state(data, scope):
         raise ValueError("it was written for other settings (%r, now %r)" % (data.get("scope"), scope))
     backups = data.get("backups")
     stale = data.get("stale_groups")
-    if not isinstance(backups, dict) or not all(isinstance(b, dict) and "state" in b for b in backups.values()):
-        raise ValueError("its backups are not a mapping of backup id to facts")
+    if not isinstance(backups, dict) or not all(
+            isinstance(b, dict) and set(FACT_NAMES) <= set(b) for b in backups.values()):
+        raise ValueError("its backups are not a mapping of backup id to complete facts")
     if not isinstance(stale, list) or not all(isinstance(g, list) and len(g) == 2 for g in stale):
         raise ValueError("its stale_groups are not a list of [region, group_id] pairs")
     return {"version": STATE_VERSION, "scope": scope, "primed": bool(data.get("primed")),
@@ -102,8 +103,10 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
     it saw (new backups, changed states) but no removal and no change of staleness, since
     what it did not see may still be there; and it forgets nothing.
 
-    Until a complete poll has been seen (``primed``), nothing is announced unless
-    ``announce_existing``: what exists at the start is remembered, not news.
+    The first poll that lists anything (``primed``) announces nothing unless
+    ``announce_existing``: what exists at the start is remembered, not news. A poll that
+    lists something primes even when another listing failed: a region that always fails
+    must not keep the others silent for good (its backups are then news once it answers).
 
     The events, in order: ``backup_new`` and ``backup_state_changed`` oldest backup first,
     ``backup_removed`` oldest first, then ``group_stale`` and ``group_recovered`` by region
@@ -147,7 +150,7 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
     after = {
         "version": STATE_VERSION,
         "scope": state["scope"],
-        "primed": state["primed"] or complete,
+        "primed": state["primed"] or complete or bool(current),
         "backups": remembered,
         "stale_groups": sorted(list(key) for key in stale),
     }

@@ -128,7 +128,11 @@ def shape_row(row, query):
         facts[fact] = value
     facts["region"] = query.region
     facts["project_id"] = query.project_id
-    facts["backup_time_iso"] = iso_utc(facts["backup_time"]) if facts["backup_time"] is not None else None
+    try:
+        facts["backup_time_iso"] = iso_utc(facts["backup_time"]) if facts["backup_time"] is not None else None
+    except (ValueError, OverflowError, OSError):
+        raise _field_error(query, "backup %s has BackupTime=%r, out of range for a date" % (
+            facts["backup_id"], facts["backup_time"]))
     return facts
 
 

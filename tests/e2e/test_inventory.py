@@ -406,3 +406,22 @@ def test_private_key_never_appears_in_inventory_output(run_ansible, emulator, tm
         result = inventory_list(run_ansible, emulator, path, {"SIGCALCLOUD_PRIVATE_KEY": key}, "-vvvv")
         assert secret not in result.output
         assert "nowhere-1" in result.stderr
+
+
+def test_an_inventory_that_skipped_a_region_is_not_cached(run_ansible, start_emulator, tmp_path):
+    emu = start_emulator(fail_regions={"hk": "500"})
+    cache = tmp_path / "cache"
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2, hk]
+        max_retries: 0
+        fail_on_errors: false
+        cache: true
+        cache_plugin: ansible.builtin.jsonfile
+        cache_connection: {cache}
+    """.format(cache=cache))
+    result = inventory_list(run_ansible, emu, path)
+    assert result.rc == 0 and "skipped region hk" in result.stderr
+    assert not cache.exists() or not any(cache.iterdir())
+    requests_before = emu.stats()["api_requests"]
+    result = inventory_list(run_ansible, emu, path)
+    assert emu.stats()["api_requests"] > requests_before  # read again, not served partial from a cache

@@ -68,15 +68,22 @@ def test_announce_existing_announces_the_first_poll_oldest_first():
     assert state["primed"] is True
 
 
-def test_a_partial_first_poll_stays_silent_until_a_complete_one():
+def test_a_region_that_always_fails_does_not_silence_the_others():
     a, b = backup("a"), backup("b")
-    events, state = poll_events(new_state(SCOPE), [a], NOW, complete=False)
+    # Nothing listed at all: not primed, nothing learnt.
+    events, state = poll_events(new_state(SCOPE), [], NOW, complete=False)
     assert events == [] and state["primed"] is False
-    # The next poll is complete: what it adds existed at the start, so it is not news either.
-    events, state = poll_events(state, [a, b], NOW)
+    # The first poll that lists something primes, even though a listing failed.
+    events, state = poll_events(state, [a], NOW, complete=False)
     assert events == [] and state["primed"] is True
-    events, state = poll_events(state, [a, b, backup("c")], NOW)
-    assert kinds(events) == [("backup_new", "c")]
+    # A later poll with the same listing still failing announces what changed where it works.
+    events, state = poll_events(state, [a, b], NOW, complete=False)
+    assert kinds(events) == [("backup_new", "b")]
+    # ...but no removal, since what the failing listing would show may still be there.
+    events, state = poll_events(state, [b], NOW, complete=False)
+    assert events == []
+    events, state = poll_events(state, [b], NOW)
+    assert kinds(events) == [("backup_removed", "a")]
 
 
 # --- backup events ---------------------------------------------------------------
@@ -284,3 +291,11 @@ def test_events_replayed_on_what_was_known_give_what_is_listed(polls):
         assert known == dict((i, s) for i, (s, _g, _h) in snap.items())
         fresh = set(group for s, group, hours in snap.values() if s == "Success" and hours <= 24)
         assert stale == listed_groups - fresh
+
+
+def test_a_state_file_with_incomplete_facts_is_not_used():
+    state = primed(backup("a"))
+    data = json.loads(json.dumps(state))
+    data["backups"]["a"] = {"state": "Success"}  # hand-edited, or written by an older version
+    with pytest.raises(ValueError, match="complete facts"):
+        restore_state(data, SCOPE)

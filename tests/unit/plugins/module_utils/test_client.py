@@ -117,8 +117,9 @@ class ScriptedSession:
         self.headers = {}
         self.posts = []
 
-    def post(self, url, data, timeout, verify):
-        self.posts.append({"url": url, "data": dict(data), "timeout": timeout, "verify": verify})
+    def post(self, url, data, timeout, verify, allow_redirects=True):
+        self.posts.append({"url": url, "data": dict(data), "timeout": timeout, "verify": verify,
+                           "allow_redirects": allow_redirects})
         item = self.script.pop(0)
         if isinstance(item, Exception):
             raise item
@@ -247,3 +248,12 @@ def test_tls_verification_settings():
     assert Client("p", "s", session=ScriptedSession([])).verify is True
     assert Client("p", "s", validate_certs=False, session=ScriptedSession([])).verify is False
     assert Client("p", "s", validate_certs=False, ca_path="/ca.pem", session=ScriptedSession([])).verify == "/ca.pem"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_not_followed_and_say_where_they_lead(status):
+    client, session, sleeps = make_client([FakeResponse(status, b"", headers={"Location": "https://elsewhere/"})])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    assert "redirect to https://elsewhere/: set base_url to the API endpoint itself" in str(caught.value)
+    assert session.posts[0]["allow_redirects"] is False and sleeps == []

@@ -91,7 +91,7 @@ class OneAnswer:
         self.headers = {}
         self.body = body
 
-    def post(self, url, data, timeout, verify):
+    def post(self, url, data, timeout, verify, allow_redirects=True):
         response = type("Response", (), {})()
         response.status_code, response.reason, response.headers, response.content = 200, "OK", {}, self.body
         return response

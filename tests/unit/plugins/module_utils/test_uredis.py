@@ -169,6 +169,7 @@ def test_shape_row_has_every_fact_with_none_for_absent_fields():
     ({"DataSet": [row(1, BackupSize=[1])]}, "BackupSize=[1], expected an integer"),
     ({"DataSet": [row(1, State={"a": 1})]}, "State={'a': 1}, expected a string"),
     ({"DataSet": [], "TotalCount": "many"}, "TotalCount='many', expected an integer"),
+    ({"DataSet": [row(1, BackupTime=99999999999999)]}, "backup b-0001 has BackupTime=99999999999999, out of range"),
 ])
 def test_parse_page_names_the_bad_field(data, words):
     with pytest.raises(SigcalcloudError) as caught:
