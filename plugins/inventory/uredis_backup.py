@@ -296,7 +296,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _populate(self, backups):
         backups = _uredis.filter_backups(backups, self.get_option("states"), self.get_option("backup_types"))
-        backups = [b for b in backups if self._passes_filters(b)]
+        filters = self._filters()
+        if filters:
+            backups = [b for b in backups if self._passes_filters(b, filters)]
         hosts_from = self.get_option("hosts_from")
         entries = _inventory.redis_groups(backups) if hosts_from == "redis_group" else backups
         hostnames = self.get_option("hostnames") or (["group_id"] if hosts_from == "redis_group" else ["backup_id"])
@@ -348,12 +350,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 return name
         return None
 
-    def _passes_filters(self, facts):
+    def _filters(self):
+        """The filters as (index, kind, condition), checked once rather than per backup."""
+        filters = []
         for index, entry in enumerate(self.get_option("filters")):
             if not isinstance(entry, dict) or len(entry) != 1 or not set(entry) <= {"include", "exclude"}:
                 raise AnsibleParserError("filters[%d] must be a mapping with one key, include or exclude; got %r"
                                          % (index, entry))
             (kind, condition), = entry.items()
+            filters.append((index, kind, condition))
+        return filters
+
+    def _passes_filters(self, facts, filters):
+        for index, kind, condition in filters:
             try:
                 self.templar.available_variables = facts
                 matched = self.templar.evaluate_conditional(condition)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, newest_first
 
 HOSTS_FROM = ("backup", "redis_group")
 ALL_GROUP = {"backup": "uredis_backups", "redis_group": "uredis_groups"}
@@ -54,7 +54,7 @@ def redis_groups(backups):
         by_group.setdefault(key, []).append(backup)
     groups = []
     for members in by_group.values():
-        members.sort(key=lambda b: (b["backup_time"] is None, -(b["backup_time"] or 0), b["backup_id"] or ""))
+        members = newest_first(members)
         newest = members[0]
         facts = dict((name, newest[name]) for name in GROUP_FACTS)
         facts["uredis_backups"] = members
