@@ -8,8 +8,10 @@ docs/reliability.md lists these cases and what a user sees in each."""
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import subprocess
+import threading
 import textwrap
 import time
 
@@ -193,3 +195,37 @@ def test_tls_is_verified_unless_turned_off(run_ansible, start_emulator, tmp_path
     path = inventory_file(tmp_path, "regions: [cn-bj2]\n", name="strict.uredis_backup.yml")
     result = inventory_list(run_ansible, emu, path, {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"})
     assert result.rc != 0 and "TLS certificate verification failed" in result.stderr
+
+
+def test_a_redirecting_endpoint_is_named_not_followed(run_ansible, emulator):
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(301)
+            self.send_header("Location", emulator.base_url + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result, task = adhoc(run_ansible, emulator, env={"SIGCALCLOUD_BASE_URL": "http://127.0.0.1:%d" % server.server_port})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.rc != 0
+    assert "the server answered HTTP 301 with a redirect to %s/: set base_url to the API endpoint itself" % (
+        emulator.base_url) in task["msg"]
+    assert emulator.stats()["api_requests"] == 0  # not followed
+
+
+def test_a_backup_time_beyond_any_date_is_a_clear_error(run_ansible, start_emulator):
+    data = generate_dataset(["cn-bj2"], 3, seed=9)
+    data["backups"][0]["BackupTime"] = 99999999999999
+    emu = start_emulator(data=data)
+    result, task = adhoc(run_ansible, emu)
+    assert result.rc != 0
+    assert "has BackupTime=99999999999999, out of range for a date" in task["msg"]
+    assert "Traceback" not in result.output
