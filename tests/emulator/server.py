@@ -7,8 +7,11 @@
 It answers as the real service does (signature check, RetCodes, filters, paging with a
 server-side page cap), so a client that works against it works against the cloud, and it
 misbehaves on demand (latency, HTTP errors, resets, hangs, garbled bodies, rows changing
-between pages), so a client can prove it survives. One file, Python 3.9+ standard library
-only: copy it into your own CI. docs/emulator.md is the user guide.
+between pages) and turns hostile on demand (answers dripped a byte at a time, oversized or
+compressed bodies, an endless or lying TotalCount, pages that contradict their count, terminal
+control text, JSON that breaks decoders), so a client can prove it survives and stays bounded.
+One file, Python 3.9+ standard library only: copy it into your own CI. docs/emulator.md is the
+user guide.
 
     python server.py --port 0 [flags]
 
@@ -30,6 +33,10 @@ prints one JSON line when ready, {"base_url", "port", "public_key", "private_key
   --fault-schedule 1=503,2=reset fail API requests by number (1-based)
   --fail-region REGION[=KIND]    every request for REGION fails (default 500); repeatable
   --hang-seconds S               how long a "hang" holds its answer (default 30)
+  --drip-interval S              seconds between the bytes of drip and drip_headers (default 1)
+  --oversize-bytes N             size of oversized, oversized_chunked and (inflated) gzip_bomb
+                                 bodies (default 67108864: 64 MiB)
+  --claimed-total N              the TotalCount of total_claimed and endless (default 10**12)
   --mutate-between-pages [N]     before a page with Offset > 0, add a newest backup and drop
                                  the oldest of the listing (the first N such pages; no N: all)
   --tls-cert FILE --tls-key FILE serve HTTPS
@@ -39,6 +46,31 @@ Fault kinds: 429 (with Retry-After: 1), 500, 502, 503, 504 (HTML bodies), reset 
 reset, no answer), hang (answers after --hang-seconds), truncated (half the JSON body),
 html (200 with a web page), empty (200, no body), retcode150, no_retcode, dataset_not_list,
 bad_row_types.
+
+Hostile kinds (every one composes with --fault-schedule, --fail-region and --fault-kinds):
+  drip               200, the right answer with its Content-Length; headers at once, then the
+                     body one byte every --drip-interval
+  drip_headers       the status line and headers dripped too, one byte every --drip-interval
+  oversized          200, Content-Length, --oversize-bytes of valid JSON: the right answer with
+                     a first field "Padding": "xxx...", streamed in 64 KiB writes
+  oversized_chunked  the same with Transfer-Encoding: chunked and no Content-Length
+  gzip_bomb          200, Content-Encoding: gzip (whatever Accept-Encoding says), a body about
+                     1/1000 of --oversize-bytes that inflates to that padded answer
+  total_claimed      the right rows, TotalCount = --claimed-total (pages past the rows are empty)
+  endless            every page full: min(Limit, --max-page-size) made-up rows endless-<n>
+                     (n = Offset + i), TotalCount = --claimed-total
+  empty_dataset      RetCode 0, the right TotalCount, "DataSet": []
+  no_dataset         RetCode 0, the right TotalCount, no DataSet
+  control_message    RetCode 230 with Message = CONTROL_TEXT (terminal control sequences)
+  control_rows       the right rows, CONTROL_TEXT appended to each BackupName and GroupName
+  deep_json          RetCode 0, TotalCount 1, DataSet arrays nested DEEP_JSON_DEPTH (100000) deep
+  retcode_infinity   "RetCode": Infinity      retcode_huge      "RetCode": 1e400
+  retcode_fraction   "RetCode": 0.9 with the right TotalCount and DataSet
+  huge_int           TotalCount as a HUGE_INT_DIGITS (5000) digit integer literal
+  lone_surrogate     the first row's BackupName ends with the JSON escape \\ud800
+The kinds that change a listing (total_claimed, endless, empty_dataset, no_dataset,
+control_rows, huge_int, lone_surrogate) leave a refusal (RetCode other than 0) as it is.
+Dripping and oversized answers end quietly when the client goes away or the emulator stops.
 
 Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats,
 POST reset_stats, GET backups (the data set), POST backups {"upsert": [rows], "delete": [ids]}.
@@ -62,6 +94,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -82,10 +115,47 @@ REQUEST_ID_HEADER = "X-SIGCALCLOUD-REQUEST-UUID"
 CONTROL_PREFIX = "/_emulator/"
 MAX_BODY = 16 << 20  # bytes; no real request comes near
 HTTP_ERROR_FAULTS = ("429", "500", "502", "503", "504")
+# Hostile answers: bodies that cost a client time or memory, sent as they are made.
+STREAMED_FAULTS = (
+    "drip",               # 200, the right answer and Content-Length at once, the body a byte per drip_interval
+    "drip_headers",       # the status line and headers too, a byte per drip_interval, then the body
+    "oversized",          # 200, Content-Length, oversize_bytes of valid JSON: the answer with a Padding field
+    "oversized_chunked",  # the same, Transfer-Encoding: chunked and no Content-Length to refuse it by
+    "gzip_bomb",          # 200, Content-Encoding: gzip, a small body that inflates to oversize_bytes of JSON
+)
+# Hostile answers: JSON that json.dumps would not write (built as text).
+RAW_FAULTS = (
+    "retcode_huge",     # "RetCode": 1e400 (a float overflow: inf)
+    "huge_int",         # TotalCount as a HUGE_INT_DIGITS-digit integer literal
+    "deep_json",        # RetCode 0 and a DataSet of arrays nested DEEP_JSON_DEPTH deep
+    "lone_surrogate",   # the first row's BackupName ends with the escape \ud800 (a lone surrogate)
+)
+# Hostile answers that are plain JSON documents: lies about the listing, or text for a terminal.
+HOSTILE_GARBLED_FAULTS = (
+    "total_claimed",     # the right rows, TotalCount = claimed_total (pages past the rows are empty)
+    "endless",           # every page full of made-up rows (BackupId endless-<n>), TotalCount = claimed_total
+    "empty_dataset",     # RetCode 0, the right TotalCount, "DataSet": [] (the page contradicts its count)
+    "no_dataset",        # RetCode 0, the right TotalCount, no DataSet at all
+    "control_message",   # RetCode 230 (a request error), Message = CONTROL_TEXT
+    "control_rows",      # the right rows, CONTROL_TEXT appended to every BackupName and GroupName
+    "retcode_infinity",  # "RetCode": Infinity (not JSON, but Python's json reads it)
+    "retcode_fraction",  # "RetCode": 0.9 with the right TotalCount and DataSet
+)
+HOSTILE_FAULTS = STREAMED_FAULTS + RAW_FAULTS + HOSTILE_GARBLED_FAULTS
 FAULT_KINDS = HTTP_ERROR_FAULTS + ("reset", "hang", "truncated", "html", "empty", "retcode150",
-                                   "no_retcode", "dataset_not_list", "bad_row_types")
+                                   "no_retcode", "dataset_not_list", "bad_row_types") + HOSTILE_FAULTS
 # Faults that answer 200 with well-formed JSON that breaks the API's contract.
-GARBLED_FAULTS = ("retcode150", "no_retcode", "dataset_not_list", "bad_row_types")
+GARBLED_FAULTS = ("retcode150", "no_retcode", "dataset_not_list", "bad_row_types") + HOSTILE_GARBLED_FAULTS
+# Faults that change a listing: a refused request (RetCode other than 0) gets its refusal unchanged.
+LISTING_FAULTS = ("total_claimed", "endless", "empty_dataset", "no_dataset", "control_rows", "huge_int", "lone_surrogate")
+# Terminal control text for control_message and control_rows: clear the screen and home the
+# cursor, a fake Ansible "ok" line, an OSC window title, a right-to-left override and an 8-bit CSI.
+CONTROL_TEXT = u"\x1b[2J\x1b[H\r\nok: [localhost]\x1b]0;pwned\x07\u202egpj.exe\x9b0m"
+DEEP_JSON_DEPTH = 100000
+HUGE_INT_DIGITS = 5000
+LONE_SURROGATE = u"\ud800"
+PAD_CHUNK = 64 << 10  # bytes per write of an oversized answer
+GZIP_RESERVE = 64 << 10  # padding of a gzip_bomb compressed per request, so that most answers inflate to exactly oversize_bytes
 # What --fault-rate draws from by default: the failures a client must ride out.
 TRANSIENT_FAULTS = HTTP_ERROR_FAULTS + ("reset", "truncated", "retcode150")
 # The generated data's "now" is this plus <seed> days, so the same seed gives the same rows.
@@ -373,15 +443,22 @@ class Emulator:
     ``latency`` is in seconds; ``faults`` a FaultPlan; ``fail_regions`` ({region: kind})
     adds to it. ``mutate_between_pages``: 0 never, N the first N pages with Offset > 0,
     True (or a negative number) every one. ``tls``: (cert file, key file) to serve HTTPS.
+    Hostile faults: ``drip_interval`` (seconds between the bytes of drip and drip_headers),
+    ``oversize_bytes`` (the size of oversized, oversized_chunked and gzip_bomb bodies, inflated),
+    ``claimed_total`` (the TotalCount of total_claimed and endless).
     """
 
     def __init__(self, data=None, host="127.0.0.1", port=0, max_page_size=100, latency=0.0,
                  faults=None, fail_regions=None, hang_seconds=30.0, mutate_between_pages=0,
-                 tls=None, verbose=False):
+                 tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12):
         if max_page_size < 1 or latency < 0 or hang_seconds < 0:
             raise ValueError("max_page_size must be 1 or more, latency and hang_seconds 0 or more")
+        if drip_interval < 0 or oversize_bytes < 0 or claimed_total < 0:
+            raise ValueError("drip_interval, oversize_bytes and claimed_total must be 0 or more")
         self.host, self.port = host, port
         self.max_page_size, self.latency, self.hang_seconds = max_page_size, latency, hang_seconds
+        self.drip_interval, self.oversize_bytes, self.claimed_total = drip_interval, int(oversize_bytes), int(claimed_total)
+        self._stopping = threading.Event()  # set by stop(): ends hangs and drips at once
         self.faults = faults or FaultPlan()
         self.faults.fail_regions.update(FaultPlan(fail_regions=fail_regions).fail_regions)
         unlimited = mutate_between_pages is True or mutate_between_pages < 0
@@ -398,6 +475,7 @@ class Emulator:
     def start(self):
         """Listen and serve in a daemon thread; returns self."""
         context = _tls_context(*self.tls) if self.tls else None  # fails before binding anything
+        self._stopping.clear()
         server_class = _Server6 if ":" in self.host else _Server
         self._server = server_class((self.host, self.port), type("Handler", (_Handler,), {"emulator": self}))
         if context:
@@ -411,8 +489,10 @@ class Emulator:
         return self
 
     def stop(self):
-        """Stop listening and close open connections (a kept-alive client sees them go)."""
+        """Stop listening, end hangs, drips and oversized answers, and close open connections
+        (a kept-alive client sees them go)."""
         if self._server is not None:
+            self._stopping.set()
             self._server.shutdown()
             self._server.server_close()
             self._server.close_connections()
@@ -454,6 +534,9 @@ class Emulator:
         self._projects.update(row["ProjectId"] for row in data["backups"])
         self._data = data
         self._listings = {}
+        # endless rows count down from the data set's newest BackupTime
+        self._newest = max((row["BackupTime"] for row in data["backups"] if isinstance(row.get("BackupTime"), int)),
+                           default=EPOCH_BASE)
 
     def reset_stats(self):
         with self._lock:
@@ -670,12 +753,17 @@ class _Handler(BaseHTTPRequestHandler):
         fault = emu.faults.pick(number, params.get("Region", ""))
         if emu.latency:
             time.sleep(emu.latency)
+        answer = None
+        if fault in LISTING_FAULTS:
+            answer = emu.answer(params)
+            if answer["RetCode"] != 0:
+                fault = None  # a refusal stays a refusal (and no fault is counted): only a listing is lied about
         if fault:
             emu._count("faults_injected")
         if fault == "reset":
             return self._reset()
         if fault == "hang":
-            time.sleep(emu.hang_seconds)  # this thread only: other requests go on
+            emu._stopping.wait(emu.hang_seconds)  # this thread only: other requests go on
         if fault in HTTP_ERROR_FAULTS:
             page = "<html><body><h1>%s</h1><p>The gateway is not answering.</p></body></html>" % fault
             headers = {"Retry-After": "1"} if fault == "429" else {}
@@ -684,11 +772,93 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"<!DOCTYPE html><html><body>Maintenance</body></html>", "text/html; charset=utf-8")
         if fault == "empty":
             return self._send(200, b"", "application/json")
-        answer = emu.answer(params)
+        if answer is None:
+            answer = emu.answer(params)
         if fault == "truncated":
             body = _json_bytes(answer)
             return self._send(200, body[:len(body) // 2], "application/json")
-        self._send_json(_garble(fault, answer) if fault in GARBLED_FAULTS else answer)
+        if fault in STREAMED_FAULTS:
+            return self._stream(fault, answer)
+        if fault in RAW_FAULTS:
+            return self._send(200, _raw_json(fault, answer), "application/json")
+        self._send_json(_garble(fault, answer, emu, params) if fault in GARBLED_FAULTS else answer)
+
+    # hostile streams: each runs in its request's own thread, and ends quietly when the client
+    # goes away (a failed write) or the emulator stops (stop() sets _stopping and shuts the socket)
+    def _stream(self, fault, answer):
+        emu = self.emulator
+        if fault in ("drip", "drip_headers"):
+            body = _json_bytes(answer)
+            headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+            if fault == "drip":
+                self._start(headers)
+                return self._drip(body)
+            self.log_request(200)
+            return self._drip(self._head(headers) + body)
+        if fault == "gzip_bomb":
+            pieces = _gzip_bomb(answer, emu.oversize_bytes)
+            self._start({"Content-Type": "application/json", "Content-Encoding": "gzip",
+                         "Content-Length": str(sum(len(piece) for piece in pieces))})
+            return self._pour(pieces)
+        prefix, padding, suffix = _padded(_json_bytes(answer), emu.oversize_bytes)
+        if fault == "oversized_chunked":
+            self._start({"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+            return self._pour(_padding_pieces(prefix, padding, suffix), chunked=True)
+        self._start({"Content-Type": "application/json", "Content-Length": str(len(prefix) + padding + len(suffix))})
+        return self._pour(_padding_pieces(prefix, padding, suffix))
+
+    def _start(self, headers):
+        """Send a 200's status line and headers (with a request id) at once; the body is the caller's."""
+        self.send_response(200)
+        for name, value in dict(headers, **{REQUEST_ID_HEADER: str(uuid.uuid4())}).items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _head(self, headers):
+        """The bytes of a 200's status line and headers, as _start would send them."""
+        lines = ["%s 200 OK" % self.protocol_version, "Server: %s" % self.version_string(), "Date: %s" % self.date_time_string()]
+        lines += ["%s: %s" % item for item in dict(headers, **{REQUEST_ID_HEADER: str(uuid.uuid4())}).items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _drip(self, data):
+        """Send ``data`` a byte at a time, drip_interval apart (the first at once)."""
+        emu = self.emulator
+        for index in range(len(data)):
+            if index and emu._stopping.wait(emu.drip_interval):
+                self._gone()
+                return
+            if index == len(data) - 1:
+                self._land()
+            if not self._write(data[index:index + 1]):
+                return
+
+    def _pour(self, pieces, chunked=False):
+        """Send each piece (bytes) as it is made, chunk-encoded or not, the last one after _land()."""
+        pending = None
+        for piece in pieces:
+            if self.emulator._stopping.is_set():
+                self._gone()
+                return
+            if pending is not None and not self._write(pending, chunked):
+                return
+            pending = piece
+        self._land()
+        if pending is not None and self._write(pending, chunked) and chunked:
+            self._write(b"0\r\n\r\n")
+
+    def _write(self, data, chunked=False):
+        """Send ``data`` now; False (and the connection is done) once the client has gone."""
+        if chunked and data:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        try:
+            self.wfile.write(data)
+        except (OSError, ValueError):  # BrokenPipe, ConnectionReset, a socket stop() shut, a closed file
+            self._gone()
+            return False
+        return True
+
+    def _gone(self):
+        self.close_connection = True
 
     def _reset(self):
         """Drop the connection with a TCP RST: the client gets no answer at all."""
@@ -737,17 +907,117 @@ def _json_bytes(document):
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
-def _garble(kind, answer):
-    """A well-formed JSON answer that breaks the API's contract as ``kind`` says."""
+def _garble(kind, answer, emu=None, params=None):
+    """A well-formed JSON answer that breaks the API's contract as ``kind`` says.
+
+    ``emu`` (the Emulator) and ``params`` (the request's) are needed by total_claimed and endless.
+    """
     if kind == "retcode150":
         return {"RetCode": 150, "Action": "%sResponse" % ACTION, "Message": "Service unavailable"}
     if kind == "no_retcode":
         return dict((k, v) for k, v in answer.items() if k != "RetCode")
     if kind == "dataset_not_list":
         return dict(answer, DataSet="not a list")
+    if kind == "total_claimed":
+        return dict(answer, TotalCount=emu.claimed_total)
+    if kind == "endless":
+        return dict(answer, TotalCount=emu.claimed_total, DataSet=_endless_rows(params, emu.max_page_size, emu._newest))
+    if kind == "empty_dataset":
+        return dict(answer, DataSet=[])
+    if kind == "no_dataset":
+        return dict((k, v) for k, v in answer.items() if k != "DataSet")
+    if kind == "control_message":
+        return {"RetCode": 230, "Action": "%sResponse" % ACTION, "Message": CONTROL_TEXT}
+    if kind == "control_rows":
+        return dict(answer, DataSet=[dict(row, BackupName=row.get("BackupName", "") + CONTROL_TEXT,
+                                          GroupName=row.get("GroupName", "") + CONTROL_TEXT) for row in answer["DataSet"]])
+    if kind == "retcode_infinity":
+        return dict(answer, RetCode=float("inf"))  # json.dumps writes Infinity
+    if kind == "retcode_fraction":
+        return dict(answer, RetCode=0.9)
     # bad_row_types: every row (or one made up, on an empty page) has the wrong types
     rows = answer.get("DataSet") or [{"BackupId": "bad-row"}]
     return dict(answer, DataSet=[dict(row, BackupTime="yesterday", BackupSize=[1]) for row in rows])
+
+
+def _endless_rows(params, max_page_size, newest):
+    """A full page of made-up rows at the request's Offset: valid, newest first, ids endless-<n>."""
+    offset = _int_param(params, "Offset", 0, minimum=0)
+    count = min(_int_param(params, "Limit", 10, minimum=1), max_page_size)
+    return [{"BackupId": "endless-%d" % number, "BackupName": "endless-%d" % number,
+             "BackupTime": max(0, newest - number), "BackupSize": 1 << 20, "BackupType": "Auto", "State": "Success",
+             "GroupId": params.get("GroupId") or "uredis-endless", "GroupName": "endless",
+             "Zone": "%s-01" % params.get("Region", ""), "MemorySize": 1, "RedisVersion": "6.0"}
+            for number in range(offset, offset + count)]
+
+
+def _json_with(document, key, raw):
+    """``document`` as JSON (bytes), with ``key``'s value written as the JSON text ``raw``."""
+    items = ["%s: %s" % (json.dumps(name, ensure_ascii=False), raw if name == key else json.dumps(value, ensure_ascii=False))
+             for name, value in dict(document, **{key: None}).items()]
+    return ("{%s}" % ", ".join(items)).encode("utf-8")
+
+
+def _raw_json(kind, answer):
+    """The body (bytes) of a RAW_FAULTS kind: JSON text that json.dumps would not write."""
+    if kind == "retcode_huge":
+        return _json_with(answer, "RetCode", "1e400")
+    if kind == "huge_int":
+        return _json_with(answer, "TotalCount", "1" + "0" * (HUGE_INT_DIGITS - 1))
+    if kind == "deep_json":
+        document = {"RetCode": 0, "Action": "%sResponse" % ACTION, "TotalCount": 1, "DataSet": None}
+        return _json_with(document, "DataSet", "[" * DEEP_JSON_DEPTH + "]" * DEEP_JSON_DEPTH)
+    # lone_surrogate: ensure_ascii writes the str's lone surrogate as the escape \ud800 (UTF-8 cannot hold it)
+    rows = [dict(row) for row in answer["DataSet"]]
+    if rows:
+        rows[0]["BackupName"] = rows[0].get("BackupName", "") + LONE_SURROGATE
+    return json.dumps(dict(answer, DataSet=rows)).encode("ascii")
+
+
+PADDING_PREFIX = b'{"Padding": "'
+_PADDING = b"x" * PAD_CHUNK
+_GZIP_HEADS = {}  # oversize_bytes -> (gzip bytes so far, the compressor that made them, padding bytes in them)
+_GZIP_SIZES_KEPT = 8  # each costs about size / 1000 bytes and a compressor's state (some 300 KB)
+_GZIP_LOCK = threading.Lock()
+
+
+def _padded(body, size):
+    """(prefix, padding, suffix): the JSON object ``body`` with a first field "Padding": "xxx..." of
+    ``padding`` bytes, so that the three make ``size`` bytes (or the least over it a Padding allows)."""
+    rest = body[1:]  # the object's fields and its closing brace
+    suffix = b'"' + (b"}" if rest == b"}" else b", " + rest)
+    return PADDING_PREFIX, max(0, size - len(PADDING_PREFIX) - len(suffix)), suffix
+
+
+def _padding_pieces(prefix, padding, suffix):
+    """``prefix``, ``padding`` bytes of "x" in PAD_CHUNK pieces, then ``suffix``: never the whole at once."""
+    yield prefix
+    while padding > 0:
+        yield _PADDING[:padding] if padding < PAD_CHUNK else _PADDING
+        padding -= PAD_CHUNK
+    yield suffix
+
+
+def _gzip_bomb(answer, size):
+    """The gzip body (a list of bytes) of ``answer`` padded to ``size`` bytes, compressed about 1000:1.
+
+    The padding up to GZIP_RESERVE before the end is compressed once per size and kept (for the
+    last _GZIP_SIZES_KEPT sizes; some 65 KB for 64 MiB), the rest per request from a copy of the
+    compressor: the inflated text is never held.
+    """
+    prefix, padding, suffix = _padded(_json_bytes(answer), size)
+    with _GZIP_LOCK:
+        if size not in _GZIP_HEADS:
+            while len(_GZIP_HEADS) >= _GZIP_SIZES_KEPT:
+                del _GZIP_HEADS[next(iter(_GZIP_HEADS))]  # the oldest size
+            compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: a gzip header and trailer
+            done = max(0, size - len(prefix) - GZIP_RESERVE)
+            head = b"".join(compressor.compress(piece) for piece in _padding_pieces(prefix, done, b""))
+            _GZIP_HEADS[size] = head, compressor, done
+        head, compressor, done = _GZIP_HEADS[size]
+        compressor = compressor.copy()
+    tail = [compressor.compress(piece) for piece in _padding_pieces(b"", max(0, padding - done), suffix)]
+    return [head, b"".join(tail) + compressor.flush()]
 
 
 # --- command line ----------------------------------------------------------------------
@@ -790,6 +1060,12 @@ def _parser():
     add("--fault-schedule", default="", metavar="N=KIND,...", help="fail API requests by number (1-based)")
     add("--fail-region", action="append", default=[], metavar="REGION[=KIND]", help="every request for REGION fails")
     add("--hang-seconds", type=_number(float, 0, "seconds"), default=30.0, metavar="S", help="how long a hang lasts (default 30)")
+    add("--drip-interval", type=_number(float, 0, "seconds"), default=1.0, metavar="S",
+        help="seconds between the bytes of a drip or drip_headers answer (default 1)")
+    add("--oversize-bytes", type=_number(int, 0, "bytes"), default=64 << 20, metavar="N",
+        help="size of an oversized, oversized_chunked or (inflated) gzip_bomb body (default %d: 64 MiB)" % (64 << 20))
+    add("--claimed-total", type=_number(int, 0, "a count"), default=10 ** 12, metavar="N",
+        help="the TotalCount of total_claimed and endless answers (default 10**12)")
     add("--mutate-between-pages", type=int, nargs="?", const=-1, default=0, metavar="N",
         help="add and drop a row before pages with Offset > 0 (the first N; no N: every one)")
     add("--tls-cert", metavar="FILE", help="certificate (PEM) to serve HTTPS with")
@@ -813,7 +1089,8 @@ def emulator_from_args(args):
                        fail_regions=parse_fail_regions(args.fail_region))
     return Emulator(data=data, host=args.host, port=args.port, max_page_size=args.max_page_size,
                     latency=args.latency_ms / 1000.0, faults=faults, hang_seconds=args.hang_seconds,
-                    mutate_between_pages=args.mutate_between_pages,
+                    mutate_between_pages=args.mutate_between_pages, drip_interval=args.drip_interval,
+                    oversize_bytes=args.oversize_bytes, claimed_total=args.claimed_total,
                     tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 
