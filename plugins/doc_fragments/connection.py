@@ -37,6 +37,8 @@ options:
   base_url:
     description:
       - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+      - A user name and password in the URL (V(https://user:password@gateway/)) are hidden wherever
+        the URL is shown.
       - If not set, the environment variable E(SIGCALCLOUD_BASE_URL) is used, else V(https://api.sigcalcloud.com).
     type: str
   validate_certs:
@@ -46,12 +48,17 @@ options:
     type: bool
   ca_path:
     description:
-      - A CA bundle file to verify the endpoint's certificate with, instead of the system's.
+      - A CA bundle file (or a directory of CA certificates) to verify the endpoint's certificate with,
+        instead of the system's. Not used when O(validate_certs=false), which turns verification off.
       - If not set, the environment variable E(SIGCALCLOUD_CA_PATH) is used.
     type: path
   timeout:
     description:
-      - Seconds to wait for each answer before the request counts as failed (and is retried).
+      - The wall-clock seconds one attempt of a request may take, connecting, sending, waiting and reading
+        the whole answer included, before it counts as failed (and is retried). A server that sends its
+        answer slowly cannot stretch it.
+      - One request therefore ends within (O(max_retries) + 1) x O(timeout) seconds plus at most 60 seconds
+        of waits between attempts.
       - If not set, the environment variable E(SIGCALCLOUD_TIMEOUT) is used, else V(30).
     type: int
   max_retries:
@@ -108,6 +115,8 @@ options:
   base_url:
     description:
       - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+      - A user name and password in the URL (V(https://user:password@gateway/)) are hidden wherever
+        the URL is shown.
       - Defaults to V(https://api.sigcalcloud.com) when set nowhere (option, environment variable, profile).
     type: str
     env:
@@ -121,13 +130,18 @@ options:
       - name: SIGCALCLOUD_VALIDATE_CERTS
   ca_path:
     description:
-      - A CA bundle file to verify the endpoint's certificate with, instead of the system's.
+      - A CA bundle file (or a directory of CA certificates) to verify the endpoint's certificate with,
+        instead of the system's. Not used when O(validate_certs=false), which turns verification off.
     type: path
     env:
       - name: SIGCALCLOUD_CA_PATH
   timeout:
     description:
-      - Seconds to wait for each answer before the request counts as failed (and is retried).
+      - The wall-clock seconds one attempt of a request may take, connecting, sending, waiting and reading
+        the whole answer included, before it counts as failed (and is retried). A server that sends its
+        answer slowly cannot stretch it.
+      - One request therefore ends within (O(max_retries) + 1) x O(timeout) seconds plus at most 60 seconds
+        of waits between attempts.
       - Defaults to V(30) when set nowhere (option, environment variable, profile).
     type: int
     env:

@@ -16,15 +16,23 @@ import email.utils
 import hashlib
 import json
 import math
+import heapq
 import random
 import re
+import socket
 import sys
+import threading
 import time
 import traceback
+import zlib
 
 try:
     import requests
     import requests.adapters
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.poolmanager import ProxyManager
 except ImportError:
     requests = None
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
@@ -46,6 +54,16 @@ TRANSIENT_RET_CODES = frozenset((110, 130, 150, 153))
 # retry them; we do too, bounded, because every call we make is a read-only query.
 PRODUCT_RET_CODE_START = 2000
 
+# The most bytes one answer may hold once decompressed. A page of 100 backups is about
+# 40 KB; 8 MiB leaves room for pages 200 times that, and bounds memory at
+# max_concurrency x 8 MiB however large a body a server or proxy sends.
+MAX_ANSWER_BYTES = 8 << 20
+READ_CHUNK = 64 << 10
+# A RetCode is a small non-negative integer; anything else is not an answer.
+MAX_RET_CODE = 2 ** 31 - 1
+# How much of a server's Message goes into an error.
+MAX_MESSAGE_CHARS = 500
+
 # Words a user can act on, for the RetCodes that mean "your request is wrong".
 RET_CODE_HINTS = {
     160: "the request had no Action",
@@ -58,6 +76,38 @@ RET_CODE_HINTS = {
     292: "project not found: check project_id",
     299: "permission denied: the key may not read this project or action",
 }
+
+
+# C0 and C1 control characters, DEL, and the Unicode format characters that reorder or
+# hide text on a terminal (bidi overrides, zero-width marks).
+_UNPRINTABLE_RE = re.compile(u"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# scheme://user:password@host: the userinfo of any URL in a text.
+# Greedy up to the authority's last "@", since a password may hold one.
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def printable(text):
+    """``text`` with control and bidi characters escaped (``\\x1b``), safe for a terminal or log.
+
+    Everything the server sends is data: a Message, a header or a field value that goes
+    into a message must not clear a screen or fake a line of output.
+    """
+    text = text if isinstance(text, str) else str(text)
+    return _UNPRINTABLE_RE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def redact_url(text):
+    """``text`` with the userinfo of every URL in it (``https://user:secret@``) hidden."""
+    return _USERINFO_RE.sub(r"\1<redacted>@", text)
+
+
+def url_secrets(url):
+    """The userinfo of ``url`` (``user:secret``, and the secret alone), for no_log lists."""
+    match = re.match(r"(?i)^[a-z][a-z0-9+.-]*://([^/?#\s]*)@", url or "")
+    if not match or not match.group(1):
+        return []
+    userinfo = match.group(1)
+    return [value for value in (userinfo, userinfo.partition(":")[2]) if value]
 
 
 def is_retryable_ret_code(ret_code):
@@ -77,7 +127,8 @@ class SigcalcloudError(Exception):
         self.action = action
         self.ret_code = ret_code
         self.http_status = http_status
-        self.request_id = request_id
+        # The request id is the server's text: a face may show it on its own.
+        self.request_id = printable(request_id) if request_id is not None else None
         self.region = region
         self.retryable = retryable
 
@@ -93,7 +144,8 @@ class SigcalcloudError(Exception):
             details.append("request id %s" % self.request_id)
         prefix = "%s: " % self.action if self.action else ""
         suffix = " (%s)" % ", ".join(details) if details else ""
-        return prefix + self.message + suffix
+        # One place for every face: no terminal control codes, no password of a URL.
+        return redact_url(printable(prefix + self.message + suffix))
 
 
 def encode_value(value):
@@ -143,9 +195,11 @@ def parse_retry_after(value):
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -199,6 +253,10 @@ def _snippet(body):
     return repr(text) if text else "an empty body"
 
 
+def _clip(text, limit=MAX_MESSAGE_CHARS):
+    return text if len(text) <= limit else text[:limit] + "... (%d characters in all)" % len(text)
+
+
 def user_agent():
     python = "%d.%d.%d" % sys.version_info[:3]
     try:
@@ -209,12 +267,239 @@ def user_agent():
         COLLECTION_NAME, COLLECTION_VERSION, ansible_version, python)
 
 
+# --- answers: JSON that Python reads but an API never sends ---------------------------
+
+class _NotANumber(ValueError):
+    """A JSON number Python would read as infinity or NaN."""
+
+
+def _finite_float(text):
+    value = float(text)
+    if math.isinf(value) or math.isnan(value):
+        raise _NotANumber(text)
+    return value
+
+
+def _refuse_constant(name):
+    raise _NotANumber(name)
+
+
+# Python's json accepts NaN, Infinity and 1e400 (as inf); no API answer holds them.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+
+
+def decode_answer(content, fail):
+    """The JSON object in ``content``, or a SigcalcloudError from ``fail`` saying why not.
+
+    A body that is not JSON at all is retryable (a cut-off answer, a proxy's page); JSON
+    that no API sends (non-finite numbers, nesting too deep to read, integers of
+    thousands of digits) is refused at once.
+    """
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail("the answer was not UTF-8 text (it began with %s)" % _snippet(content), retryable=True)
+    try:
+        return _DECODER.decode(text)
+    except _NotANumber as exc:
+        raise fail("the answer holds %s, which is not a number an API sends" % _clip(str(exc), 40))
+    except RecursionError:
+        raise fail("the answer is nested too deeply to be an API answer")
+    except json.JSONDecodeError as exc:
+        raise fail("the answer was not JSON (it began with %s): %s" % (_snippet(content), exc.msg), retryable=True)
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise fail("the answer could not be read: %s" % _clip(str(exc), 120))
+
+
+def ret_code_of(data, fail):
+    """The answer's RetCode as an int: an integer, or a string of digits (some gateways)."""
+    if "RetCode" not in data:
+        raise fail("the answer has no RetCode field")
+    value = data["RetCode"]
+    if isinstance(value, str) and re.match(r"^\s*[0-9]{1,10}\s*$", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RET_CODE:
+        raise fail("the answer's RetCode is not an integer from 0 to %d: %s" % (MAX_RET_CODE, _clip(repr(value), 60)))
+    return value
+
+
+# --- deadlines: every attempt ends by its deadline, whatever the server sends ------------
+
+class _Attempt:
+    """One HTTP exchange and its wall-clock deadline.
+
+    A socket timeout bounds each read, not the exchange: a server that sends one byte a
+    second would hold a call for ever. The watchdog shuts the attempt's socket down at
+    its deadline, which wakes the blocked read.
+    """
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.expired = False
+        self._done = False
+        self._connection = None
+        self._lock = threading.Lock()
+
+    def attach(self, connection):
+        with self._lock:
+            self._connection = connection
+            if self.expired and not self._done:
+                _shut(connection)  # it expired while the connection was being made
+
+    def expire(self):
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._connection is not None:
+                _shut(self._connection)
+
+    def finish(self):
+        with self._lock:
+            self._done = True
+            self._connection = None
+
+
+def _shut(connection):
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            # socket.socket's own shutdown, also for an SSL socket: wake the reader, do not unwrap.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except (OSError, ValueError):
+            pass
+
+
+class _Watchdog:
+    """One daemon thread that expires attempts at their deadlines (a heap of them)."""
+
+    def __init__(self):
+        self._heap = []
+        self._count = 0
+        self._wake = threading.Condition()
+        self._thread = None
+
+    def watch(self, attempt):
+        with self._wake:
+            self._count += 1
+            heapq.heappush(self._heap, (attempt.deadline, self._count, attempt))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sigcalcloud-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is attempt:
+                self._wake.notify()
+
+    def _run(self):
+        while True:
+            with self._wake:
+                while not self._heap:
+                    self._wake.wait()
+                deadline, _count, attempt = self._heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            attempt.expire()
+
+
+_WATCHDOG = _Watchdog()
+_CURRENT = threading.local()  # the attempt this thread is making, for the connection classes
+
+
+def _attach_current(connection):
+    attempt = getattr(_CURRENT, "attempt", None)
+    if attempt is not None:
+        attempt.attach(connection)
+
+
+if HAS_REQUESTS:
+    class _Watched(object):
+        """Tells the thread's attempt which connection it is using, so its deadline can end it."""
+
+        def connect(self):
+            super(_Watched, self).connect()
+            _attach_current(self)  # again after connecting: the deadline may have passed meanwhile
+
+        def request(self, *args, **kwargs):
+            _attach_current(self)
+            return super(_Watched, self).request(*args, **kwargs)
+
+    class _WatchedHTTPConnection(_Watched, HTTPConnection):
+        pass
+
+    class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+        pass
+
+    class _WatchedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = _WatchedHTTPConnection
+
+    class _WatchedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _WatchedHTTPSConnection
+
+    class _WatchedAdapter(requests.adapters.HTTPAdapter):
+        """requests' adapter with connections the deadline watchdog can end (also via a proxy)."""
+
+        POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+        def init_poolmanager(self, *args, **kwargs):
+            super(_WatchedAdapter, self).init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = dict(self.POOLS)
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            manager = super(_WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+            if isinstance(manager, ProxyManager):  # a SOCKS manager (not a ProxyManager) keeps its own classes
+                manager.pool_classes_by_scheme = dict(self.POOLS)
+            return manager
+
+
+def read_body(response, fail, limit=MAX_ANSWER_BYTES):
+    """The decoded body of a streamed ``response``, at most ``limit`` bytes.
+
+    The body is read in chunks and inflated here, not by urllib3, so a small gzip body
+    that inflates to gigabytes is stopped at ``limit`` like a large plain one.
+    """
+    length = response.headers.get("Content-Length")
+    if length and length.strip().isdigit() and int(length) > limit:
+        raise fail("the answer is %s bytes, more than the %d MiB an answer may be" % (length.strip(), limit >> 20))
+    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj()
+    elif encoding in ("", "identity"):
+        inflater = None
+    else:
+        raise fail("the answer has Content-Encoding %s, which was not asked for" % _clip(repr(encoding), 40))
+    chunks, size = [], 0
+    while True:
+        chunk = response.raw.read(READ_CHUNK, decode_content=False)
+        if not chunk:
+            break
+        if inflater is not None:
+            try:
+                chunk = inflater.decompress(chunk, limit + 1 - size)
+            except zlib.error as exc:
+                raise fail("the answer's %s body is corrupt: %s" % (encoding, exc), retryable=True)
+        size += len(chunk)
+        if size > limit:
+            raise fail("the answer is more than the %d MiB an answer may be%s" % (
+                limit >> 20, " once inflated" if inflater is not None else ""))
+        chunks.append(chunk)
+    if inflater is not None:
+        chunks.append(inflater.flush())
+        if sum(len(chunk) for chunk in chunks) > limit:
+            raise fail("the answer is more than the %d MiB an answer may be once inflated" % (limit >> 20))
+    return b"".join(chunks)
+
+
 class Client:
     """One authenticated session with the API, safe to share between threads.
 
     ``call`` signs the parameters, POSTs them as a form body, retries what is
     transient and returns the decoded answer of a successful call, or raises
-    ``SigcalcloudError``.
+    ``SigcalcloudError``. Each attempt ends within ``timeout`` seconds of wall-clock
+    time, whatever the server does, and reads at most MAX_ANSWER_BYTES.
     """
 
     def __init__(self, public_key, private_key, base_url=DEFAULT_BASE_URL,
@@ -225,22 +510,28 @@ class Client:
         self.public_key = public_key
         self._private_key = private_key
         self.base_url = base_url.rstrip("/") + "/"
+        # What messages show: never a password given in the URL.
+        self.display_url = redact_url(self.base_url)
         self.project_id = project_id
         self.timeout = timeout
         self.backoff = backoff or Backoff(max_retries=max_retries)
-        self.verify = ca_path if ca_path else bool(validate_certs)
+        # validate_certs: false means no verification at all, whatever ca_path says.
+        self.verify = (ca_path or True) if validate_certs else False
+        self.ca_path = ca_path if validate_certs else None
         self.session = session or self._new_session(pool_size)
         self.session.headers["User-Agent"] = user_agent()
+        # We inflate bodies ourselves (read_body), so ask only for what we can inflate.
+        self.session.headers["Accept-Encoding"] = "gzip, deflate"
 
     def __repr__(self):
         # Never the private key, even in a debugger or a traceback's locals dump.
-        return "Client(base_url=%r, public_key=%r)" % (self.base_url, self.public_key)
+        return "Client(base_url=%r, public_key=%r)" % (self.display_url, self.public_key)
 
     @staticmethod
     def _new_session(pool_size):
         session = requests.Session()
         # Enough pooled keep-alive connections for every concurrent worker.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -281,55 +572,88 @@ class Client:
             kwargs.setdefault("region", region)
             return SigcalcloudError(message, **kwargs)
 
+        attempt = _Attempt(time.monotonic() + self.timeout)
+        _WATCHDOG.watch(attempt)
+        _CURRENT.attempt = attempt
+        response = None
+        try:
+            response = self._post(body, fail)
+            data = self._answer(response, fail)
+            response = None  # read to the end: its connection goes back to the pool
+            return data
+        except SigcalcloudError as error:
+            if attempt.expired:  # whatever broke, it broke because the deadline ended it
+                raise fail("no answer from %s within the %ss timeout (connecting, waiting and reading "
+                           "included)" % (self.display_url, self.timeout), retryable=True)
+            raise error
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if not attempt.expired:
+                raise
+            raise fail("no answer from %s within the %ss timeout (connecting, waiting and reading "
+                       "included; %s)" % (self.display_url, self.timeout, type(exc).__name__), retryable=True)
+        finally:
+            attempt.finish()
+            _CURRENT.attempt = None
+            if response is not None:
+                response.close()  # unread data: never reuse this connection
+
+    def _post(self, body, fail):
         try:
             # No redirects: requests would re-send the POST as a GET without the signed form.
-            response = self.session.post(self.base_url, data=body, timeout=self.timeout, verify=self.verify,
-                                         allow_redirects=False)
+            return self.session.post(self.base_url, data=body, timeout=self.timeout, verify=self.verify,
+                                     allow_redirects=False, stream=True)
         except requests.exceptions.SSLError as exc:
-            raise fail("TLS certificate verification failed for %s: %s. Set ca_path to the CA bundle "
-                       "that signed the server's certificate, or validate_certs to false for a test "
-                       "endpoint" % (self.base_url, _reason(exc)))
+            raise fail(self._tls_message(exc))
         except requests.exceptions.Timeout:
-            raise fail("no answer from %s within the %ss timeout" % (self.base_url, self.timeout), retryable=True)
+            raise fail("no answer from %s within the %ss timeout" % (self.display_url, self.timeout), retryable=True)
         except requests.exceptions.ConnectionError as exc:
-            raise fail("could not reach %s: %s" % (self.base_url, _reason(exc)), retryable=True)
+            raise fail("could not reach %s: %s" % (self.display_url, _reason(exc)), retryable=True)
         except requests.exceptions.RequestException as exc:
-            raise fail("request to %s failed: %s" % (self.base_url, _reason(exc)))
+            raise fail("request to %s failed: %s" % (self.display_url, _reason(exc)))
 
+    def _tls_message(self, exc):
+        if not self.verify:  # not a certificate problem: say so rather than suggest validate_certs
+            return "TLS with %s failed: %s (validate_certs is false, so certificates were not checked)" % (
+                self.display_url, _reason(exc))
+        if self.ca_path:
+            return ("TLS certificate verification failed for %s: %s. The server's certificate is not "
+                    "signed by a CA in ca_path %s" % (self.display_url, _reason(exc), self.ca_path))
+        return ("TLS certificate verification failed for %s: %s. Set ca_path to the CA bundle that "
+                "signed the server's certificate, or validate_certs to false for a test endpoint" % (
+                    self.display_url, _reason(exc)))
+
+    def _answer(self, response, fail):
         status = response.status_code
         request_id = _request_id(response.headers)
-        content = response.content
+
+        def answer_fail(message, **kwargs):
+            kwargs.setdefault("http_status", status)
+            kwargs.setdefault("request_id", request_id)
+            return fail(message, **kwargs)
+
         if 300 <= status < 400:
-            raise fail("the server answered HTTP %s with a redirect to %s: set base_url to the API endpoint "
-                       "itself" % (status, response.headers.get("Location", "(no Location)")),
-                       http_status=status, request_id=request_id)
-        if status in RETRYABLE_HTTP_STATUSES or status >= 400:
-            error = fail("the server answered HTTP %s %s" % (status, response.reason or ""),
-                         http_status=status, request_id=request_id,
-                         retryable=status in RETRYABLE_HTTP_STATUSES)
+            raise answer_fail("the server answered HTTP %s with a redirect to %s: set base_url to the API "
+                              "endpoint itself" % (status, _clip(response.headers.get("Location", "(no Location)"), 200)))
+        if status >= 400:
+            error = answer_fail("the server answered HTTP %s %s" % (status, _clip(response.reason or "", 80)),
+                                retryable=status in RETRYABLE_HTTP_STATUSES)
             error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise error
         try:
-            data = json.loads(content.decode("utf-8"))
-        except ValueError:
-            # A cut-off or garbled body is usually a proxy or connection hiccup: retry it.
-            raise fail("the answer was not JSON (it began with %s)" % _snippet(content),
-                       http_status=status, request_id=request_id, retryable=True)
+            content = read_body(response, answer_fail)
+        except requests.exceptions.RequestException as exc:
+            raise answer_fail("the answer from %s broke off: %s" % (self.display_url, _reason(exc)), retryable=True)
+        except (Urllib3Error, OSError, ValueError) as exc:  # urllib3's own errors while the body was read
+            raise answer_fail("the answer from %s broke off: %s" % (self.display_url, exc), retryable=True)
+        data = decode_answer(content, answer_fail)
         if not isinstance(data, dict):
-            raise fail("the answer was JSON but not an object", http_status=status, request_id=request_id)
-        if "RetCode" not in data:
-            raise fail("the answer has no RetCode field", http_status=status, request_id=request_id)
-        try:
-            ret_code = int(data["RetCode"])
-        except (TypeError, ValueError):
-            raise fail("the answer's RetCode is not an integer: %r" % (data["RetCode"],),
-                       http_status=status, request_id=request_id)
+            raise answer_fail("the answer was JSON but not an object")
+        ret_code = ret_code_of(data, answer_fail)
         if ret_code != 0:
-            message = str(data.get("Message") or "no message")
+            message = _clip(str(data.get("Message") or "no message"))
             hint = RET_CODE_HINTS.get(ret_code)
-            raise fail("%s: %s" % (hint, message) if hint else message, ret_code=ret_code,
-                       http_status=status, request_id=request_id,
-                       retryable=is_retryable_ret_code(ret_code))
+            raise answer_fail("%s: %s" % (hint, message) if hint else message, ret_code=ret_code,
+                              retryable=is_retryable_ret_code(ret_code))
         return data
 
 

@@ -70,8 +70,11 @@ options:
   since:
     description:
       - Only backups taken at or after this time.
-      - An age back from now such as V(30m), V(24h), V(7d) or V(1d12h); a UNIX timestamp;
-        or an ISO 8601 date such as V(2026-01-31T12:00:00Z) (UTC when no zone is given).
+      - An age back from now such as V(30m), V(24h), V(7d) or V(1d12h), in units of V(s), V(m), V(h), V(d)
+        and V(w), at most V(36525d) (100 years); a UNIX timestamp in plain digits from V(0) to V(253402300799)
+        (the end of year 9999); or an ISO 8601 date such as V(2026-01-31T12:00:00Z), years 1 to 9999
+        (UTC when no zone is given).
+      - Anything else, such as V(-5), V(1e9) or V(yesterday), fails with a message that says what is accepted.
     type: str
 seealso:
   - name: DescribeURedisBackup
@@ -277,6 +280,9 @@ def check_paging(params):
 
 def run(module):
     params = module.params
+    # A password in base_url is as secret as the private key: the invocation shown at -v,
+    # and a failure's, would print it.
+    module.no_log_values.update(_client.url_secrets(params["base_url"]))
     try:
         settings = _settings.resolve(params)
         since = _uredis.parse_since(params["since"]) if params["since"] is not None else None
@@ -284,6 +290,7 @@ def run(module):
         module.fail_json(msg=str(exc))
     # A key read from a profile file is as secret as one passed as an option.
     module.no_log_values.add(settings.private_key)
+    module.no_log_values.update(_client.url_secrets(settings.base_url))  # one from a profile
     for warning in settings.warnings:
         module.warn(warning)
     problem = check_paging(params)

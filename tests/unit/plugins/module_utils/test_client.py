@@ -10,7 +10,14 @@ here a scripted session stands in for the network so each retry decision is exac
 
 from __future__ import annotations
 
+import gzip
+import http.server
+import io
 import json
+import re
+import threading
+import time
+import zlib
 
 import pytest
 
@@ -101,12 +108,32 @@ def test_signature_covers_exactly_what_is_sent():
 
 # --- retry decisions ------------------------------------------------------------
 
+class FakeRaw:
+    """What the client reads a streamed body from: urllib3's ``raw.read(amt, decode_content)``."""
+
+    def __init__(self, body):
+        self.stream = io.BytesIO(body)
+
+    def read(self, amt, decode_content=True):
+        assert decode_content is False  # the client inflates bodies itself, within its cap
+        return self.stream.read(amt)
+
+
 class FakeResponse:
     def __init__(self, status=200, body=b"", headers=None, reason="OK"):
         self.status_code = status
-        self.content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.headers = headers or {}
         self.reason = reason
+        self.closed = False
+        self.raw = FakeRaw(self.body)
+
+    def fresh(self):
+        """A copy to answer with: one scripted response may answer twice."""
+        return FakeResponse(self.status_code, self.body, self.headers, self.reason)
+
+    def close(self):
+        self.closed = True
 
 
 class ScriptedSession:
@@ -117,13 +144,13 @@ class ScriptedSession:
         self.headers = {}
         self.posts = []
 
-    def post(self, url, data, timeout, verify, allow_redirects=True):
+    def post(self, url, data, timeout, verify, allow_redirects=True, stream=False):
         self.posts.append({"url": url, "data": dict(data), "timeout": timeout, "verify": verify,
-                           "allow_redirects": allow_redirects})
+                           "allow_redirects": allow_redirects, "stream": stream})
         item = self.script.pop(0)
         if isinstance(item, Exception):
             raise item
-        return item
+        return item.fresh()
 
 
 OK = FakeResponse(body={"RetCode": 0, "Action": "XResponse", "TotalCount": 0, "DataSet": []})
@@ -247,7 +274,9 @@ def test_collection_version_matches_galaxy_yml():
 def test_tls_verification_settings():
     assert Client("p", "s", session=ScriptedSession([])).verify is True
     assert Client("p", "s", validate_certs=False, session=ScriptedSession([])).verify is False
-    assert Client("p", "s", validate_certs=False, ca_path="/ca.pem", session=ScriptedSession([])).verify == "/ca.pem"
+    assert Client("p", "s", ca_path="/ca.pem", session=ScriptedSession([])).verify == "/ca.pem"
+    # validate_certs: false means no verification at all, whatever ca_path says.
+    assert Client("p", "s", validate_certs=False, ca_path="/ca.pem", session=ScriptedSession([])).verify is False
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -257,3 +286,222 @@ def test_redirects_are_not_followed_and_say_where_they_lead(status):
         client.call("X", {})
     assert "redirect to https://elsewhere/: set base_url to the API endpoint itself" in str(caught.value)
     assert session.posts[0]["allow_redirects"] is False and sleeps == []
+
+
+# --- an untrusted server: deadlines, size caps, hostile JSON, text for terminals ------------
+
+class Served:
+    """A real HTTP server on 127.0.0.1 answering each POST with ``handler(request_handler)``."""
+
+    def __init__(self, handler):
+        served = self
+        self.connections = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                served.connections += 1
+                http.server.BaseHTTPRequestHandler.setup(self)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    handler(self)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.server.server_port
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def answer(handler, body, headers=()):
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    for name, value in headers:
+        handler.send_header(name, value)
+    if not any(name.lower() == "transfer-encoding" for name, _value in headers):
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(handler):
+        servers.append(Served(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+GOOD = json.dumps({"RetCode": 0, "TotalCount": 0, "DataSet": []}).encode()
+
+
+def test_good_answers_reuse_one_kept_alive_connection(serve):
+    server = serve(lambda h: answer(h, GOOD))
+    client = Client("pub", "secret", base_url=server.url)
+    for _call in range(20):
+        assert client.call("X", {})["RetCode"] == 0
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("drip_headers", [False, True])
+def test_a_dripping_server_is_cut_off_at_the_deadline(serve, drip_headers):
+    def drip(handler):
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(GOOD)
+        if not drip_headers:
+            handler.wfile.write(head)
+            handler.wfile.flush()
+        for byte in (head if drip_headers else b"") + GOOD:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.3)  # each byte well within the socket timeout
+
+    server = serve(drip)
+    client = Client("pub", "secret", base_url=server.url, timeout=1, backoff=Backoff(max_retries=1, rand=lambda: 0.0))
+    started = time.monotonic()
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    elapsed = time.monotonic() - started
+    assert "no answer from %s/ within the 1s timeout" % server.url in str(caught.value)
+    assert "gave up after 2 attempts" in str(caught.value)
+    assert 2.0 <= elapsed < 4.0  # two attempts of 1 s and one short wait; the body needs 20 s
+
+
+@pytest.mark.parametrize("headers, body, words", [
+    ([], b" " * (_client.MAX_ANSWER_BYTES + 1), "the answer is %d bytes, more than the 8 MiB" % (_client.MAX_ANSWER_BYTES + 1)),
+    ([("Content-Encoding", "gzip")], gzip.compress(b" " * (64 << 20)), "more than the 8 MiB an answer may be once inflated"),
+    ([("Content-Encoding", "deflate")], zlib.compress(b" " * (64 << 20)), "more than the 8 MiB an answer may be once inflated"),
+    ([("Content-Encoding", "br")], b"x", "Content-Encoding 'br', which was not asked for"),
+])
+def test_an_answer_over_the_cap_is_refused_and_not_retried(serve, headers, body, words):
+    calls = []
+
+    def handler(h):
+        calls.append(1)
+        answer(h, body, headers)
+
+    server = serve(handler)
+    client = Client("pub", "secret", base_url=server.url, backoff=Backoff(max_retries=3))
+    with pytest.raises(SigcalcloudError, match=re.escape(words)):
+        client.call("X", {})
+    assert len(calls) == 1
+
+
+def test_a_chunked_answer_over_the_cap_is_refused(serve):
+    def chunked(handler):
+        handler.send_response(200)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        chunk = b" " * (1 << 20)
+        for _chunk in range(12):
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        handler.wfile.write(b"0\r\n\r\n")
+
+    server = serve(chunked)
+    with pytest.raises(SigcalcloudError, match="the answer is more than the 8 MiB an answer may be"):
+        Client("pub", "secret", base_url=server.url).call("X", {})
+
+
+def test_a_gzip_answer_within_the_cap_is_read(serve):
+    server = serve(lambda h: answer(h, gzip.compress(GOOD), [("Content-Encoding", "gzip")]))
+    assert Client("pub", "secret", base_url=server.url).call("X", {})["TotalCount"] == 0
+
+
+@pytest.mark.parametrize("body, words", [
+    (b'{"RetCode": 0, "DataSet": ' + b"[" * 100000 + b"]" * 100000 + b"}", "nested too deeply"),
+    (b'{"RetCode": Infinity}', "the answer holds Infinity, which is not a number an API sends"),
+    (b'{"RetCode": NaN}', "the answer holds NaN"),
+    (b'{"RetCode": 1e400}', "the answer holds 1e400"),
+    (b'{"RetCode": 0, "TotalCount": ' + b"9" * 5000 + b"}", "the answer could not be read: Exceeds the limit"),
+    (b'{"RetCode": 0.9}', "RetCode is not an integer from 0 to 2147483647: 0.9"),
+    (b'{"RetCode": true}', "RetCode is not an integer from 0 to 2147483647: True"),
+    (b'{"RetCode": -1}', "RetCode is not an integer from 0 to 2147483647: -1"),
+    (b'{"RetCode": 99999999999}', "RetCode is not an integer from 0 to 2147483647"),
+])
+def test_hostile_json_is_refused_once_with_the_one_error_type(body, words):
+    client, session, _sleeps = make_client([FakeResponse(body=body)])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {}, region="cn-bj2")
+    assert words in str(caught.value) and "region cn-bj2" in str(caught.value)
+    assert caught.value.http_status == 200 and len(session.posts) == 1
+
+
+def test_a_ret_code_as_a_string_of_digits_is_read():
+    client, _session, _sleeps = make_client([FakeResponse(body={"RetCode": "0"})])
+    assert client.call("X", {})["RetCode"] == "0"
+
+
+def test_server_text_in_errors_is_escaped_for_terminals():
+    hostile = "\x1b[2J\x1b[H\r\nok: [localhost]\x1b]0;pwned\x07\u202e"
+    client, _session, _sleeps = make_client([FakeResponse(
+        body={"RetCode": 230, "Message": hostile}, headers={"X-SIGCALCLOUD-REQUEST-UUID": "\x1b[31mid"})])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    text = str(caught.value)
+    assert "\\x1b[2J\\x1b[H\\r\\nok: [localhost]\\x1b]0;pwned\\x07\\u202e" in text
+    assert not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 or c == "\u202e" for c in text)
+    assert caught.value.request_id == "\\x1b[31mid"
+
+
+def test_a_long_message_is_clipped():
+    client, _session, _sleeps = make_client([FakeResponse(body={"RetCode": 230, "Message": "x" * 100000})])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    assert len(str(caught.value)) < 700 and "(100000 characters in all)" in str(caught.value)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://alice:secret@gw.example/", "https://<redacted>@gw.example/"),
+    ("http://token@127.0.0.1:8080", "http://<redacted>@127.0.0.1:8080"),
+    ("https://gw.example/a@b", "https://gw.example/a@b"),
+])
+def test_userinfo_in_base_url_is_never_shown(url, shown):
+    client = Client("pub", "secret", base_url=url, session=ScriptedSession([
+        _client.requests.exceptions.ConnectionError("refused")]), backoff=Backoff(max_retries=0))
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    assert shown.rstrip("/") in str(caught.value) and "secret" not in str(caught.value)
+    assert "secret" not in repr(client)
+    assert _client.redact_url("see %s and more" % url) == "see %s and more" % shown
+
+
+def test_url_secrets():
+    assert _client.url_secrets("https://alice:pw@h/") == ["alice:pw", "pw"]
+    assert _client.url_secrets("https://token@h/") == ["token"]
+    assert _client.url_secrets("https://h/x@y") == [] and _client.url_secrets(None) == []
+
+
+@pytest.mark.parametrize("ca_path, words", [
+    (None, "Set ca_path to the CA bundle"),
+    ("/etc/ca.pem", "The server's certificate is not signed by a CA in ca_path /etc/ca.pem"),
+])
+def test_tls_failures_say_what_applies(ca_path, words):
+    error = _client.requests.exceptions.SSLError("certificate verify failed")
+    client = Client("p", "s", ca_path=ca_path, session=ScriptedSession([error]), backoff=Backoff(max_retries=0))
+    with pytest.raises(SigcalcloudError, match=re.escape(words)):
+        client.call("X", {})
+    client = Client("p", "s", ca_path=ca_path, validate_certs=False, session=ScriptedSession([error]))
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    assert "validate_certs is false, so certificates were not checked" in str(caught.value)
+    assert "Set ca_path" not in str(caught.value) and "validate_certs to false" not in str(caught.value)
+
+
+def test_a_password_holding_an_at_sign_is_hidden_whole():
+    assert _client.redact_url("https://a:p@ss@gw/x@y") == "https://<redacted>@gw/x@y"
+    assert _client.url_secrets("https://a:p@ss@gw/") == ["a:p@ss", "p@ss"]
