@@ -2,7 +2,7 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""DescribeURedisBackup: the query, concurrent paging, and API rows shaped as facts.
+"""DescribeURedisBackup: the query, and API rows shaped as facts (paging: ``_paging``).
 
 Pure helpers (``shape_row``, ``parse_since``, ``filter_backups``...) take and return
 plain data so the module, the inventory plugin and the event source share them and
@@ -12,11 +12,11 @@ unit tests can exercise them without a server.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import datetime
 import re
 import time
 
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 
 ACTION = "DescribeURedisBackup"
@@ -24,12 +24,7 @@ REGION_TYPES = ("normal", "source", "target")
 STATES = ("Backuping", "Success", "Error", "Expired")
 BACKUP_TYPES = ("Manual", "Auto")
 
-# The API's default page is 10 rows; we ask for 100 and advance by what actually
-# came back, since the server may cap a page below what was asked.
-PAGE_SIZE = 100
-# A listing whose pages disagree (rows added or removed while it was read) is
-# read again from the start, at most this many times in all.
-LISTING_ATTEMPTS = 3
+PAGE_SIZE = _paging.PAGE_SIZE
 
 # (API field, fact name, type) for every field of URedisBackupSet.
 FIELDS = (
@@ -48,6 +43,9 @@ FIELDS = (
     ("RedisVersion", "redis_version", str),
 )
 FACT_NAMES = tuple(fact for _field, fact, _type in FIELDS) + ("region", "project_id", "backup_time_iso")
+# The type of every fact, for checking facts read back from a cache or a state file.
+FACT_TYPES = dict([(fact, kind) for _field, fact, kind in FIELDS]
+                  + [("region", str), ("project_id", str), ("backup_time_iso", str)])
 
 
 class Query(collections.namedtuple("Query", "region project_id region_type group_id backup_id slave_zone")):
@@ -82,9 +80,6 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         if self.group_id:
             parts.append("group %s" % self.group_id)
         return ", ".join(parts)
-
-
-Page = collections.namedtuple("Page", "offset total rows")
 
 
 def _field_error(query, message):
@@ -136,35 +131,40 @@ def shape_row(row, query):
     return facts
 
 
+def check_facts(facts):
+    """Raise ValueError saying what is wrong unless ``facts`` is one backup's facts as
+    ``shape_row`` makes them: every fact name, each None or of its type, nothing else.
+
+    Facts read back from an inventory cache or an event source's state file go through
+    this, so a file of the right shape with wrong types inside is refused, not trusted.
+    """
+    if not isinstance(facts, dict):
+        raise ValueError("a backup is %s, not a mapping" % type(facts).__name__)
+    if set(facts) != set(FACT_NAMES):
+        raise ValueError("a backup has the facts %s, expected %s" % (
+            ", ".join(sorted(map(str, facts))), ", ".join(sorted(FACT_NAMES))))
+    for name, kind in FACT_TYPES.items():
+        value = facts[name]
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise ValueError("backup %r has %s=%r, expected %s or null" % (
+                facts.get("backup_id"), name, value, "an integer" if kind is int else "a string"))
+    if facts["region"] is None:
+        raise ValueError("backup %r has no region" % (facts.get("backup_id"),))
+
+
+# A lone UTF-16 surrogate ("\ud800") is valid JSON but no text: Ansible cannot encode it.
+_SURROGATE_RE = re.compile(u"[\ud800-\udfff]")
+
+
 def _as_text(value):
     if isinstance(value, str):
-        return value
+        if value.isascii():  # O(1) in CPython: the common case costs nothing
+            return value
+        # Replaced here, once, so the module, inventory and event source show the same string.
+        return _SURROGATE_RE.sub(u"\ufffd", value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # an id the API sent as a number is still an id
     raise ValueError
-
-
-def parse_page(data, query, offset):
-    """Check a successful answer's shape and turn it into a Page of facts."""
-    dataset = data.get("DataSet", [])
-    if dataset is None:
-        dataset = []
-    if not isinstance(dataset, list):
-        raise _field_error(query, "DataSet is %s, expected a list" % type(dataset).__name__)
-    total = data.get("TotalCount")
-    if total is None:
-        total = offset + len(dataset)
-    else:
-        try:
-            total = _as_int(total)
-        except ValueError:
-            raise _field_error(query, "TotalCount=%r, expected an integer" % (total,))
-    return Page(offset, total, [shape_row(row, query) for row in dataset])
-
-
-def fetch_page(client, query, offset=0, limit=PAGE_SIZE):
-    data = client.call(ACTION, query.params(offset, limit), region=query.region)
-    return parse_page(data, query, offset)
 
 
 def newest_first(backups):
@@ -172,151 +172,123 @@ def newest_first(backups):
     return sorted(backups, key=lambda b: (b["backup_time"] is None, -(b["backup_time"] or 0), b["backup_id"] or ""))
 
 
-class _Listing:
-    """The pages of one query read so far, and whether they add up."""
-
-    def __init__(self, query):
-        self.query = query
-        self.attempt = 1
-        self.reset()
-
-    def reset(self):
-        self.pages = []
-        self.outstanding = 0
-
-    def consistent(self):
-        """All pages saw the same TotalCount and together hold that many distinct backups."""
-        totals = set(page.total for page in self.pages)
-        return len(totals) == 1 and len(self.unique()) == totals.pop()
-
-    def unique(self):
-        seen = {}
-        anonymous = []
-        for page in sorted(self.pages, key=lambda p: p.offset):
-            for row in page.rows:
-                if row["backup_id"] is None:
-                    anonymous.append(row)
-                else:
-                    seen.setdefault(row["backup_id"], row)
-        return list(seen.values()) + anonymous
-
-    def describe_change(self):
-        totals = [page.total for page in sorted(self.pages, key=lambda p: p.offset)]
-        return "TotalCount went %s while %d distinct backups were read" % (
-            " -> ".join(str(t) for t in _dedupe_runs(totals)), len(self.unique()))
+BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=shape_row, key="backup_id", order=newest_first)
 
 
-def _dedupe_runs(values):
-    out = []
-    for value in values:
-        if not out or out[-1] != value:
-            out.append(value)
-    return out
+def parse_page(data, query, offset):
+    """Check a successful answer's shape and turn it into a Page of facts."""
+    return _paging.parse_page(BACKUPS, data, query, offset)
+
+
+def fetch_page(client, query, offset=0, limit=PAGE_SIZE):
+    """One page as the API returns it, checked against its own count."""
+    return _paging.read_page(client, BACKUPS, query, offset, limit)
 
 
 def list_backups(client, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_fast=True):
-    """Every backup of every query, reading pages concurrently.
-
-    The first page of each query tells how many rows there are and how many the
-    server puts on a page; the remaining pages are then fetched by a pool of at most
-    ``max_concurrency`` threads, shared by all queries. Returns ``(results, errors)``:
-    ``results`` maps each query to its backups (de-duplicated by backup id, newest
-    first); ``errors`` maps each failed query to its SigcalcloudError. With
-    ``fail_fast`` the first error is raised instead.
-    """
-    listings = dict((query, _Listing(query)) for query in queries)
-    results = {}
-    errors = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        pending = {}
-
-        def submit(listing, offset):
-            listing.outstanding += 1
-            future = pool.submit(fetch_page, client, listing.query, offset, page_size)
-            pending[future] = listing
-
-        for listing in listings.values():
-            submit(listing, 0)
-        while pending:
-            done, _not_done = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in done:
-                listing = pending.pop(future)
-                listing.outstanding -= 1
-                if listing.query in errors:
-                    continue
-                try:
-                    page = future.result()
-                except SigcalcloudError as error:
-                    if fail_fast:
-                        _cancel(pending)
-                        raise
-                    errors[listing.query] = error
-                    continue
-                listing.pages.append(page)
-                if page.offset == 0 and page.rows:
-                    # Advance by what came back: the server's page size, whatever we asked.
-                    for offset in range(len(page.rows), page.total, len(page.rows)):
-                        submit(listing, offset)
-                if listing.outstanding:
-                    continue
-                if listing.consistent() or (page.offset == 0 and not page.rows):
-                    results[listing.query] = newest_first(listing.unique())
-                elif listing.attempt < LISTING_ATTEMPTS:
-                    listing.attempt += 1
-                    listing.reset()
-                    submit(listing, 0)
-                else:
-                    error = SigcalcloudError(
-                        "the backups of %s kept changing while they were read (%s); tried %d times, "
-                        "try again" % (listing.query.describe(), listing.describe_change(), listing.attempt),
-                        action=ACTION, region=listing.query.region)
-                    if fail_fast:
-                        _cancel(pending)
-                        raise error
-                    errors[listing.query] = error
-    return results, errors
-
-
-def _cancel(pending):
-    for future in pending:
-        future.cancel()
+    """Every backup of every query (see ``_paging.list_all``), newest first: ``(results, errors)``."""
+    return _paging.list_all(client, BACKUPS, queries, max_concurrency=max_concurrency, page_size=page_size,
+                            fail_fast=fail_fast)
 
 
 # --- client-side filters -------------------------------------------------------
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_AGE_RE = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
+_AGE_RE = re.compile(r"\s*(?:[0-9]+\s*[smhdw]\s*)+")
+_AGE_PART_RE = re.compile(r"([0-9]+)\s*([smhdw])")
+# The longest age accepted, 100 years: backups live for days or weeks, so a longer age is a
+# typo, and one long enough would overflow the float of the timestamp it gives.
+AGE_MAX_DAYS = 36525
+AGE_MAX_SECONDS = AGE_MAX_DAYS * 86400
+# Significant digits of one number in an age. Ten digits of seconds already exceed
+# AGE_MAX_SECONDS, so a longer number is refused unconverted (int() of thousands of digits
+# is slow, and refused by Python itself past 4300).
+AGE_MAX_DIGITS = 10
+# UNIX timestamps accepted by since: 0 to the last second of year 9999, as far as datetime goes.
+TIMESTAMP_MAX = 253402300799
+TIMESTAMP_MAX_ISO = "9999-12-31T23:59:59Z"
+# No age, timestamp or ISO 8601 date is this long; a longer since is refused unparsed.
+SINCE_MAX_LENGTH = 64
+_TIMESTAMP_RE = re.compile(r"([0-9]+)(?:\.[0-9]+)?")
+# Numbers in a form a timestamp does not take: a sign, an exponent, a bare dot, inf, nan.
+_NUMBER_RE = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|inf(?:inity)?|nan)",
+                        re.IGNORECASE)
 
 
-def parse_age(text):
-    """Seconds in an age such as ``90m``, ``26h``, ``7d`` or ``1d12h``; None if it is not one."""
-    if not isinstance(text, str) or not _AGE_RE.match(text):
+def shown_value(value):
+    """``value`` for a message: its repr, cut short when it is long."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return "an integer of %d bits" % value.bit_length()  # repr() itself fails past 4300 digits
+    text = repr(value)
+    if len(text) <= 40:
+        return text
+    if isinstance(value, str):
+        cut = repr(value[:32])
+        return "%s...%s (%d characters)" % (cut[:-1], cut[-1], len(value))
+    return text[:32] + "..."
+
+
+def parse_age(text, name=None):
+    """Seconds in an age such as ``90m``, ``26h``, ``7d`` or ``1d12h``; None if it is not one.
+
+    An age of more than AGE_MAX_DAYS (100 years) is a ValueError that says the limit;
+    ``name`` (``since``, ``interval``...) names the option in its message.
+    """
+    if not isinstance(text, str) or not _AGE_RE.fullmatch(text):
         return None
-    return sum(int(n) * _AGE_UNITS[unit] for n, unit in re.findall(r"(\d+)\s*([smhdw])", text))
+    seconds = 0
+    for number, unit in _AGE_PART_RE.findall(text):
+        digits = number.lstrip("0")
+        if len(digits) > AGE_MAX_DIGITS:
+            seconds = AGE_MAX_SECONDS + 1
+            break
+        seconds += int(digits or "0") * _AGE_UNITS[unit]
+        if seconds > AGE_MAX_SECONDS:
+            break
+    if seconds > AGE_MAX_SECONDS:
+        raise ValueError("%s is out of range: an age is at most %dd (100 years)" % (
+            "%s=%s" % (name, shown_value(text)) if name else "the age %s" % shown_value(text), AGE_MAX_DAYS))
+    return seconds
 
 
 def parse_since(value, now=None):
     """A UNIX timestamp from an age (``24h``, ``7d``), a timestamp, or an ISO 8601 date.
 
-    Raises ValueError with a message for anything else.
+    Ages go back at most AGE_MAX_DAYS (100 years), timestamps run from 0 to TIMESTAMP_MAX
+    (the end of year 9999), dates are what ``datetime`` takes (years 1 to 9999, UTC when no
+    zone is given). Raises ValueError with a message that says so for anything else.
     """
     now = time.time() if now is None else now
+    out_of_range = "since=%s is out of range: a UNIX timestamp is from 0 to %d (%s)"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= TIMESTAMP_MAX:  # NaN fails this too
+            raise ValueError(out_of_range % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
         return float(value)
     text = str(value).strip()
-    age = parse_age(text)
+    digits = _TIMESTAMP_RE.fullmatch(text)
+    if digits:
+        # Compared by its digits first: float() would turn thousands of 9s into inf.
+        if len(digits.group(1).lstrip("0")) > len(str(TIMESTAMP_MAX)) or float(text) > TIMESTAMP_MAX:
+            raise ValueError(out_of_range % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
+        return float(text)
+    if len(text) > SINCE_MAX_LENGTH:
+        raise ValueError("since=%s is too long: an age, a UNIX timestamp or an ISO 8601 date is at most %d "
+                         "characters" % (shown_value(value), SINCE_MAX_LENGTH))
+    age = parse_age(text, name="since")
     if age is not None:
         return now - age
-    if re.match(r"^[0-9]+(\.[0-9]+)?$", text):
-        return float(text)
+    if _NUMBER_RE.fullmatch(text):
+        raise ValueError("since=%s is not accepted: a UNIX timestamp is written in plain digits, from 0 to %d "
+                         "(%s); an age back from now is written like 24h or 7d"
+                         % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
     try:
         when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return when.timestamp()
+    except (ValueError, OverflowError):
         raise ValueError("since=%r is not an age such as 24h or 7d, a UNIX timestamp, "
-                         "or an ISO 8601 date such as 2026-01-31T12:00:00Z" % (value,))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return when.timestamp()
+                         "or an ISO 8601 date such as 2026-01-31T12:00:00Z" % (value,)) from None
 
 
 def filter_backups(backups, states=None, backup_types=None, since=None):

@@ -168,7 +168,7 @@ def test_shape_row_has_every_fact_with_none_for_absent_fields():
     ({"DataSet": [row(1, BackupTime="yesterday")]}, "backup b-0001 has BackupTime='yesterday', expected an integer"),
     ({"DataSet": [row(1, BackupSize=[1])]}, "BackupSize=[1], expected an integer"),
     ({"DataSet": [row(1, State={"a": 1})]}, "State={'a': 1}, expected a string"),
-    ({"DataSet": [], "TotalCount": "many"}, "TotalCount='many', expected an integer"),
+    ({"DataSet": [], "TotalCount": "many"}, "TotalCount='many', expected an integer of 0 or more"),
     ({"DataSet": [row(1, BackupTime=99999999999999)]}, "backup b-0001 has BackupTime=99999999999999, out of range"),
 ])
 def test_parse_page_names_the_bad_field(data, words):
@@ -211,3 +211,71 @@ def test_filter_backups():
     assert ids(filter_backups(backups, backup_types=["Manual"])) == ["b-0002"]
     assert ids(filter_backups(backups, since=1700000002)) == ["b-0003", "b-0002"]
     assert ids(filter_backups(backups)) == ["b-0003", "b-0002", "b-0001", "b-0004"]
+
+
+# --- absurd since values: a clear range, never Python's own errors (issue 12, item 13) ---
+
+SINCE_NOW = 1800000000.0
+TS_RANGE = "is out of range: a UNIX timestamp is from 0 to 253402300799 (9999-12-31T23:59:59Z)"
+AGE_RANGE = "is out of range: an age is at most 36525d (100 years)"
+NUMBER_FORM = ("is not accepted: a UNIX timestamp is written in plain digits, from 0 to 253402300799 "
+               "(9999-12-31T23:59:59Z); an age back from now is written like 24h or 7d")
+
+
+@pytest.mark.parametrize("value, seconds_back", [
+    ("0s", 0), ("36525d", 36525 * 86400), ("5217w", 5217 * 604800), ("36524d23h59m60s", 36525 * 86400),
+    ("0000000000000000000000000000090s", 90),  # leading zeros are no digits that count
+])
+def test_parse_since_ages_up_to_100_years(value, seconds_back):
+    assert parse_since(value, now=SINCE_NOW) == SINCE_NOW - seconds_back
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("0", 0.0), ("253402300799", 253402300799.0), ("1700000000.25", 1700000000.25), (0, 0.0),
+    (253402300799, 253402300799.0), (1.5, 1.5), ("0000000000000000000000000000000000000000000042", 42.0),
+    ("0001-01-01T00:00:00Z", -62135596800.0), ("9999-12-31T23:59:59Z", 253402300799.0),
+])
+def test_parse_since_timestamps_and_dates_at_the_edges(value, expected):
+    assert parse_since(value, now=SINCE_NOW) == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    ("36526d", "since='36526d' " + AGE_RANGE),
+    ("36525d1s", "since='36525d1s' " + AGE_RANGE),
+    ("5218w", "since='5218w' " + AGE_RANGE),
+    ("99999999999999999999d", "since='99999999999999999999d' " + AGE_RANGE),
+    ("253402300800", "since='253402300800' " + TS_RANGE),
+    ("99999999999999999999", "since='99999999999999999999' " + TS_RANGE),
+    ("9" * 5000, "since='99999999999999999999999999999999...' (5000 characters) " + TS_RANGE),
+    ("9" * 5000 + "d", "since='99999999999999999999999999999999...' (5001 characters) is too long: "
+                       "an age, a UNIX timestamp or an ISO 8601 date is at most 64 characters"),
+    ("-5", "since='-5' " + NUMBER_FORM),
+    ("+5", "since='+5' " + NUMBER_FORM),
+    ("1e400", "since='1e400' " + NUMBER_FORM),
+    ("1e9", "since='1e9' " + NUMBER_FORM),
+    ("inf", "since='inf' " + NUMBER_FORM),
+    ("NaN", "since='NaN' " + NUMBER_FORM),
+    (-1, "since=-1 " + TS_RANGE),
+    (float("inf"), "since=inf " + TS_RANGE),
+    (float("nan"), "since=nan " + TS_RANGE),
+    pytest.param(10 ** 5000, "since=an integer of 16610 bits " + TS_RANGE, id="a-5001-digit-int"),
+    ("\u0661\u0662d", "since='\u0661\u0662d' is not an age such as 24h or 7d, a UNIX timestamp, or an ISO 8601 "
+                      "date such as 2026-01-31T12:00:00Z"),
+    ("10000-01-01", "since='10000-01-01' is not an age such as 24h or 7d, a UNIX timestamp, or an ISO 8601 "
+                    "date such as 2026-01-31T12:00:00Z"),
+])
+def test_parse_since_refuses_absurd_values_saying_what_is_accepted(value, message):
+    with pytest.raises(ValueError) as caught:
+        parse_since(value, now=SINCE_NOW)
+    assert str(caught.value) == message
+    assert len(str(caught.value)) < 250  # a huge value is cut short, not echoed
+
+
+def test_parse_age_bounds_each_number_and_the_total():
+    assert parse_age("36525d") == 36525 * 86400
+    assert parse_age("1d" * 1000) == 1000 * 86400
+    with pytest.raises(ValueError, match=r"^the age '36526d' is out of range: an age is at most 36525d \(100 years\)$"):
+        parse_age("36526d")
+    with pytest.raises(ValueError, match=r"^interval='9999999999999999999999999999999.*' \(5001 characters\) is out"):
+        parse_age("9" * 5000 + "s", name="interval")  # refused by its digits, never converted
+    assert parse_age("\u0661d") is None  # ASCII digits only

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The paginator against servers that lie about their counts.
+
+An in-memory backend answers exactly as told (a claimed TotalCount, empty pages past
+the real rows, pages that contradict themselves), so the bounds are exact: how many
+requests went out, how many were in flight, what the error says. The same cases run
+through real ansible processes against the emulator's hostile modes in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import tracemalloc
+
+import pytest
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, fetch_page, list_backups
+
+
+def row(n):
+    return {"BackupId": "b-%06d" % n, "BackupName": "n%d" % n, "BackupTime": 1700000000 + n, "State": "Success"}
+
+
+class LyingBackend:
+    """Serves ``rows`` by Offset/Limit (pages of at most ``cap``) with TotalCount ``claimed``.
+
+    ``dataset`` may be "missing" (no DataSet key) or "empty" (always []).
+    """
+
+    def __init__(self, rows, claimed=None, cap=100, dataset=None, latency=0.0):
+        self.rows, self.claimed, self.cap, self.dataset, self.latency = list(rows), claimed, cap, dataset, latency
+        self.calls = []
+        self.lock = threading.Lock()
+        self.in_flight = self.peak = 0
+
+    def call(self, action, params, region=None):
+        with self.lock:
+            self.calls.append(params["Offset"])
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            offset, limit = params["Offset"], min(params["Limit"], self.cap)
+            answer = {"RetCode": 0, "TotalCount": len(self.rows) if self.claimed is None else self.claimed}
+            if self.dataset != "missing":
+                answer["DataSet"] = [] if self.dataset == "empty" else self.rows[offset:offset + limit]
+            return answer
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+Q = Query("cn-bj2")
+
+
+def test_a_huge_claimed_total_is_refused_after_one_request_without_memory_growth():
+    backend = LyingBackend([row(1)], claimed=10 ** 12, cap=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SigcalcloudError) as caught:
+            list_backups(backend, [Q])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert backend.calls == [0]
+    assert peak < 5 << 20
+    message = str(caught.value)
+    assert "the server claims TotalCount=1000000000000 for region cn-bj2 with 1 backups a page" in message
+    assert "more than the %d one listing may take (it served 1 backups)" % _paging.MAX_PAGES in message
+
+
+def test_empty_pages_past_the_real_rows_end_the_listing_and_bound_the_requests():
+    # 5 real rows, a claim of 20,000, empty pages after them: this sent 12,000 requests once.
+    backend = LyingBackend([row(n) for n in range(5)], claimed=20000, cap=5)
+    with pytest.raises(SigcalcloudError) as caught:
+        list_backups(backend, [Q], max_concurrency=4)
+    message = str(caught.value)
+    assert "kept changing" not in message
+    assert ("the server's answers for region cn-bj2 do not add up: it served 5 backups, but its page at offset 5 "
+            "is empty, but TotalCount is 20000; tried 3 times") in message
+    # Each of the 3 attempts: the first page, then at most the window (4) of further pages.
+    assert len(backend.calls) <= _paging.LISTING_ATTEMPTS * (1 + 4)
+    assert backend.peak <= 4
+
+
+@pytest.mark.parametrize("dataset, words", [("empty", "is empty"), ("missing", "has no DataSet")])
+def test_a_first_page_that_contradicts_its_count_is_read_again_then_refused(dataset, words):
+    backend = LyingBackend([row(n) for n in range(3)], dataset=dataset)
+    with pytest.raises(SigcalcloudError) as caught:
+        list_backups(backend, [Q])
+    assert "its page at offset 0 %s, but TotalCount is 3; tried 3 times" % words in str(caught.value)
+    assert backend.calls == [0, 0, 0]
+
+
+def test_a_page_holding_more_rows_than_the_count_is_refused():
+    backend = LyingBackend([row(n) for n in range(5)], claimed=2)
+    with pytest.raises(SigcalcloudError, match="holds 5 rows, more than TotalCount 2 leaves"):
+        list_backups(backend, [Q])
+
+
+def test_one_page_mode_refuses_a_page_that_contradicts_its_count():
+    backend = LyingBackend([row(n) for n in range(3)], dataset="empty")
+    with pytest.raises(SigcalcloudError, match="its page at offset 0 is empty, but TotalCount is 3; tried 3 times"):
+        fetch_page(backend, Q, 0, 10)
+    assert len(backend.calls) == 3
+    # Past the end, an empty page is the truth.
+    assert fetch_page(LyingBackend([row(1)]), Q, 5, 10).rows == []
+
+
+def test_an_empty_listing_is_empty():
+    results, errors = list_backups(LyingBackend([]), [Q])
+    assert results == {Q: []} and errors == {}
+
+
+def test_pages_go_out_in_a_bounded_window_and_all_rows_come_back():
+    rows = [row(n) for n in range(2000)]
+    backend = LyingBackend(rows, cap=10, latency=0.002)
+    results, _errors = list_backups(backend, [Q], max_concurrency=8)
+    assert len(results[Q]) == 2000
+    assert sorted(backend.calls) == list(range(0, 2000, 10))  # each page once, none past the end
+    assert backend.peak <= 8
+
+
+def test_a_missing_total_count_is_refused_not_taken_as_one_page():
+    class NoCount(LyingBackend):
+        def call(self, action, params, region=None):
+            answer = super(NoCount, self).call(action, params, region)
+            del answer["TotalCount"]
+            return answer
+
+    with pytest.raises(SigcalcloudError, match="unexpected answer for region cn-bj2: it has no TotalCount"):
+        list_backups(NoCount([row(n) for n in range(300)]), [Q])
+
+
+@pytest.mark.parametrize("total", [-1, "1" * 40, True, 2.5, "many", [3]])
+def test_a_total_count_that_is_not_a_count_is_refused(total):
+    backend = LyingBackend([row(1)], claimed=total)
+    with pytest.raises(SigcalcloudError, match="TotalCount=.*, expected an integer of 0 or more"):
+        list_backups(backend, [Q])
