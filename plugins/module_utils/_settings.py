@@ -17,11 +17,13 @@ a unit test keeps the two in step.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, redact_url
 
 # name -> (type, environment variable, built-in default)
 CONNECTION_OPTIONS = {
@@ -38,6 +40,8 @@ CONNECTION_OPTIONS = {
     "profile": ("str", "SIGCALCLOUD_PROFILE", None),
 }
 SECRET_OPTIONS = ("private_key",)
+# Salt of Settings.account(): cache keys and state scopes carry that hash, never the key.
+ACCOUNT_SALT = "sigcalcloud.cloud/account/v1\x00"
 
 CREDENTIAL_FILE_ENV = "SIGCALCLOUD_SHARED_CREDENTIAL_FILE"
 CONFIG_FILE_ENV = "SIGCALCLOUD_SHARED_CONFIG_FILE"
@@ -47,6 +51,9 @@ DEFAULT_CONFIG_FILE = "~/.sigcalcloud/config.json"
 CREDENTIAL_FIELDS = {"public_key": ("public_key", str), "private_key": ("private_key", str)}
 CONFIG_FIELDS = {"project_id": ("project_id", str), "region": ("region", str), "base_url": ("base_url", str),
                  "timeout_sec": ("timeout", int)}
+# A profile file holds a few profiles: a few hundred bytes each. Anything larger than this
+# is not one (a log, an image, /dev/zero behind a link) and is refused before it fills memory.
+PROFILE_FILE_MAX_BYTES = 1024 * 1024
 
 # Inclusive bounds for the numeric options, so a typo fails early and clearly.
 BOUNDS = {
@@ -99,9 +106,21 @@ class Settings:
                     if any(name in CREDENTIAL_FIELDS for name in missing) else DEFAULT_CONFIG_FILE))
 
     def __repr__(self):
-        shown = ", ".join("%s=%r" % (k, v) for k, v in sorted(self.__dict__.items())
+        shown = ", ".join("%s=%r" % (k, _shown_url(v) if k == "base_url" else v)
+                          for k, v in sorted(self.__dict__.items())
                           if k not in SECRET_OPTIONS and k != "warnings")
         return "Settings(%s)" % shown
+
+    def account(self):
+        """Which account these settings speak for, as a salted hash of the public key.
+
+        It keys caches and state files, so that another account (another key or profile)
+        never reads what this one stored. The key itself is never stored; the fixed salt
+        keeps the hash from matching a plain SHA-256 of the key found elsewhere.
+        """
+        if _blank(self.public_key):
+            return None
+        return hashlib.sha256((ACCOUNT_SALT + self.public_key).encode("utf-8")).hexdigest()[:32]
 
     def client(self):
         return Client(
@@ -119,6 +138,23 @@ class Settings:
 
 def _blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _shown_url(url):
+    """``url`` fit to show: no password, even in a URL too broken for ``redact_url``.
+
+    ``redact_url`` hides the userinfo of a well-formed URL. A base_url is shown when it is
+    wrong, though (no scheme: ``alice:secret@gateway``; an ``@`` or ``/`` in the password),
+    so everything from the start of the authority up to the last ``@`` is hidden.
+    """
+    if not isinstance(url, str):
+        return url
+    if "@" in url:
+        head, sep, rest = url.partition("://")
+        if not sep:
+            head, rest = "", url
+        url = head + sep + "<redacted>@" + rest.rpartition("@")[2]
+    return redact_url(url)
 
 
 def _as_bool(name, value):
@@ -166,9 +202,10 @@ def resolve(options, require_region=True, require_keys=True, environ=None):
 
 
 def _checked(values):
-    if not values["base_url"].startswith(("http://", "https://")):
+    base_url = values["base_url"]
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise SettingsError("base_url=%r must start with https:// (or http:// for a local emulator)"
-                            % values["base_url"])
+                            % (_shown_url(base_url),))
     for name, (low, high) in BOUNDS.items():
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, int):
@@ -181,25 +218,59 @@ def _checked(values):
         values[name] = value
     values["validate_certs"] = _as_bool("validate_certs", values["validate_certs"])
     if values["ca_path"]:
-        values["ca_path"] = os.path.expanduser(values["ca_path"])
-        if not os.path.exists(values["ca_path"]):
-            raise SettingsError("ca_path %s does not exist" % values["ca_path"])
+        values["ca_path"] = _checked_ca_path(os.path.expanduser(values["ca_path"]))
     return values
+
+
+def _checked_ca_path(path):
+    """``path`` if it is a CA bundle file or a folder of CA certificates (requests takes either).
+
+    Anything else (a FIFO that would block the TLS set-up, a device) is refused here,
+    before any request.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise SettingsError("ca_path %s does not exist" % path)
+    except OSError as exc:
+        raise SettingsError("cannot read ca_path %s: %s" % (path, exc.strerror))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise SettingsError("ca_path %s is %s, not a CA bundle file or a directory of CA certificates"
+                            % (path, _files.file_kind(mode)))
+    return path
 
 
 # --- the shared profile files -------------------------------------------------------
 
-def _read_profile_file(path):
-    """The entries of a profile file as a list of dicts, or [] when it does not exist."""
+def _read_regular_file(path):
+    """The text of the regular file ``path`` and its mode, or (None, None) when it does not exist.
+
+    A FIFO, a device, a folder, or a file over PROFILE_FILE_MAX_BYTES is a SettingsError
+    (see ``_files.read_regular_file``).
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return []
+        data, mode = _files.read_regular_file(path, PROFILE_FILE_MAX_BYTES)
+    except _files.FileRefused as exc:
+        raise SettingsError("%s %s%s" % (path, exc, ", too large for a profile file" if exc.too_large else ""))
     except OSError as exc:
         raise SettingsError("cannot read %s: %s" % (path, exc.strerror))
+    if data is None:
+        return None, None
+    try:
+        return data.decode("utf-8"), mode
+    except UnicodeDecodeError as exc:
+        raise SettingsError("%s is not UTF-8 text: %s" % (path, exc))
+
+
+def _load_profile_file(path):
+    """The entries of a profile file as a list of dicts ([] when it does not exist), and its mode."""
+    text, mode = _read_regular_file(path)
+    if text is None:
+        return [], None
     try:
         entries = json.loads(text)
+    except RecursionError:
+        raise SettingsError("%s is not valid JSON: nested too deeply" % path)
     except ValueError as exc:
         raise SettingsError("%s is not valid JSON: %s" % (path, exc))
     if not isinstance(entries, list):
@@ -209,7 +280,12 @@ def _read_profile_file(path):
             raise SettingsError("%s: entry %d must be an object, not %s" % (path, index, type(entry).__name__))
         if not isinstance(entry.get("profile"), str) or not entry["profile"].strip():
             raise SettingsError("%s: entry %d has no profile name (a string field \"profile\")" % (path, index))
-    return entries
+    return entries, mode
+
+
+def _read_profile_file(path):
+    """The entries of a profile file as a list of dicts, or [] when it does not exist."""
+    return _load_profile_file(path)[0]
 
 
 def _profile_fields(path, entry, index, fields):
@@ -234,8 +310,8 @@ def load_profile(name, environ=None):
     environ = os.environ if environ is None else environ
     credential_path = os.path.expanduser(environ.get(CREDENTIAL_FILE_ENV) or DEFAULT_CREDENTIAL_FILE)
     config_path = os.path.expanduser(environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
-    credentials = _read_profile_file(credential_path)
-    configs = _read_profile_file(config_path)
+    credentials, credential_mode = _load_profile_file(credential_path)
+    configs, _config_mode = _load_profile_file(config_path)
 
     if _blank(name):
         active = [entry["profile"] for entry in configs if entry.get("active") is True]
@@ -256,9 +332,8 @@ def load_profile(name, environ=None):
         raise SettingsError("profile %r is not in %s or %s" % (name, credential_path, config_path))
 
     warnings = []
-    if credentials and os.name == "posix":
-        mode = os.stat(credential_path).st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            warnings.append("%s can be read by other users (mode %s): run chmod 600 %s" % (
-                credential_path, oct(stat.S_IMODE(mode)), credential_path))
+    # The mode of the file as it was read (fstat of the open file), not of a later stat.
+    if credentials and os.name == "posix" and credential_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.append("%s can be read by other users (mode %s): run chmod 600 %s" % (
+            credential_path, oct(stat.S_IMODE(credential_mode)), credential_path))
     return values, warnings

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import jinja2
+import pytest
 import yaml
 
-from conftest import ROOT, expected_backups
+from conftest import ROOT, credentials_env, expected_backups
 from test_inventory import hostvars, inventory_file
 from test_module import MODULE
 
@@ -107,3 +109,69 @@ def test_awx_credential_type_environment_alone_is_enough(run_ansible, ansible_en
     result = run_ansible("ansible-inventory", "-i", path, "--list", env=injected)
     assert result.rc == 0, result
     assert sorted(hostvars(result.json())) == sorted(b["backup_id"] for b in expected_backups(emulator.data, "hk"))
+
+
+# --- profile files that are not files, and absurd since values (issue 12, items 13, 14) ---
+
+HANG_LIMIT = 120  # the subprocess timeout: before the fix a FIFO blocked here for ever
+
+
+def _special_file(tmp_path, kind):
+    path = tmp_path / ("%s.json" % kind)
+    if kind == "fifo":
+        os.mkfifo(str(path))
+        return path, "%s is a FIFO, not a regular file" % path
+    os.symlink("/dev/zero", str(path))  # read whole, this filled memory
+    return path, "%s is a character device, not a regular file" % path
+
+
+@pytest.mark.parametrize("variable", ["SIGCALCLOUD_SHARED_CREDENTIAL_FILE", "SIGCALCLOUD_SHARED_CONFIG_FILE",
+                                      "SIGCALCLOUD_CA_PATH"])
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
+def test_a_fifo_or_dev_zero_as_a_profile_file_fails_at_once(run_ansible, emulator, tmp_path, kind, variable):
+    path, message = _special_file(tmp_path, kind)
+    if variable == "SIGCALCLOUD_CA_PATH":
+        message = message.replace(" not a regular file", " not a CA bundle file or a directory of CA certificates")
+        message = "ca_path " + message
+    env = credentials_env(emulator, **{variable: str(path)})
+    started = time.monotonic()
+    result = run_ansible("ansible", "localhost", "-m", MODULE, env=env, record=True, timeout=HANG_LIMIT)
+    elapsed = time.monotonic() - started
+    assert result.rc != 0, result
+    assert result.task_results()[0]["msg"] == message
+    assert elapsed < HANG_LIMIT / 4, elapsed
+    assert "Traceback" not in result.output
+    assert emulator.stats()["api_requests"] == 0
+
+
+TS_RANGE = "is out of range: a UNIX timestamp is from 0 to 253402300799 (9999-12-31T23:59:59Z)"
+NUMBER_FORM = ("is not accepted: a UNIX timestamp is written in plain digits, from 0 to 253402300799 "
+               "(9999-12-31T23:59:59Z); an age back from now is written like 24h or 7d")
+
+
+@pytest.mark.parametrize("since, message", [
+    ("9" * 5000, "since='99999999999999999999999999999999...' (5000 characters) " + TS_RANGE),
+    ("9" * 5000 + "d", "since='99999999999999999999999999999999...' (5001 characters) is too long: "
+                       "an age, a UNIX timestamp or an ISO 8601 date is at most 64 characters"),
+    ("99999999999999999999d", "since='99999999999999999999d' is out of range: an age is at most 36525d (100 years)"),
+    ("36526d", "since='36526d' is out of range: an age is at most 36525d (100 years)"),
+    ("253402300800", "since='253402300800' " + TS_RANGE),
+    ("1e400", "since='1e400' " + NUMBER_FORM),
+    ("-5", "since='-5' " + NUMBER_FORM),
+], ids=["5000-nines", "5000-nines-days", "huge-age", "100-years-and-a-day", "year-10000", "1e400", "minus-5"])
+def test_absurd_since_values_fail_clearly_before_any_request(run_ansible, emulator, since, message):
+    result = run_ansible("ansible", "localhost", "-m", MODULE, "-a", "since=%s" % since,
+                         env=credentials_env(emulator), record=True, timeout=HANG_LIMIT)
+    assert result.rc != 0, result
+    assert result.task_results()[0]["msg"] == message
+    assert "Traceback" not in result.output
+    assert "int too large" not in result.output and "Exceeds the limit" not in result.output
+    assert emulator.stats()["api_requests"] == 0
+
+
+def test_since_at_the_edges_of_the_range_still_works(run_ansible, emulator):
+    for since, count in (("36525d", len(expected_backups(emulator.data, "cn-bj2"))), ("253402300799", 0)):
+        result = run_ansible("ansible", "localhost", "-m", MODULE, "-a", "since=%s" % since,
+                             env=credentials_env(emulator), record=True)
+        assert result.rc == 0, result
+        assert len(result.task_results()[0]["backups"]) == count

@@ -103,3 +103,43 @@ def test_environment_fills_what_options_leave_unset():
 def test_empty_environment_leaves_defaults():
     settings = _settings.resolve(GOOD, environ={})
     assert settings.base_url == "https://api.sigcalcloud.com"
+
+
+# --- ca_path, and passwords in base_url (issue 12, items 7 and 14) ---------------------
+
+def test_ca_path_may_be_a_bundle_file_or_a_folder(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert _settings.resolve(dict(GOOD, ca_path=str(bundle))).ca_path == str(bundle)
+    assert _settings.resolve(dict(GOOD, ca_path=str(tmp_path))).ca_path == str(tmp_path)
+
+
+def test_ca_path_that_is_a_fifo_or_a_device_is_refused(tmp_path):
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(str(fifo))
+    for path, kind in ((str(fifo), "a FIFO"), ("/dev/null", "a character device")):
+        with pytest.raises(_settings.SettingsError) as caught:
+            _settings.resolve(dict(GOOD, ca_path=path))
+        assert str(caught.value) == "ca_path %s is %s, not a CA bundle file or a directory of CA certificates" % (
+            path, kind)
+    with pytest.raises(_settings.SettingsError, match=r"^ca_path %s/x does not exist$" % fifo):
+        _settings.resolve(dict(GOOD, ca_path=str(fifo) + "/x"))
+
+
+@pytest.mark.parametrize("base_url, shown", [
+    ("ftp://alice:secret@gateway/", "ftp://<redacted>@gateway/"),
+    ("alice:secret@gateway", "<redacted>@gateway"),                      # no scheme at all
+    ("htps://alice:p@ss/word@gateway/x", "htps://<redacted>@gateway/x"),  # @ and / in the password
+    (" https:/alice:secret@gateway", "<redacted>@gateway"),              # a scheme mistyped
+])
+def test_a_password_in_a_wrong_base_url_is_not_shown(base_url, shown):
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve(dict(GOOD, base_url=base_url))
+    assert str(caught.value) == "base_url=%r must start with https:// (or http:// for a local emulator)" % shown
+    assert "secret" not in str(caught.value) and "word" not in str(caught.value)
+
+
+def test_a_password_in_base_url_is_not_in_repr():
+    settings = _settings.resolve(dict(GOOD, base_url="https://alice:secret@gateway:8443/api"))
+    assert settings.base_url == "https://alice:secret@gateway:8443/api"  # still used as given
+    assert "base_url='https://<redacted>@gateway:8443/api'" in repr(settings) and "alice" not in repr(settings)

@@ -148,3 +148,103 @@ def test_profile_files_are_not_read_when_nothing_is_missing(home):
 def test_the_private_key_from_a_file_is_not_in_repr(home):
     settings = _settings.resolve({}, environ={})
     assert "file-secret" not in repr(settings) and "file-secret" not in repr(settings.client())
+
+
+# --- only regular files, of at most 1 MiB (issue 12, item 14) --------------------------
+
+def _moved(path, which="SIGCALCLOUD_SHARED_CREDENTIAL_FILE"):
+    return {which: str(path)}
+
+
+@pytest.mark.parametrize("which", ["SIGCALCLOUD_SHARED_CREDENTIAL_FILE", "SIGCALCLOUD_SHARED_CONFIG_FILE"])
+def test_a_fifo_is_refused_at_once_not_waited_on(home, tmp_path, which):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(str(fifo))
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve({}, environ=_moved(fifo, which))  # would block forever in open() before
+    assert str(caught.value) == "%s is a FIFO, not a regular file" % fifo
+
+
+def test_a_link_to_dev_zero_is_refused_unread(home, tmp_path):
+    link = tmp_path / "zero.json"
+    os.symlink("/dev/zero", str(link))
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve({}, environ=_moved(link))
+    assert str(caught.value) == "%s is a character device, not a regular file" % link
+
+
+def test_a_folder_and_a_socket_are_refused(home, tmp_path):
+    import socket
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve({}, environ=_moved(tmp_path))
+    assert str(caught.value) == "%s is a directory, not a regular file" % tmp_path
+    path = tmp_path / "s"
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(path))
+        with pytest.raises(_settings.SettingsError) as caught:
+            _settings.resolve({}, environ=_moved(path))
+        assert str(caught.value) == "%s is a socket, not a regular file" % path
+    finally:
+        server.close()
+
+
+def test_a_file_over_the_cap_is_refused_and_one_at_the_cap_is_read(home, tmp_path):
+    assert _settings.PROFILE_FILE_MAX_BYTES == 1024 * 1024
+    entries = json.dumps(CREDENTIALS)
+    at_cap = tmp_path / "at-cap.json"
+    at_cap.write_text(entries + " " * (_settings.PROFILE_FILE_MAX_BYTES - len(entries)))
+    os.chmod(str(at_cap), 0o600)
+    assert _settings.resolve({}, environ=_moved(at_cap)).public_key == "file-pub"
+    over = tmp_path / "over.json"
+    over.write_text(entries + " " * (_settings.PROFILE_FILE_MAX_BYTES + 1 - len(entries)))
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve({}, environ=_moved(over))
+    assert str(caught.value) == "%s is larger than 1 MiB, too large for a profile file" % over
+
+
+def test_a_file_that_grows_past_the_cap_while_read_is_refused(home, tmp_path, monkeypatch):
+    path = tmp_path / "growing.json"
+    path.write_text("[]")
+    real_read = os.read
+
+    def endless_read(fd, n):  # the file "grows": every read of it is full
+        if os.readlink("/proc/self/fd/%d" % fd) == str(path):
+            return b" " * n
+        return real_read(fd, n)
+
+    monkeypatch.setattr(os, "read", endless_read)
+    with pytest.raises(_settings.SettingsError, match=r"is larger than 1 MiB, too large for a profile file$"):
+        _settings.resolve({}, environ=_moved(path))
+
+
+def test_a_missing_file_or_folder_is_still_no_file(home, tmp_path):
+    for path in (tmp_path / "nowhere.json", tmp_path / "no" / "such" / "dir.json", "/dev/null/x"):
+        assert _settings._read_profile_file(str(path)) == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe[]", "is not UTF-8 text: "),
+    (b"[" * 200000, "is not valid JSON: nested too deeply"),
+])
+def test_undecodable_or_deeply_nested_files_are_named(home, tmp_path, content, message):
+    path = tmp_path / "odd.json"
+    path.write_bytes(content)
+    with pytest.raises(_settings.SettingsError) as caught:
+        _settings.resolve({}, environ=_moved(path))
+    assert str(caught.value).startswith("%s %s" % (path, message))
+
+
+def test_the_mode_warned_about_is_the_mode_of_the_file_read(home, monkeypatch):
+    folder = home(mode=0o640)
+    path = str(folder / "credential.json")
+    real_stat, stated = os.stat, []
+
+    def spy(name, *args, **kwargs):
+        stated.append(str(name))
+        return real_stat(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", spy)
+    assert _settings.resolve({}, environ={}).warnings == [
+        "%s can be read by other users (mode 0o640): run chmod 600 %s" % (path, path)]
+    assert path not in stated  # fstat of the open file, not a stat after it
