@@ -13,8 +13,12 @@ description:
     one host per backup, or one host per Redis group with its backups as facts (O(hosts_from)).
   - Regions, projects and pages are read concurrently, bounded by O(max_concurrency).
   - Every host gets the backup's facts in snake_case, exactly as M(sigcalcloud.cloud.uredis_backup_info)
-    returns them, plus C(ansible_connection=local), and joins the group C(uredis_backups)
-    (C(uredis_groups) with O(hosts_from=redis_group)).
+    returns them, and joins the group C(uredis_backups) (C(uredis_groups) with O(hosts_from=redis_group)).
+  - A backup is not a machine, and C(ansible_connection) is not set by default. Plays that target
+    these hosts set the play keyword C(connection) to V(local), or the inventory sets O(local_connection).
+  - The plugin never changes a host it did not add. A backup whose host name is already in the
+    inventory (from a source parsed before this one), or is C(localhost), is left out with a
+    warning that names both.
   - Data from the API is never templated.
   - The configuration file's name must end in C(uredis_backup.yml) or C(uredis_backup.yaml).
 author:
@@ -94,22 +98,42 @@ options:
     default: backup
   hostnames:
     description:
-      - How to name each host, tried in order until one gives a non-empty name.
+      - How to name each host, tried in order until one gives a usable name, one that is not empty and
+        has no control or bidi characters (such as an escape sequence).
       - An entry is a fact name or Jinja2 expression, for example V(backup_name) or V(backup_name | lower),
         or a template, for example V({{ group_name }}-{{ backup_id }}).
-      - A backup that gets no name, or a name another backup already has, is left out with a
+      - A backup that gets no usable name, or a name another backup already has, is left out with a
         warning that names it.
+      - A backup whose name is already a host of the inventory, added by a source parsed before this
+        one, or one of the names of the implicit C(localhost), is left out with a warning that names
+        both; that host is not changed. A source parsed after this one cannot be seen, and its host of
+        the same name gets this backup's facts (but no C(ansible_connection), unless O(local_connection)).
+        Names the API chooses (V(backup_name), V(group_name)) can clash; ids cannot clash with a
+        real host's name in practice.
       - Defaults to V([backup_id]), or V([group_id]) with O(hosts_from=redis_group).
     type: list
     elements: str
   hostvars_prefix:
-    description: A prefix for the name of every fact from the API (not C(ansible_connection)).
+    description: A prefix for the name of every fact from the API (not C(ansible_connection) of O(local_connection)).
     type: str
     default: ''
   hostvars_suffix:
-    description: A suffix for the name of every fact from the API (not C(ansible_connection)).
+    description: A suffix for the name of every fact from the API (not C(ansible_connection) of O(local_connection)).
     type: str
     default: ''
+  local_connection:
+    description:
+      - V(true) sets C(ansible_connection=local) on every host this plugin adds, so that plays on them
+        run on the controller without the play keyword C(connection) set to V(local).
+      - Off by default, because a host name can come from the API (O(hostnames)), and a connection variable
+        on such a name is what would move a play meant for a real host of the same name, defined by an
+        inventory source parsed after this one, onto the controller. With it off, such a clash can at
+        worst add facts to that host, never change where a play runs.
+      - Turn it on only when no later inventory source can have a host of the same name, for example
+        with host names made of ids (the default O(hostnames)).
+    type: bool
+    default: false
+    version_added: 1.0.0
   fail_on_errors:
     description:
       - V(true) fails the inventory when a region (or project) cannot be read, naming it and the cause.
@@ -120,10 +144,21 @@ notes:
   - The cache holds the API rows only, never credentials; on a cache hit no request is sent
     and O(compose), O(groups) and O(keyed_groups) are applied afresh. An inventory that skipped
     a listing (O(fail_on_errors=false)) is not cached.
+  - The cache key holds the endpoint, what is listed and the account (a salted hash of the public
+    key, never the key), so another account, by another public key or profile, is a cache miss. A
+    cache hit needs the public key, to know the account, but not the private key.
+  - A cache entry that is not what this plugin writes (a backup without all its facts, a fact of the
+    wrong type) is a miss, and the API is read again (C(-vvv) says why).
+  - Plays that target these hosts run their tasks on the controller with the play keyword
+    C(connection) set to V(local); see the examples.
 """
 
 EXAMPLES = r"""
-# demo.uredis_backup.yml: every backup of two regions, grouped by state
+# demo.uredis_backup.yml: every backup of two regions, grouped by state.
+# A play on these hosts runs its tasks on the controller:
+#   - hosts: uredis_state_Error
+#     connection: local
+#     gather_facts: false
 plugin: sigcalcloud.cloud.uredis_backup
 regions: [cn-bj2, cn-sh2]
 keyed_groups:
@@ -149,6 +184,12 @@ keyed_groups:
 #     uredis_latest_successful_backup is none
 #     or uredis_latest_successful_backup.backup_time < now(utc=true).timestamp() - 86400
 #   uredis_last_backup_failed: uredis_latest_backup.state == 'Error'
+
+# Hosts named by backup id, and plays on them without connection: local
+# ---
+# plugin: sigcalcloud.cloud.uredis_backup
+# regions: [cn-bj2]
+# local_connection: true
 
 # Credentials from the vault, names from the backups, errors only, cached for 10 minutes
 # ---
@@ -207,7 +248,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         use_cache = self.get_option("cache")
         backups = None
         if use_cache and cache:
-            backups = self._from_cache(cache_key)
+            backups = self._from_cache(cache_key)  # None when missing or not usable
         if backups is None:
             backups, complete = self._fetch(queries, settings)
             if use_cache and complete:  # a listing skipped with fail_on_errors: false is not cached
@@ -254,25 +295,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except _settings.SettingsError as exc:
             raise AnsibleParserError(str(exc))
         for warning in settings.warnings:
-            self.display.warning("sigcalcloud.cloud.uredis_backup: %s" % warning)
+            self._warn(warning)
         return settings
 
     # --- API and cache ---------------------------------------------------------------
 
     def _cache_key(self, path, queries, settings):
-        # What was asked, and of which endpoint, but never the credentials.
-        asked = json.dumps([settings.base_url, sorted(queries, key=repr)], default=str)
+        # What was asked, of which endpoint, by which account (a salted hash of the public
+        # key, hashed again here): another account is a miss. Never the credentials.
+        asked = json.dumps([settings.base_url, settings.account(), sorted(queries, key=repr)], default=str)
         return "%s_%s" % (self.get_cache_key(path), hashlib.sha256(asked.encode("utf-8")).hexdigest()[:12])
 
     def _from_cache(self, cache_key):
+        """The cached backups, or None: a missing, unreadable or malformed entry is a miss."""
         try:
             cached = self._cache[cache_key]
         except KeyError:
             return None
-        if not isinstance(cached, dict) or cached.get("format") != CACHE_FORMAT:
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # a damaged file: the API still answers
+            self.display.vvv("sigcalcloud.cloud.uredis_backup: cache entry %s not read (%s: %s); reading the API"
+                             % (cache_key, type(exc).__name__, _client.printable(exc)))
             return None
-        self.display.vvv("sigcalcloud.cloud.uredis_backup: %d backups from the cache" % len(cached["backups"]))
-        return cached["backups"]
+        try:
+            backups = _cached_backups(cached)
+        except ValueError as exc:
+            self.display.vvv("sigcalcloud.cloud.uredis_backup: cache entry %s not used: %s; reading the API"
+                             % (cache_key, _client.printable(exc)))
+            return None
+        self.display.vvv("sigcalcloud.cloud.uredis_backup: %d backups from the cache" % len(backups))
+        return backups
 
     def _fetch(self, queries, settings):
         if not _client.HAS_REQUESTS:
@@ -289,7 +340,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except _client.SigcalcloudError as exc:
             raise AnsibleError("sigcalcloud.cloud.uredis_backup: %s" % exc)
         for query, error in errors.items():
-            self.display.warning("sigcalcloud.cloud.uredis_backup: skipped %s: %s" % (query.describe(), error))
+            self._warn("skipped %s: %s" % (query.describe(), error))
         return _inventory.merge_listings(queries, results), not errors
 
     # --- hosts -------------------------------------------------------------------------
@@ -306,30 +357,45 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         prefix, suffix = self.get_option("hostvars_prefix"), self.get_option("hostvars_suffix")
         strict = self.get_option("strict")
         compose, groups, keyed_groups = (self.get_option(n) for n in ("compose", "groups", "keyed_groups"))
+        local_connection = self.get_option("local_connection")
+        # Hosts of the sources parsed before this one: never ours to change.
+        existing = frozenset(self.inventory.hosts)
         owners = {}
 
         for facts in entries:
-            name = self._hostname(facts, hostnames)
+            name = self._claim(facts, hostnames, existing, owners)
             if name is None:
-                self.display.warning("sigcalcloud.cloud.uredis_backup: %s has no usable name from hostnames %s; "
-                                     "it is left out" % (_inventory.describe_host(facts), hostnames))
                 continue
-            if name in owners:
-                self.display.warning("sigcalcloud.cloud.uredis_backup: %s and %s both get the host name %r; "
-                                     "the second is left out (add an entry to hostnames that tells them apart)"
-                                     % (owners[name], _inventory.describe_host(facts), name))
-                continue
-            owners[name] = _inventory.describe_host(facts)
-
             self.inventory.add_host(name, group=all_group)
             host_vars = dict((prefix + key + suffix, value) for key, value in facts.items())
-            host_vars["ansible_connection"] = "local"
+            if local_connection:
+                host_vars["ansible_connection"] = "local"
             for key, value in host_vars.items():
                 self.inventory.set_variable(name, key, value)
             if compose or groups or keyed_groups:
                 self._set_composite_vars(compose, host_vars, name, strict=strict)
                 self._add_host_to_composed_groups(groups, host_vars, name, strict=strict)
                 self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict)
+
+    def _claim(self, facts, hostnames, existing, owners):
+        """The host name for ``facts``, or None (with a warning) when it must be left out."""
+        name = self._hostname(facts, hostnames)
+        if name is None:
+            self._warn("%s has no usable name from hostnames %s (each gave none, or one with control characters); "
+                       "it is left out" % (_inventory.describe_host(facts), hostnames))
+            return None
+        if name in owners:
+            self._warn("%s and %s both get the host name %r; the second is left out (add an entry to hostnames "
+                       "that tells them apart)" % (_inventory.describe_host(owners[name]),
+                                                   _inventory.describe_host(facts), name))
+            return None
+        taken = _inventory.taken_by(name, existing)
+        if taken:
+            self._warn("%s gets the host name %r, %s; it is left out and host %r is not changed"
+                       % (_inventory.describe_host(facts), name, taken, name))
+            return None
+        owners[name] = facts  # described only if a later backup clashes: this runs per host
+        return name
 
     def _hostname(self, facts, hostnames):
         for index, entry in enumerate(hostnames):
@@ -343,12 +409,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     else:
                         value = self._compose(entry, facts)
                 except Exception as exc:
-                    raise AnsibleParserError("hostnames[%d] %r failed for %s: %s" % (
-                        index, entry, _inventory.describe_host(facts), exc))
+                    raise AnsibleParserError(_client.printable("hostnames[%d] %r failed for %s: %s" % (
+                        index, entry, _inventory.describe_host(facts), exc)))
             name = _inventory.usable_name(value)
             if name is not None:
                 return name
         return None
+
+    def _warn(self, text):
+        # Warnings quote the server's names and errors: never raw control characters.
+        self.display.warning("sigcalcloud.cloud.uredis_backup: %s" % _client.printable(text))
 
     def _filters(self):
         """The filters as (index, kind, condition), checked once rather than per backup."""
@@ -367,11 +437,26 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.templar.available_variables = facts
                 matched = self.templar.evaluate_conditional(condition)
             except Exception as exc:
-                raise AnsibleParserError("filters[%d] %s %r failed for %s: %s" % (
-                    index, kind, condition, _inventory.describe_host(facts), exc))
+                raise AnsibleParserError(_client.printable("filters[%d] %s %r failed for %s: %s" % (
+                    index, kind, condition, _inventory.describe_host(facts), exc)))
             if matched:
                 return kind == "include"
         return True
+
+
+def _cached_backups(cached):
+    """The backups of a cache entry; ValueError saying why when it is not one this plugin wrote."""
+    if not isinstance(cached, dict) or cached.get("format") != CACHE_FORMAT:
+        raise ValueError("it is not a format %d entry" % CACHE_FORMAT)
+    backups = cached.get("backups")
+    if not isinstance(backups, list):
+        raise ValueError("its backups are %s, not a list" % type(backups).__name__)
+    for index, facts in enumerate(backups):
+        try:
+            _uredis.check_facts(facts)
+        except ValueError as exc:
+            raise ValueError("backups[%d]: %s" % (index, exc))
+    return backups
 
 
 def _redact(exc, secret):

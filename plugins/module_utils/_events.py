@@ -13,11 +13,16 @@ API and the state file, and passes ``now``. The state is plain JSON-able data.
 
 from __future__ import annotations
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import FACT_NAMES, newest_first
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import check_facts, newest_first
 
 STATE_VERSION = 1
+STATE_KEYS = ("version", "scope", "primed", "backups", "stale_groups")
 BACKUP_EVENTS = ("backup_new", "backup_state_changed", "backup_removed")
 GROUP_EVENTS = ("group_stale", "group_recovered")
+
+
+class OtherScope(ValueError):
+    """A sound state, but remembered for other settings: not used, yet not damaged either."""
 
 
 def new_state(scope):
@@ -26,24 +31,63 @@ def new_state(scope):
 
 
 def restore_state(data, scope):
-    """A state read back from JSON, checked; raises ValueError saying why it cannot be used.
+    """A state read back from JSON, checked through and through.
 
-    A state remembered for another scope (other regions, project or endpoint) cannot be
-    used: its backups are not the ones watched now.
+    Raises ``OtherScope`` for a sound state remembered for another scope (other regions,
+    project, endpoint or account: its backups are not the ones watched now), and
+    ValueError saying what is wrong for anything else that is not a state this module
+    wrote: a poll must never trip over a wrong type in a file.
     """
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+    if not isinstance(data, dict):
+        raise ValueError("it is not a JSON object")
+    version = data.get("version")
+    if not _is_int(version) or version != STATE_VERSION:
         raise ValueError("it is not a version %d state" % STATE_VERSION)
-    if data.get("scope") != scope:
-        raise ValueError("it was written for other settings (%r, now %r)" % (data.get("scope"), scope))
-    backups = data.get("backups")
-    stale = data.get("stale_groups")
-    if not isinstance(backups, dict) or not all(
-            isinstance(b, dict) and set(FACT_NAMES) <= set(b) for b in backups.values()):
-        raise ValueError("its backups are not a mapping of backup id to complete facts")
-    if not isinstance(stale, list) or not all(isinstance(g, list) and len(g) == 2 for g in stale):
+    if set(data) != set(STATE_KEYS):
+        raise ValueError("it has the keys %s, expected %s" % (", ".join(sorted(data)), ", ".join(STATE_KEYS)))
+    _check_scope(data["scope"], scope)
+    if not isinstance(data["primed"], bool):
+        raise ValueError("its primed is %r, expected true or false" % (data["primed"],))
+    _check_backups(data["backups"])
+    _check_stale_groups(data["stale_groups"])
+    if data["scope"] != scope:
+        raise OtherScope("it was written for other settings (%r, now %r)" % (data["scope"], scope))
+    return {"version": STATE_VERSION, "scope": scope, "primed": data["primed"],
+            "backups": data["backups"], "stale_groups": data["stale_groups"]}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_scope(found, scope):
+    if not isinstance(found, dict) or set(found) != set(scope):
+        raise ValueError("its scope is not a mapping of %s" % ", ".join(sorted(scope)))
+    for key, value in sorted(found.items()):
+        if not (value is None or isinstance(value, str)
+                or (isinstance(value, list) and all(isinstance(item, str) for item in value))):
+            raise ValueError("its scope has %s=%r, expected a string, a list of strings or null" % (key, value))
+
+
+def _check_backups(backups):
+    if not isinstance(backups, dict):
+        raise ValueError("its backups are not a mapping of backup id to facts")
+    for backup_id, facts in backups.items():
+        try:
+            check_facts(facts)
+        except ValueError as exc:
+            raise ValueError("its backups[%r]: %s" % (backup_id, exc))
+        if facts["backup_id"] != backup_id:
+            raise ValueError("its backups[%r] holds the facts of backup %r" % (backup_id, facts["backup_id"]))
+
+
+def _check_stale_groups(stale):
+    if not isinstance(stale, list):
         raise ValueError("its stale_groups are not a list of [region, group_id] pairs")
-    return {"version": STATE_VERSION, "scope": scope, "primed": bool(data.get("primed")),
-            "backups": backups, "stale_groups": stale}
+    for index, pair in enumerate(stale):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(item, str) for item in pair)):
+            raise ValueError("its stale_groups are not a list of [region, group_id] pairs (entry %d is %r)"
+                             % (index, pair))
 
 
 def chronological(backups):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import itertools
 
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import printable
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, newest_first
 
 HOSTS_FROM = ("backup", "redis_group")
+# Names Ansible gives its implicit localhost, the controller: a backup never takes them.
+LOCALHOST_NAMES = ("localhost", "127.0.0.1", "::1")
 ALL_GROUP = {"backup": "uredis_backups", "redis_group": "uredis_groups"}
 # Facts of a Redis group taken from its newest backup.
 GROUP_FACTS = ("group_id", "group_name", "region", "project_id", "zone", "memory_size", "redis_version")
@@ -65,16 +68,36 @@ def redis_groups(backups):
 
 
 def describe_host(facts):
-    """How a warning names a backup or Redis group that has no usable host name."""
+    """How a warning names a backup or Redis group: the server's text, made safe to print."""
     if "uredis_backups" in facts:
-        return "Redis group %s in region %s" % (facts["group_id"], facts["region"])
-    return "backup %s (%r) of group %s in region %s" % (
-        facts["backup_id"], facts["backup_name"], facts["group_id"], facts["region"])
+        text = "Redis group %s in region %s" % (facts["group_id"], facts["region"])
+    else:
+        text = "backup %s (%r) of group %s in region %s" % (
+            facts["backup_id"], facts["backup_name"], facts["group_id"], facts["region"])
+    return printable(text)
 
 
 def usable_name(value):
-    """A host name from a hostnames entry's value, or None when it gives none."""
+    """A host name from a hostnames entry's value, or None when it gives none.
+
+    A name with control or bidi characters is no name: it would reach terminals, logs
+    and other tools (``--limit``, AWX) raw, and look like another host's name.
+    """
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
-    return text or None
+    if not text or printable(text) != text:
+        return None
+    return text
+
+
+def taken_by(name, existing):
+    """Why ``name`` may not be added, or None: a host another source added, or the controller.
+
+    ``existing`` is the inventory's host names before this source was parsed.
+    """
+    if name in existing:
+        return "a host another inventory source already added"
+    if name in LOCALHOST_NAMES:
+        return "the name of the controller's implicit localhost"
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import runpy
 import shutil
 import signal
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import BIN, collections_path, credentials_env, expected_backups
-from emulator.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, generate_dataset
+from emulator.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, OTHER_PRIVATE_KEY, OTHER_PUBLIC_KEY, generate_dataset
 
 SOURCE = os.path.join(collections_path(), "ansible_collections", "sigcalcloud", "cloud", "extensions", "eda",
                       "plugins", "event_source", "uredis_backup_events.py")
@@ -352,6 +353,10 @@ def test_cancellation_stops_at_once(source, start_emulator, when):
 @pytest.mark.parametrize("args, message", [
     ({"interval": "soon"}, "interval='soon' is not a number of seconds or an age"),
     ({"interval": 0}, "interval=0 must be more than 0 seconds"),
+    ({"interval": "9" * 5000}, "(5000 characters) is not a number of seconds or an age"),
+    ({"interval": float("inf")}, "interval=inf must be more than 0 seconds and at most 36525d (100 years)"),
+    ({"stale_after": 10 ** 400}, "stale_after=an integer of 1329 bits must be more than 0 seconds and at most 36525d"),
+    ({"stale_after": "36526d"}, "stale_after='36526d' is out of range: an age is at most 36525d (100 years)"),
     ({"stale_after": "26 hours"}, "stale_after='26 hours' is not a number of seconds or an age"),
     ({"region_types": ["normal", "sideways"]}, "region_types has sideways; use normal, source, target"),
     ({"regions": [1]}, "regions must be a list of strings"),
@@ -391,19 +396,124 @@ def test_every_argument_is_documented(source):
     assert yaml.safe_load(source["EXAMPLES"])  # valid YAML
 
 
-def test_an_unusable_state_file_is_set_aside_with_a_warning(source, emulator, tmp_path, caplog):
+def sound_state(source, emu, args):
+    """A state file's content as the source writes it for ``args``, remembering one backup."""
+    watched = source["scope"](source["parse_args"](args, environ={}))
+    backup = expected_backups(emu.data, "cn-bj2")[0]
+    state = source["_events"].new_state(watched)
+    state.update(primed=True, backups={backup["backup_id"]: backup}, stale_groups=[["cn-bj2", backup["group_id"]]])
+    return state
+
+
+def changed(change):
+    def make(path, state):
+        change(state)
+        path.write_text(json.dumps(state))
+    return make
+
+
+def first_backup(state):
+    return next(iter(state["backups"].values()))
+
+
+def make_fifo(path, _state):
+    os.mkfifo(str(path))
+
+
+def make_folder(path, _state):
+    path.mkdir()
+
+
+def make_link_to_dev_zero(path, _state):
+    path.symlink_to("/dev/zero")
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda path, _state: path.write_text("{not json"), "it is not JSON (Expecting property name"),
+    (lambda path, _state: path.write_bytes(b"\xff\xfe"), "it is not JSON ('utf-8' codec can't decode"),
+    (lambda path, _state: path.write_text("[" * 100000 + "]" * 100000), "nested too deeply"),
+    (lambda path, _state: path.write_text(""), "it is not JSON"),
+    (changed(lambda s: first_backup(s).update(backup_time="yesterday")), "has backup_time='yesterday', expected an integer"),
+    (changed(lambda s: first_backup(s).pop("state")), "a backup has the facts"),
+    (changed(lambda s: s["backups"].update(other=first_backup(s))), "its backups['other'] holds the facts of backup"),
+    (changed(lambda s: s.update(stale_groups=[[1, ["g"]]])), "its stale_groups are not a list of [region, group_id] pairs"),
+    (changed(lambda s: s.update(primed="yes")), "its primed is 'yes', expected true or false"),
+    (changed(lambda s: s["scope"].update(odd=1)), "its scope is not a mapping of account, base_url"),
+    (changed(lambda s: s["scope"].update(regions="cn-bj2,hk", group_ids=[3])), "its scope has group_ids=[3]"),
+    (changed(lambda s: s.update(version=True)), "it is not a version 1 state"),
+    (make_fifo, "it is a FIFO, not a regular file"),
+    (make_folder, "it is a directory, not a regular file"),
+    (make_link_to_dev_zero, "it is a character device, not a regular file"),
+])
+def test_an_unusable_state_file_is_set_aside_with_a_warning(source, emulator, tmp_path, caplog, make, reason):
     state_file = tmp_path / "state.json"
-    state_file.write_text("{not json")
     args = connection(emulator, regions=["cn-bj2"], interval=0.1, state_file=str(state_file))
+    make(state_file, sound_state(source, emulator, args))
+    kind = os.lstat(str(state_file)).st_mode & 0o170000
+    before = state_file.read_bytes() if kind == 0o100000 else None
 
     async def scenario():
         watch = Watch(source, emulator, args)
         assert await watch.settle() == []  # a first poll again: silent
         await watch.stop()
 
+    started = time.monotonic()
     asyncio.run(scenario())
-    assert "not using state_file" in caplog.text
-    assert json.loads(state_file.read_text())["primed"] is True
+    assert time.monotonic() - started < 10  # a FIFO did not hang it, /dev/zero was not read
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("state.json.invalid-")]
+    assert re.fullmatch(r"state\.json\.invalid-\d{8}T\d{6}Z", aside.name), aside.name
+    assert os.lstat(str(aside)).st_mode & 0o170000 == kind  # the very file, kept for a look
+    if before is not None:
+        assert aside.read_bytes() == before
+    message = " ".join(caplog.text.split())
+    assert ("state_file %s is not usable: " % state_file) in message
+    assert reason in message, message
+    assert ("it was set aside as %s, and the source starts afresh" % aside) in message
+    assert json.loads(state_file.read_text())["primed"] is True  # a fresh state, saved after the poll
+    assert source["_events"].restore_state(json.loads(state_file.read_text()), source["scope"](
+        source["parse_args"](args, environ={})))
+
+
+def test_a_state_file_for_other_settings_is_replaced_not_set_aside(source, emulator, tmp_path, caplog):
+    state_file = tmp_path / "state.json"
+    args = connection(emulator, regions=["cn-bj2"], interval=0.1, state_file=str(state_file))
+    state_file.write_text(json.dumps(sound_state(source, emulator, dict(args, regions=["hk"]))))
+
+    async def scenario():
+        watch = Watch(source, emulator, args)
+        assert await watch.settle() == []
+        await watch.stop()
+
+    asyncio.run(scenario())
+    assert "not using state_file %s: it was written for other settings" % state_file in caplog.text
+    assert not [p for p in tmp_path.iterdir() if "invalid" in p.name]
+    assert json.loads(state_file.read_text())["scope"]["regions"] == ["cn-bj2"]
+
+
+def test_a_switch_of_account_starts_afresh(source, emulator, tmp_path, caplog):
+    """Same endpoint, regions and (default) project, another public key: its own backups,
+    no removal of the first account's, and the state file never holds either key."""
+    state_file = tmp_path / "state.json"
+    args = connection(emulator, regions=["cn-bj2"], interval=0.1, state_file=str(state_file), announce_existing=True)
+    other = dict(args, public_key=OTHER_PUBLIC_KEY, private_key=OTHER_PRIVATE_KEY)
+
+    async def run(arguments, count):
+        watch = Watch(source, emulator, arguments)
+        events = await watch.events(count)
+        assert await watch.settle() == []
+        await watch.stop()
+        return events
+
+    demo = expected_backups(emulator.data, "cn-bj2")
+    assert sorted(e["backup_id"] for e in asyncio.run(run(args, len(demo)))) == sorted(b["backup_id"] for b in demo)
+    theirs = expected_backups(emulator.data, "cn-bj2", project_id="org-other")
+    events = asyncio.run(run(other, len(theirs)))
+    assert summary(events) == [("backup_new", b["backup_id"], None) for b in sorted(
+        theirs, key=lambda b: (b["backup_time"], b["backup_id"]))]
+    assert "it was written for other settings" in caplog.text
+    text = state_file.read_text()
+    assert not any(key in text for key in (DEMO_PUBLIC_KEY, DEMO_PRIVATE_KEY, OTHER_PUBLIC_KEY, OTHER_PRIVATE_KEY))
+    assert json.loads(text)["scope"]["account"] == source["parse_args"](other, environ={}).settings.account()
 
 
 def test_the_source_loads_by_path_without_pythonpath(tmp_path):

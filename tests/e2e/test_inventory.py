@@ -7,12 +7,14 @@ and ansible-playbook runs against the emulator."""
 
 from __future__ import annotations
 
+import json
+import os
 import textwrap
 
 import pytest
 
 from conftest import credentials_env, expected_backups
-from emulator.server import generate_dataset
+from emulator.server import OTHER_PRIVATE_KEY, OTHER_PUBLIC_KEY, generate_dataset
 
 REGIONS = ["cn-bj2", "cn-sh2", "hk"]
 
@@ -48,6 +50,24 @@ def group_hosts(listing, group):
     return sorted(listing.get(group, {}).get("hosts", []))
 
 
+def groups_of(listing, host):
+    return sorted(name for name, group in listing.items() if name != "_meta" and host in group.get("hosts", []))
+
+
+def warnings(result):
+    """The run's stderr with Ansible's line wrapping undone."""
+    return " ".join(result.stderr.split())
+
+
+def named_dataset(*names, seed=5):
+    """One region, cn-bj2, whose demo backups are named ``names`` (in the data set's order)."""
+    data = generate_dataset(["cn-bj2"], len(names), seed=seed)
+    rows = [r for r in data["backups"] if r["ProjectId"] == "org-demo"]
+    for row, name in zip(rows, names):
+        row["BackupName"] = name
+    return data, rows
+
+
 def test_every_backup_of_every_region_becomes_a_host_with_exact_facts(run_ansible, emulator, tmp_path):
     path = inventory_file(tmp_path, """
         regions: [cn-bj2, cn-sh2, hk]
@@ -58,7 +78,7 @@ def test_every_backup_of_every_region_becomes_a_host_with_exact_facts(run_ansibl
     expected = {}
     for region in REGIONS:
         for facts in expected_backups(emulator.data, region):
-            expected[facts["backup_id"]] = dict(facts, ansible_connection="local")
+            expected[facts["backup_id"]] = facts  # no ansible_connection by default
     assert hostvars(listing) == expected
     assert group_hosts(listing, "uredis_backups") == sorted(expected)
     assert "WARNING" not in result.stderr
@@ -144,7 +164,7 @@ def test_filters_states_hostnames_prefix(run_ansible, emulator, tmp_path):
     assert sorted(hostvars(listing)) == sorted("%s-%s" % (b["group_id"], b["backup_id"]) for b in wanted)
     some = hostvars(listing)["%s-%s" % (wanted[0]["group_id"], wanted[0]["backup_id"])]
     assert some["sc_state_x"] == wanted[0]["state"] and "state" not in some
-    assert some["ansible_connection"] == "local"
+    assert "ansible_connection" not in some
 
 
 def test_duplicate_and_missing_names_warn_and_name_the_backups(run_ansible, emulator, tmp_path):
@@ -189,6 +209,7 @@ def test_jinja_in_api_data_is_never_templated(run_ansible, start_emulator, tmp_p
     play = tmp_path / "play.yml"
     play.write_text(textwrap.dedent("""
         - hosts: uredis_backups
+          connection: local
           gather_facts: false
           tasks:
             - ansible.builtin.debug:
@@ -228,8 +249,8 @@ def test_cache_hit_needs_no_api_and_keeps_groups(run_ansible, start_emulator, tm
     assert secret not in cached and public not in cached
     assert not any(secret in p.name or public in p.name for p in cache_dir.iterdir())
 
-    emu.stop()  # a cache hit must not need the API at all
-    second = inventory_list(run_ansible, emu, path, {"SIGCALCLOUD_PRIVATE_KEY": "", "SIGCALCLOUD_PUBLIC_KEY": ""})
+    emu.stop()  # a cache hit must not need the API at all, nor the private key (the public key names the account)
+    second = inventory_list(run_ansible, emu, path, {"SIGCALCLOUD_PRIVATE_KEY": ""})
     assert second.rc == 0, second
     assert plain(second.json()) == plain(first.json())
     assert group_hosts(second.json(), "uredis_state_Error")  # groups are rebuilt on a hit
@@ -331,6 +352,7 @@ def test_playbook_targets_backups_by_state(run_ansible, emulator, tmp_path):
     play = tmp_path / "play.yml"
     play.write_text(textwrap.dedent("""
         - hosts: uredis_state_Error
+          connection: local
           gather_facts: false
           tasks:
             - name: Record each failed backup
@@ -338,7 +360,6 @@ def test_playbook_targets_backups_by_state(run_ansible, emulator, tmp_path):
                 path: "{{ out }}"
                 line: "{{ inventory_hostname }} {{ state }}"
                 create: true
-              delegate_to: localhost
               throttle: 1
     """))
     out = tmp_path / "failed.txt"
@@ -425,3 +446,269 @@ def test_an_inventory_that_skipped_a_region_is_not_cached(run_ansible, start_emu
     requests_before = emu.stats()["api_requests"]
     result = inventory_list(run_ansible, emu, path)
     assert emu.stats()["api_requests"] > requests_before  # read again, not served partial from a cache
+
+
+# --- names the server chooses: no host takeover, no control characters ---------------
+
+
+def static_inventory(tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\ndb1 ansible_host=10.0.0.9 role=database\nweb2\n")
+    return path
+
+
+BY_NAME = """
+    regions: [cn-bj2]
+    hostnames: [backup_name]
+    compose:
+      composed: "'yes'"
+    keyed_groups:
+      - key: state
+        prefix: uredis_state
+"""
+
+
+def test_a_backup_named_like_a_host_of_an_earlier_source_is_left_out(run_ansible, start_emulator, tmp_path):
+    data, rows = named_dataset("db1", "web2", "backup-3")
+    emu = start_emulator(data=data)
+    path = inventory_file(tmp_path, BY_NAME + "    local_connection: true\n")
+    result = run_ansible("ansible-inventory", "-i", static_inventory(tmp_path), "-i", path, "--list",
+                         env=credentials_env(emu))
+    assert result.rc == 0, result
+    listing = result.json()
+    facts = hostvars(listing)
+    # The static hosts are exactly as hosts.ini made them: no facts, no groups, no connection.
+    assert facts["db1"] == {"ansible_host": "10.0.0.9", "role": "database"}
+    assert "backup-3" in facts, result
+    assert groups_of(listing, "db1") == ["web"] and groups_of(listing, "web2") == ["web"]
+    # The third backup is a host as usual.
+    assert facts["backup-3"]["backup_id"] == rows[2]["BackupId"]
+    assert facts["backup-3"]["ansible_connection"] == "local" and facts["backup-3"]["composed"] == "yes"
+    assert group_hosts(listing, "uredis_backups") == ["backup-3"]
+    for row, name in zip(rows, ("db1", "web2")):
+        assert ("backup %s ('%s') of group %s in region cn-bj2 gets the host name '%s', a host another inventory "
+                "source already added; it is left out and host '%s' is not changed"
+                % (row["BackupId"], name, row["GroupId"], name, name)) in warnings(result)
+
+
+def test_a_later_source_keeps_where_its_host_runs(run_ansible, start_emulator, tmp_path):
+    """Ours first: a plugin cannot see a later source's host, so it sets no connection on
+    any host by default; the clash can at worst add facts."""
+    data, rows = named_dataset("db1", "backup-2")
+    emu = start_emulator(data=data)
+    path = inventory_file(tmp_path, BY_NAME)
+    result = run_ansible("ansible-inventory", "-i", path, "-i", static_inventory(tmp_path), "--list",
+                         env=credentials_env(emu))
+    assert result.rc == 0, result
+    facts = hostvars(result.json())
+    assert facts["db1"]["ansible_host"] == "10.0.0.9" and facts["db1"]["role"] == "database"
+    assert "ansible_connection" not in facts["db1"]
+    assert "ansible_connection" not in facts["backup-2"]
+    # A play on the static group would go to 10.0.0.9 as hosts.ini says, not to the controller.
+    result = run_ansible("ansible", "-i", path, "-i", static_inventory(tmp_path), "web", "-m", "ansible.builtin.debug",
+                         "-a", "msg={{ ansible_connection }}/{{ ansible_host }}",
+                         env=credentials_env(emu))
+    assert result.rc == 0, result
+    assert '"msg": "ssh/10.0.0.9"' in result.stdout  # its own (default) connection, not local
+
+
+@pytest.mark.parametrize("hosts_from, name_fact", [("backup", "backup_id"), ("redis_group", "group_id")])
+def test_local_connection_sets_ansible_connection_on_every_host(run_ansible, emulator, tmp_path, hosts_from, name_fact):
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hosts_from: {hosts_from}
+        local_connection: true
+    """.format(hosts_from=hosts_from))
+    result = inventory_list(run_ansible, emulator, path)
+    assert result.rc == 0, result
+    facts = hostvars(result.json())
+    expected = set(b[name_fact] for b in expected_backups(emulator.data, "cn-bj2"))
+    assert set(facts) == expected
+    assert set(f["ansible_connection"] for f in facts.values()) == {"local"}
+
+
+def test_a_play_on_backup_hosts_runs_modules_with_connection_local(run_ansible, start_emulator, tmp_path):
+    data, rows = named_dataset("one", "two")
+    emu = start_emulator(data=data)
+    path = inventory_file(tmp_path, "regions: [cn-bj2]\n")
+    play = tmp_path / "play.yml"
+    play.write_text(textwrap.dedent("""
+        - hosts: uredis_backups
+          connection: local
+          gather_facts: false
+          tasks:
+            - ansible.builtin.command: echo {{ backup_id }}
+              register: echoed
+            - ansible.builtin.assert:
+                that: echoed.stdout == inventory_hostname
+    """))
+    result = run_ansible("ansible-playbook", "-i", path, play, env=credentials_env(emu))
+    assert result.rc == 0, result
+    assert "ok=2" in result.stdout and result.stdout.count("ok=2") == 2
+
+
+def test_names_with_control_characters_or_localhost_are_not_used(run_ansible, start_emulator, tmp_path):
+    data, rows = named_dataset("db1\x1b[2J\x1b[H", "localhost", "fine", "rtl\u202eexe")
+    rows[0]["GroupId"] = "uredis-\x1b[31m-evil"
+    emu = start_emulator(data=data)
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hostnames: [backup_name, backup_id]
+    """)
+    result = inventory_list(run_ansible, emu, path)
+    assert result.rc == 0, result
+    facts = hostvars(result.json())
+    # A name with control characters falls back to the next entry; localhost is never a backup.
+    assert sorted(facts) == sorted([rows[0]["BackupId"], "fine", rows[3]["BackupId"]])
+    assert facts[rows[0]["BackupId"]]["backup_name"] == "db1\x1b[2J\x1b[H"  # the fact itself is kept as sent
+    assert ("backup %s ('localhost') of group %s in region cn-bj2 gets the host name 'localhost', the name of the "
+            "controller's implicit localhost; it is left out and host 'localhost' is not changed"
+            % (rows[1]["BackupId"], rows[1]["GroupId"])) in warnings(result)
+
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hostnames: [backup_name]
+    """)
+    result = inventory_list(run_ansible, emu, path)
+    assert result.rc == 0, result
+    assert sorted(hostvars(result.json())) == ["fine"]
+    assert ("backup %s ('db1\\x1b[2J\\x1b[H') of group uredis-\\x1b[31m-evil in region cn-bj2 has no usable name from "
+            "hostnames ['backup_name'] (each gave none, or one with control characters); it is left out"
+            % rows[0]["BackupId"]) in warnings(result)
+    assert "rtl\\u202eexe" in result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+
+
+# --- the cache: one entry per account, and a damaged entry is a miss -------------------
+
+
+def cache_inventory(tmp_path, cache_dir):
+    return inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        cache: true
+        cache_plugin: ansible.builtin.jsonfile
+        cache_connection: {cache}
+        cache_timeout: 3600
+    """.format(cache=cache_dir))
+
+
+def account_envs(emu, ansible_env, how):
+    """(demo, other): the environment that selects each of the emulator's two accounts."""
+    if how == "keys":
+        demo = credentials_env(emu)
+        return demo, dict(demo, SIGCALCLOUD_PUBLIC_KEY=OTHER_PUBLIC_KEY, SIGCALCLOUD_PRIVATE_KEY=OTHER_PRIVATE_KEY)
+    folder = os.path.join(ansible_env["HOME"], ".sigcalcloud")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "credential.json"), "w") as handle:
+        json.dump([dict(profile=name, public_key=a["public_key"], private_key=a["private_key"])
+                   for name, a in zip(("demo", "other"), emu.data["accounts"])], handle)
+    os.chmod(os.path.join(folder, "credential.json"), 0o600)
+    with open(os.path.join(folder, "config.json"), "w") as handle:
+        json.dump([{"profile": name, "region": "cn-bj2", "base_url": emu.base_url} for name in ("demo", "other")], handle)
+    blank = {"SIGCALCLOUD_PUBLIC_KEY": "", "SIGCALCLOUD_PRIVATE_KEY": "", "SIGCALCLOUD_BASE_URL": "",
+             "SIGCALCLOUD_REGION": ""}
+    return dict(blank, SIGCALCLOUD_PROFILE="demo"), dict(blank, SIGCALCLOUD_PROFILE="other")
+
+
+@pytest.mark.parametrize("how", ["keys", "profiles"])
+def test_two_accounts_with_one_inventory_file_and_cache_each_get_their_own(
+        run_ansible, ansible_env, start_emulator, tmp_path, how):
+    emu = start_emulator()
+    cache_dir = tmp_path / "cache"
+    path = cache_inventory(tmp_path, cache_dir)
+    demo_env, other_env = account_envs(emu, ansible_env, how)
+    demo_ids = sorted(b["backup_id"] for b in expected_backups(emu.data, "cn-bj2"))
+    other_ids = sorted(b["backup_id"] for b in expected_backups(emu.data, "cn-bj2", project_id="org-other"))
+    assert other_ids and not set(other_ids) & set(demo_ids)
+
+    def listed(env):
+        result = run_ansible("ansible-inventory", "-i", path, "--list", env=env)
+        assert result.rc == 0, result
+        return sorted(hostvars(result.json()))
+
+    assert listed(demo_env) == demo_ids
+    after_demo = emu.stats()["api_requests"]
+    assert listed(other_env) == other_ids  # a miss: its own backups, not the demo account's
+    after_other = emu.stats()["api_requests"]
+    assert after_other > after_demo
+    # Both are cached now: hits, with no request at all.
+    assert listed(demo_env) == demo_ids and listed(other_env) == other_ids
+    assert emu.stats()["api_requests"] == after_other
+
+    secrets = [a[k] for a in emu.data["accounts"] for k in ("public_key", "private_key")]
+    files = list(cache_dir.iterdir())
+    assert len(files) == 2
+    for item in files:
+        text = item.read_text()
+        assert not any(secret in text or secret in item.name for secret in secrets)
+
+
+def cache_file(cache_dir):
+    [path] = list(cache_dir.iterdir())
+    return path
+
+
+def entry_with(change):
+    """Damage the cached entry itself, inside the cache plugin's own envelope (ansible-core 2.19
+    stores {"__payload__": "<the entry as JSON>"})."""
+    def damage(path):
+        outer = json.loads(path.read_text())
+        entry = json.loads(outer["__payload__"]) if "__payload__" in outer else outer
+        change(entry)
+        if "__payload__" in outer:
+            outer["__payload__"] = json.dumps(entry)
+        path.write_text(json.dumps(outer if "__payload__" in outer else entry))
+    return damage
+
+
+def payload(text):
+    def damage(path):
+        outer = json.loads(path.read_text())
+        path.write_text(json.dumps(dict(outer, __payload__=text)) if "__payload__" in outer else text)
+    return damage
+
+
+def file_text(text):
+    def damage(path):
+        path.write_text(text)
+    return damage
+
+
+@pytest.mark.parametrize("damage, why", [
+    (entry_with(lambda e: e.update(backups="not a list")), "its backups are str, not a list"),
+    (entry_with(lambda e: e.update(backups={"a": 1})), "its backups are dict, not a list"),
+    (entry_with(lambda e: e.pop("backups")), "its backups are NoneType, not a list"),
+    (entry_with(lambda e: e["backups"][0].pop("state")), "backups[0]: a backup has the facts"),
+    (entry_with(lambda e: e["backups"].append({"backup_id": "x"})), "a backup has the facts backup_id, expected"),
+    (entry_with(lambda e: e["backups"][1].update(backup_time="yesterday")), "backups[1]: backup "),
+    (entry_with(lambda e: e["backups"][0].update(backup_size=[1])), "has backup_size=[1], expected an integer"),
+    (entry_with(lambda e: e["backups"][0].update(region=None)), "has no region"),
+    (entry_with(lambda e: e["backups"].insert(0, None)), "backups[0]: a backup is NoneType, not a mapping"),
+    (entry_with(lambda e: e.update(format=99)), "it is not a format 1 entry"),
+    (entry_with(lambda e: e.update(format="1")), "it is not a format 1 entry"),
+    (payload("[1, 2]"), "it is not a format 1 entry"),
+    (payload("{not json"), "not read"),
+    (file_text("{not json"), "not read"),
+    (file_text("[1, 2]"), "not read"),
+])
+def test_a_damaged_cache_entry_is_a_miss_and_the_api_is_read(run_ansible, start_emulator, tmp_path, damage, why):
+    emu = start_emulator()
+    cache_dir = tmp_path / "cache"
+    path = cache_inventory(tmp_path, cache_dir)
+    first = inventory_list(run_ansible, emu, path)
+    assert first.rc == 0, first
+    damage(cache_file(cache_dir))
+    before = emu.stats()["api_requests"]
+
+    result = inventory_list(run_ansible, emu, path, {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}, "-vvv")
+    assert result.rc == 0, result
+    assert "Traceback" not in result.output and "[ERROR]" not in result.output
+    listing = json.loads(result.stdout[result.stdout.index("\n{\n"):])  # after the -vvv lines
+    assert plain(listing) == plain(first.json())
+    assert emu.stats()["api_requests"] > before
+    [said] = [line for line in result.stdout.splitlines() if line.startswith("sigcalcloud.cloud.uredis_backup: cache entry ")]
+    assert said.endswith("; reading the API") and why in said, said
+    # The fresh listing replaced the damaged entry: the next run is a hit.
+    after = emu.stats()["api_requests"]
+    assert plain(inventory_list(run_ansible, emu, path).json()) == plain(first.json())
+    assert emu.stats()["api_requests"] == after

@@ -6,9 +6,10 @@
 
 It reads a JSON list of fact dictionaries (written by tests/benchmark/run.py from the
 same listing the uredis_backup plugin returns) and adds one host per entry, named by its
-``backup_id``, to the group ``uredis_backups``, with every fact and
-``ansible_connection=local`` as host variables: exactly what the uredis_backup plugin adds
-with its default options, and nothing else (no options, no templating, no network).
+``backup_id``, to the group ``uredis_backups``, with every fact as host variables:
+exactly what the uredis_backup plugin adds with its default options (no
+``ansible_connection``: that takes ``local_connection: true``), and nothing else (no
+options, no templating, no network).
 ``ansible-inventory --list`` over it measures what Ansible itself needs to take in, hold
 and print those hosts.
 
@@ -49,4 +50,3 @@ class InventoryModule(BaseInventoryPlugin):
             self.inventory.add_host(name, group=group)
             for key, value in facts.items():
                 self.inventory.set_variable(name, key, value)
-            self.inventory.set_variable(name, "ansible_connection", "local")

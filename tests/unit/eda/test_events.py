@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._events import (
+    OtherScope,
     group_status,
     is_stale,
     new_state,
@@ -27,8 +28,8 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Q
 
 NOW = 1_800_000_000
 HOUR = 3600
-SCOPE = {"base_url": "https://api.example", "project_id": None, "regions": ["cn-bj2"],
-         "region_types": ["normal"], "group_ids": []}
+SCOPE = {"account": "0123456789abcdef0123456789abcdef", "base_url": "https://api.example", "project_id": None,
+         "regions": ["cn-bj2"], "region_types": ["normal"], "group_ids": []}
 
 
 def backup(backup_id, state="Success", age=HOUR, group="g-1", region="cn-bj2", **fields):
@@ -229,20 +230,104 @@ def test_the_state_survives_json_and_is_refused_for_another_scope():
     state = primed(backup("a"), backup("b", age=99 * HOUR), stale_after=HOUR)
     restored = restore_state(json.loads(json.dumps(state)), SCOPE)
     assert restored == state
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(OtherScope, match="other settings"):
         restore_state(json.loads(json.dumps(state)), dict(SCOPE, regions=["hk"]))
 
 
-@pytest.mark.parametrize("data, message", [
-    ([], "not a version 1 state"),
-    ({"version": 99}, "not a version 1 state"),
-    (dict(new_state(SCOPE), backups=[]), "backups"),
-    (dict(new_state(SCOPE), backups={"a": {"no": "state"}}), "backups"),
-    (dict(new_state(SCOPE), stale_groups=[["only-region"]]), "stale_groups"),
+def test_another_account_is_another_scope():
+    state = json.loads(json.dumps(primed(backup("a"))))
+    with pytest.raises(OtherScope, match="other settings"):
+        restore_state(state, dict(SCOPE, account="fedcba9876543210fedcba9876543210"))
+
+
+def sound_state():
+    """A JSON round trip of a state with a backup and a stale group: what a state file holds."""
+    return json.loads(json.dumps(primed(backup("a"), backup("b", group="g-2", age=99 * HOUR), stale_after=HOUR)))
+
+
+def damaged(change):
+    data = sound_state()
+    change(data)
+    return data
+
+
+def setter(*path_and_value):
+    *path, key, value = path_and_value
+
+    def change(data):
+        target = data
+        for step in path:
+            target = target[step]
+        if value is DELETE:
+            del target[key]
+        else:
+            target[key] = value
+    return change
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda data: data.clear() or data.update(version=99), "not a version 1 state"),
+    (setter("version", True), "not a version 1 state"),
+    (setter("version", "1"), "not a version 1 state"),
+    (setter("version", 1.0), "not a version 1 state"),
+    (setter("extra", 1), "has the keys"),
+    (setter("primed", DELETE), "has the keys"),
+    (setter("primed", 1), "its primed is 1, expected true or false"),
+    (setter("primed", "yes"), "its primed is 'yes', expected true or false"),
+    (setter("primed", None), "its primed is None"),
+    (setter("scope", ["cn-bj2"]), "its scope is not a mapping of account, base_url"),
+    (setter("scope", "odd", "x"), "its scope is not a mapping of"),
+    (setter("scope", "account", DELETE), "its scope is not a mapping of"),
+    (setter("scope", "regions", [1]), r"its scope has regions=\[1\], expected a string, a list of strings or null"),
+    (setter("scope", "base_url", {"a": 1}), "its scope has base_url="),
+    (setter("backups", []), "its backups are not a mapping of backup id to facts"),
+    (setter("backups", None), "its backups are not a mapping"),
+    (setter("backups", "a", None), r"its backups\['a'\]: a backup is NoneType, not a mapping"),
+    (setter("backups", "a", "backup_time", "yesterday"), r"its backups\['a'\]: backup 'a' has backup_time='yesterday'"),
+    (setter("backups", "a", "backup_time", 1.5), "has backup_time=1.5, expected an integer"),
+    (setter("backups", "a", "backup_size", True), "has backup_size=True"),
+    (setter("backups", "a", "state", 3), "has state=3, expected a string"),
+    (setter("backups", "a", "group_id", ["g"]), "has group_id="),
+    (setter("backups", "a", "region", None), "has no region"),
+    (setter("backups", "a", "zone", DELETE), r"its backups\['a'\]: a backup has the facts"),
+    (setter("backups", "a", "surplus", 1), "a backup has the facts"),
+    (setter("backups", "a", "backup_id", "b"), r"its backups\['a'\] holds the facts of backup 'b'"),
+    (setter("backups", "a", "backup_id", None), "holds the facts of backup None"),
+    (setter("stale_groups", {}), "its stale_groups are not a list of"),
+    (setter("stale_groups", [["only-region"]]), r"stale_groups are not a list of \[region, group_id\] pairs"),
+    (setter("stale_groups", 0, ["cn-bj2", 7]), r"\(entry 0 is \['cn-bj2', 7\]\)"),
+    (setter("stale_groups", 0, ["cn-bj2", ["g-2"]]), "entry 0"),
+    (setter("stale_groups", 0, "cn-bj2/g-2"), "entry 0 is 'cn-bj2/g-2'"),
+    (setter("stale_groups", 0, ["cn-bj2", "g-2", "x"]), "entry 0"),
 ])
-def test_a_damaged_state_is_refused_with_a_reason(data, message):
-    with pytest.raises(ValueError, match=message):
+def test_a_damaged_state_is_refused_with_a_reason(change, message):
+    data = damaged(change)
+    with pytest.raises(ValueError, match=message) as caught:
         restore_state(data, SCOPE)
+    assert not isinstance(caught.value, OtherScope)  # damaged, not merely another scope's
+
+
+@pytest.mark.parametrize("data", [[], None, "state", 1])
+def test_a_state_that_is_not_an_object_is_refused(data):
+    with pytest.raises(ValueError, match="it is not a JSON object"):
+        restore_state(data, SCOPE)
+
+
+def test_a_damaged_state_of_another_scope_is_damaged_first():
+    data = damaged(setter("backups", "a", "backup_time", "yesterday"))
+    with pytest.raises(ValueError, match="backup_time") as caught:
+        restore_state(data, dict(SCOPE, regions=["hk"]))
+    assert not isinstance(caught.value, OtherScope)
+
+
+def test_a_restored_state_polls_without_error():
+    """What passes the checks is what poll_events can use: no TypeError on a later poll."""
+    state = restore_state(sound_state(), SCOPE)
+    events, _state = poll_events(state, [backup("c")], NOW, stale_after=HOUR)
+    assert kinds(events) == [("backup_new", "c"), ("backup_removed", "b"), ("backup_removed", "a")]
 
 
 # --- properties over any sequence of polls ------------------------------------------
@@ -297,5 +382,5 @@ def test_a_state_file_with_incomplete_facts_is_not_used():
     state = primed(backup("a"))
     data = json.loads(json.dumps(state))
     data["backups"]["a"] = {"state": "Success"}  # hand-edited, or written by an older version
-    with pytest.raises(ValueError, match="complete facts"):
+    with pytest.raises(ValueError, match=r"its backups\['a'\]: a backup has the facts state, expected backup_id"):
         restore_state(data, SCOPE)

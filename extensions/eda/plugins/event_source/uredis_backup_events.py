@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import json
 import logging
 import os
@@ -138,8 +139,13 @@ options:
     description:
       - A JSON file where the source remembers what it has seen, written after each poll's
         events are on the queue. Its folder must exist.
-      - A state file written for other regions, region types, groups, project or endpoint is
-        not used (the source then starts as on a first poll).
+      - A state file written for other regions, region types, groups, project, endpoint or
+        account (another public key or profile) is not used (the source then starts as on a
+        first poll). The account is kept as a salted hash of the public key, never the key.
+      - A state file that is not one the source writes (not JSON, not a regular file, larger
+        than 64 MiB, or a value of the wrong type inside) is set aside, renamed to
+        C(<state_file>.invalid-<UTC time>), with a warning that says why, and the source starts
+        afresh.
     type: path
   announce_existing:
     description:
@@ -185,11 +191,15 @@ _put_collections_on_path()
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 
 NAME = "sigcalcloud.cloud.uredis_backup_events"
+# A state file holds the facts of every backup watched (some 600 bytes each): this is
+# room for some 100,000, and a bound on what a wrong path (a log, a disk image) costs.
+STATE_FILE_MAX_BYTES = 64 << 20
 SOURCE_ARGS = ("regions", "group_ids", "region_types", "interval", "stale_after", "state_file",
                "announce_existing")
 DEFAULT_INTERVAL = 60
@@ -223,17 +233,20 @@ def _names(name: str, value: Any) -> list[str]:
 
 def _seconds(name: str, value: Any) -> float:
     """Positive seconds from a number, a string of digits, or an age such as 26h."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value if abs(value) <= _uredis.AGE_MAX_SECONDS else float("inf")  # float() of a huge int raises
+    elif isinstance(value, float):
+        seconds = value
+    elif isinstance(value, str) and value.strip().replace(".", "", 1).isdigit() and len(value.strip()) <= 20:
         seconds = float(value)
     else:
-        seconds = _uredis.parse_age(value)
+        seconds = _uredis.parse_age(value, name=name)
         if seconds is None:
-            raise ValueError("%s=%r is not a number of seconds or an age such as 90m, 26h or 1d12h"
-                             % (name, value))
-    if seconds <= 0:
-        raise ValueError("%s=%r must be more than 0 seconds" % (name, value))
+            raise ValueError("%s=%s is not a number of seconds or an age such as 90m, 26h or 1d12h"
+                             % (name, _uredis.shown_value(value)))
+    if not 0 < seconds <= _uredis.AGE_MAX_SECONDS:  # also NaN and infinity
+        raise ValueError("%s=%s must be more than 0 seconds and at most %dd (100 years)"
+                         % (name, _uredis.shown_value(value), _uredis.AGE_MAX_DAYS))
     return seconds
 
 
@@ -299,8 +312,13 @@ def _parse_args(args: dict[str, Any], environ: dict[str, str] | None) -> Config:
 
 
 def scope(config: Config) -> dict[str, Any]:
-    """What is watched: a state file remembered for another scope is not used."""
+    """What is watched: a state file remembered for another scope is not used.
+
+    The account is a salted hash of the public key: a switch of account starts afresh,
+    and the state file never holds the key.
+    """
     return {
+        "account": config.settings.account(),
         "base_url": config.settings.base_url,
         "project_id": config.settings.project_id,
         "regions": sorted(config.regions),
@@ -312,17 +330,58 @@ def scope(config: Config) -> dict[str, Any]:
 # --- the state file -----------------------------------------------------------------
 
 
+class UnusableStateFile(ValueError):
+    """The state file's content (or the file itself) is not a state the source wrote."""
+
+
 def load_state(config: Config) -> dict[str, Any]:
+    """The remembered state, or a fresh one. A file that is not a state is set aside."""
     watched = scope(config)
     path = config.state_file
-    if not path or not os.path.exists(path):
+    if not path or not os.path.lexists(path):
         return _events.new_state(watched)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return _events.restore_state(json.load(handle), watched)
-    except (OSError, ValueError) as exc:
+        return _events.restore_state(read_state_file(path), watched)
+    except _events.OtherScope as exc:  # sound, only not ours: the next save replaces it
+        logger.warning("not using state_file %s: %s; starting afresh", path, _client.printable(exc))
+    except OSError as exc:  # unreadable, not wrong: left where it is
         logger.warning("not using state_file %s: %s; starting afresh", path, exc)
-        return _events.new_state(watched)
+    except ValueError as exc:  # not a state we wrote: kept aside for a look, never tripped over again
+        logger.warning("state_file %s is not usable: %s; %s, and the source starts afresh",
+                       path, _client.printable(exc), set_aside(path))
+    return _events.new_state(watched)
+
+
+def read_state_file(path: str) -> Any:
+    """The JSON in ``path``. Only a regular file is read, at most STATE_FILE_MAX_BYTES of it:
+    a FIFO would hang the source, a link to a device would read without end."""
+    try:
+        data, _mode = _files.read_regular_file(path, STATE_FILE_MAX_BYTES)
+    except _files.FileRefused as exc:
+        raise UnusableStateFile("it %s" % exc)
+    if data is None:
+        raise FileNotFoundError(2, "No such file or directory", path)  # gone since load_state looked
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both are
+        raise UnusableStateFile("it is not JSON (%s)" % exc)
+    except RecursionError:
+        raise UnusableStateFile("it is not JSON the source writes (nested too deeply)")
+
+
+def set_aside(path: str) -> str:
+    """Rename the unusable ``path`` out of the way, keeping it for a look; say what was done."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = "%s.invalid-%s" % (path, stamp)
+    number = 1
+    while os.path.lexists(target):  # two in one second: keep both
+        number += 1
+        target = "%s.invalid-%s-%d" % (path, stamp, number)
+    try:
+        os.rename(path, target)
+    except OSError as exc:
+        return "it could not be set aside (%s)" % exc
+    return "it was set aside as %s" % target
 
 
 def save_state(path: str, state: dict[str, Any]) -> None:
@@ -347,9 +406,9 @@ def api_error(error: Exception, private_key: str | None) -> dict[str, Any]:
     """An api_error event. The client's errors never hold the private key; the message is
     cleaned of it all the same, since an unexpected error could quote anything."""
     if isinstance(error, _client.SigcalcloudError):
-        message = str(error)
-    else:
-        message = "unexpected error: %s: %s" % (type(error).__name__, error)
+        message = str(error)  # already printable, its URLs redacted
+    else:  # could quote the server: no raw control characters either
+        message = _client.printable("unexpected error: %s: %s" % (type(error).__name__, error))
     if private_key:
         message = message.replace(private_key, "********")
     event = {"type": "api_error", "message": message}

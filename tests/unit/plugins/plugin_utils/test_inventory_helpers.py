@@ -55,3 +55,27 @@ def test_usable_name_and_description():
     assert "backup a ('n') of group g in region r1" == _inventory.describe_host(
         dict(backup("a", "g", 1), backup_name="n"))
     assert _inventory.describe_host(_inventory.redis_groups([backup("a", "g", 1)])[0]) == "Redis group g in region r1"
+
+
+def test_a_name_with_control_or_bidi_characters_is_not_usable():
+    for name in ("db1\x1b[2J", "evil\r\nok: [web1]", "tab\there", "rtl\u202eexe.txt", "zero\u200bwidth", "\x00"):
+        assert _inventory.usable_name(name) is None, repr(name)
+    assert _inventory.usable_name("  db1.example.com ") == "db1.example.com"
+    assert _inventory.usable_name("名前-ü") == "名前-ü"  # other text is fine
+
+
+def test_describe_host_escapes_what_the_server_sent():
+    facts = dict(backup("id\x1b[31m", "g\u202e1", 1), backup_name="n\x07")
+    text = _inventory.describe_host(facts)
+    assert text == "backup id\\x1b[31m ('n\\x07') of group g\\u202e1 in region r1"
+    group = _inventory.redis_groups([backup("a", "g\x1b]0;x\x07", 1)])[0]
+    assert _inventory.describe_host(group) == "Redis group g\\x1b]0;x\\x07 in region r1"
+
+
+def test_taken_by_names_hosts_of_earlier_sources_and_localhost():
+    existing = frozenset(["web1", "db1"])
+    assert _inventory.taken_by("web1", existing) == "a host another inventory source already added"
+    for name in ("localhost", "127.0.0.1", "::1"):
+        assert _inventory.taken_by(name, existing) == "the name of the controller's implicit localhost"
+    assert _inventory.taken_by("localhost", frozenset(["localhost"])) == "a host another inventory source already added"
+    assert _inventory.taken_by("web2", existing) is None
