@@ -17,7 +17,7 @@ test-quick:
 # Options go through BENCH_ARGS, for example: make bench BENCH_ARGS=--quick
 bench:
 	@bash -c 'set -euo pipefail; root="$(CURDIR)"; source "$$root/scripts/lib.sh"; \
-	  read -r name pyver core_spec < <(matrix); \
+	  read -r name pyver core_spec _scope < <(default_entry); \
 	  python=$$(find_python "$$pyver") || python=$$(command -v python3); \
 	  venv=$$("$$root/scripts/venv.sh" "$$name" "$$python" "$$core_spec"); \
 	  ANSIBLE_COLLECTIONS_PATH=$$(collections_path) "$$venv/bin/python" "$$root/tests/benchmark/run.py" $(BENCH_ARGS)'

@@ -32,7 +32,7 @@ if [ $# -gt 0 ]; then
   exit
 fi
 failed=()
-while read -r name pyver core_spec; do
+while read -r name pyver core_spec _scope; do
   run_entry "$name" "$pyver" "$core_spec" || failed+=("$name")
 done < <(matrix)
 [ ${#failed[@]} -eq 0 ] || { echo "== integration FAILED: ${failed[*]}"; exit 1; }

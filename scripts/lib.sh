@@ -3,17 +3,31 @@
 # The sourcing script sets root, the checkout's top folder.
 : "${root:?scripts/lib.sh needs root set to the checkout}"
 
-# The test matrix: NAME PYTHON-VERSION ANSIBLE-CORE-SPEC.
-# 2.19 is the oldest ansible-core we support; the second line is the newest release.
+# The test matrix: NAME PYTHON-VERSION ANSIBLE-CORE-SPEC SCOPE. Every entry runs ansible-test
+# sanity and integration; SCOPE "full" runs the whole unit and end-to-end suite, "core" the
+# module, inventory and release end-to-end tests (tests/e2e/test_module.py, test_inventory.py,
+# test_release.py). 2.16 is the oldest core we support (Automation Platform 2.5), 2.19 the first
+# with data tagging, 2.21 the newest on PyPI. Each Python is one the core supports as controller.
 matrix() {
-  echo "core2.19 3.11 ansible-core>=2.19,<2.20"
-  echo "core2.21 3.13 ansible-core>=2.21,<2.22"
+  echo "core2.16 3.12 ansible-core>=2.16,<2.17 full"
+  echo "core2.17 3.12 ansible-core>=2.17,<2.18 core"
+  echo "core2.18 3.13 ansible-core>=2.18,<2.19 core"
+  echo "core2.19 3.11 ansible-core>=2.19,<2.20 full"
+  echo "core2.20 3.12 ansible-core>=2.20,<2.21 core"
+  echo "core2.21 3.13 ansible-core>=2.21,<2.22 full"
 }
 
-# Managed-host Pythons the module is also run on: the oldest that ansible-core 2.19
-# supports for modules, and the next one.
+# The entry the demo and the benchmark use: the README's Python 3.11.
+default_entry() {
+  matrix | grep "^core2.19 "
+}
+
+# Managed-host Pythons the module is also run on, besides the controller's own (the newest
+# each core supports as a target): 3.7 is the oldest the module supports (its python_requires,
+# tests/config.yml), and the oldest 2.16 and 2.17 run modules on; 2.18 and 2.19 start at 3.8,
+# 2.20 and later at 3.9. A core that refuses one says so and the test skips with its message.
 target_pythons() {
-  echo "3.8 3.9"
+  echo "3.7 3.8 3.9"
 }
 
 # target_venv 3.8 -> the python of a small venv with requests, for running the module

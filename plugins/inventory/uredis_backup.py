@@ -221,6 +221,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
+from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _unsafe
 
 CACHE_FORMAT = 1
 
@@ -347,6 +348,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _populate(self, backups):
         backups = _uredis.filter_backups(backups, self.get_option("states"), self.get_option("backup_types"))
+        # From here on every string of the API is data, never a template: filters, host names,
+        # host variables, compose, groups and keyed_groups all see the marked values.
+        backups = _unsafe.make_unsafe(backups)
         filters = self._filters()
         if filters:
             backups = [b for b in backups if self._passes_filters(b, filters)]
@@ -413,7 +417,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                         index, entry, _inventory.describe_host(facts), exc)))
             name = _inventory.usable_name(value)
             if name is not None:
-                return name
+                return _unsafe.unsafe_name(name)
         return None
 
     def _warn(self, text):
@@ -434,8 +438,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _passes_filters(self, facts, filters):
         for index, kind, condition in filters:
             try:
-                self.templar.available_variables = facts
-                matched = self.templar.evaluate_conditional(condition)
+                matched = _unsafe.evaluate_conditional(self.templar, self.loader, condition, facts)
             except Exception as exc:
                 raise AnsibleParserError(_client.printable("filters[%d] %s %r failed for %s: %s" % (
                     index, kind, condition, _inventory.describe_host(facts), exc)))

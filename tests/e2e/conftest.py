@@ -17,8 +17,10 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
 from emulator.server import Emulator, generate_dataset
 
@@ -26,6 +28,59 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BIN = os.path.dirname(sys.executable)
 DEMO_REGIONS = ["cn-bj2", "cn-sh2", "hk"]
+# The ansible-core of this virtualenv, which the tests' ansible processes run.
+ANSIBLE_CORE = tuple(int(part) for part in ANSIBLE_CORE_VERSION.split(".")[:2])
+
+
+def by_core(before_2_19, since_2_19):
+    """What this ansible-core does where 2.16-2.18 and 2.19 and later differ in ways that are
+    theirs, not the collection's: the words of a message of their own, a default."""
+    return since_2_19 if ANSIBLE_CORE >= (2, 19) else before_2_19
+
+
+# Before 2.19, ansible-core wraps its warnings and errors at 79 columns when stderr is not
+# a terminal (textwrap: at spaces, after some hyphens, inside words longer than a line);
+# 2.19 and later print each on one line.
+WRAP_COLUMNS = 79
+_MESSAGE_START = re.compile(r"\[[A-Z][A-Z ]*\]:|ERROR!")
+
+
+def _chunks(text):
+    """The pieces textwrap breaks ``text`` between (words, and parts of hyphenated words)."""
+    return [chunk for chunk in textwrap.TextWrapper.wordsep_re.split(text) if chunk]
+
+
+def _break_without_space(last, line):
+    """Whether textwrap broke a word between ``last`` and ``line``: after a hyphen, or a word too long for a line."""
+    tail, head = last.rsplit(" ", 1)[-1], line.split(" ", 1)[0]
+    offset = 0
+    for chunk in _chunks(tail + head):
+        if offset < len(tail) < offset + len(chunk):  # a word too long for a line, split at its last hyphen or the edge
+            return len(chunk) > WRAP_COLUMNS and (tail.endswith("-") or len(last) == WRAP_COLUMNS)
+        offset += len(chunk)
+        if offset == len(tail):
+            return tail.endswith("-")  # a break after a hyphen, where textwrap breaks
+    return False
+
+
+def unwrap_messages(text):
+    """``text`` with the line breaks that Ansible's wrapping added taken out again.
+
+    A line continues the one before when its first piece could not have fitted there:
+    that is where textwrap broke it.
+    """
+    lines = []
+    last = None  # the previous line as printed
+    for line in text.split("\n"):
+        if last and line and not line[0].isspace() and not _MESSAGE_START.match(line):
+            joint = "" if _break_without_space(last, line) else " "
+            if len(last) + len(joint) + len(_chunks(line)[0]) > WRAP_COLUMNS:
+                lines[-1] += joint + line
+                last = line
+                continue
+        lines.append(line)
+        last = line
+    return "\n".join(lines)
 
 
 def collections_path():
@@ -49,7 +104,9 @@ class AnsibleRun:
         self.results_file = results_file
         self.rc = completed.returncode
         self.stdout = completed.stdout
-        self.stderr = completed.stderr
+        self.raw_stderr = completed.stderr
+        # Warnings and errors are read whole, as ansible-core 2.19 and later print them.
+        self.stderr = by_core(unwrap_messages(completed.stderr), completed.stderr)
 
     @property
     def output(self):

@@ -20,7 +20,11 @@ PLUGINS = [("module", "sigcalcloud.cloud.uredis_backup_info"), ("inventory", "si
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
-    """Build the tarball once and install it into an empty collections path."""
+    """Build the tarball once and install it into an empty collections path.
+
+    With SIGCALCLOUD_RELEASE_TARBALL set (scripts/release_checks.sh sets it), that tarball, built
+    from this checkout, is installed instead, so the tests check the very file galaxy-importer did."""
+    import pathlib
     import subprocess
     import sys
 
@@ -30,9 +34,14 @@ def release(tmp_path_factory):
     # find the collection "already installed" and install nothing.
     env = dict(((k, v) for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("ANSIBLE_")),
                ANSIBLE_HOME=str(work / "ansible-home"), ANSIBLE_NOCOLOR="1")
-    subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "build", ROOT, "--output-path",
-                    str(work / "dist")], check=True, capture_output=True, env=env)
-    tarball, = (work / "dist").glob("sigcalcloud-cloud-*.tar.gz")
+    prebuilt = os.environ.get("SIGCALCLOUD_RELEASE_TARBALL")
+    if prebuilt:
+        tarball = pathlib.Path(prebuilt)
+        assert tarball.is_file(), "SIGCALCLOUD_RELEASE_TARBALL=%s is not a file" % prebuilt
+    else:
+        subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "build", ROOT, "--output-path",
+                        str(work / "dist")], check=True, capture_output=True, env=env)
+        tarball, = (work / "dist").glob("sigcalcloud-cloud-*.tar.gz")
     installed = work / "collections"
     subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", "--force", str(tarball),
                     "-p", str(installed)], check=True, capture_output=True, env=env)
@@ -50,10 +59,12 @@ def test_tarball_holds_the_collection_and_no_build_or_test_output(release):
     for needed in ("MANIFEST.json", "FILES.json", "README.md", "COPYING", "meta/runtime.yml",
                    "plugins/modules/uredis_backup_info.py", "plugins/inventory/uredis_backup.py",
                    "plugins/module_utils/_client.py", "plugins/doc_fragments/connection.py",
-                   "tests/emulator/server.py", "docs/emulator.md"):
+                   "tests/emulator/server.py", "docs/emulator.md",
+                   "meta/execution-environment.yml", "requirements.txt", "docs/awx/execution-environment.yml"):
         assert needed in names, needed
     unwanted = [n for n in names if re.search(
-        r"(^|/)(\.venv|\.build|\.git|\.pytest_cache|__pycache__|output|\.ci)(/|$)|\.pyc$|\.tar\.gz$", n)]
+        r"(^|/)(\.venv|\.build|\.git|\.pytest_cache|\.ruff_cache|\.hypothesis|__pycache__|output|\.ci)(/|$)"
+        r"|\.pyc$|\.tar\.gz$", n)]
     assert unwanted == []
 
 

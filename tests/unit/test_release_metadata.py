@@ -29,5 +29,5 @@ def test_galaxy_version_is_released_in_the_changelog():
 
 def test_runtime_requires_the_oldest_tested_ansible_core():
     runtime = yaml.safe_load(read("meta", "runtime.yml"))
-    assert runtime["requires_ansible"] == ">=2.19.0"
+    assert runtime["requires_ansible"] == ">=2.16.0"
     assert "uredis_backup_info" in runtime["action_groups"]["sigcalcloud"]
