@@ -18,4 +18,24 @@ if ANSIBLE_INVENTORY_UNPARSED_FAILED=true ansible-inventory -i failing.uredis_ba
   exit 1
 fi
 
+# ansible-inventory --list writes API strings as {"__ansible_unsafe": text} (2.19+ always; 2.16-2.18
+# since the plugin marks them unsafe): make them plain values, as 2.19's from_json profile
+# inventory_legacy would, so the checks read the same on every core.
+for listing in list groups partial; do
+  "$emulator_python" - "$out/$listing.json" <<'PY'
+import json, sys
+def plain(value):
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+text = open(sys.argv[1]).read()
+with open(sys.argv[1], "w") as handle:
+    json.dump(plain(json.loads(text[text.index("{"):])), handle)
+PY
+done
+
 ansible-playbook -i ../../inventory -i test.uredis_backup.yml -e "out=$out" runme.yml "$@"
