@@ -219,7 +219,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _unsafe
 
@@ -336,7 +336,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(str(exc))
         fail_on_errors = self.get_option("fail_on_errors")
         try:
-            results, errors = _uredis.list_backups(
+            results, errors = _backups.list_backups(
                 settings.client(), queries, max_concurrency=settings.max_concurrency, fail_fast=fail_on_errors)
         except _client.SigcalcloudError as exc:
             raise AnsibleError("sigcalcloud.cloud.uredis_backup: %s" % exc)
@@ -347,7 +347,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # --- hosts -------------------------------------------------------------------------
 
     def _populate(self, backups):
-        backups = _uredis.filter_backups(backups, self.get_option("states"), self.get_option("backup_types"))
+        backups = _backups.filter_backups(backups, self.get_option("states"), self.get_option("backup_types"))
         # From here on every string of the API is data, never a template: filters, host names,
         # host variables, compose, groups and keyed_groups all see the marked values.
         backups = _unsafe.make_unsafe(backups)
@@ -456,7 +456,7 @@ def _cached_backups(cached):
         raise ValueError("its backups are %s, not a list" % type(backups).__name__)
     for index, facts in enumerate(backups):
         try:
-            _uredis.check_facts(facts)
+            _backups.check_facts(facts)
         except ValueError as exc:
             raise ValueError("backups[%d]: %s" % (index, exc))
     return backups

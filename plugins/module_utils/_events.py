@@ -6,14 +6,14 @@
 ``uredis_backup_events`` Event-Driven Ansible source, as pure functions.
 
 ``poll_events(state, backups, now, ...)`` takes what was remembered and the backups
-one poll listed (facts exactly as ``_uredis.shape_row`` makes them) and returns the
+one poll listed (facts exactly as ``_backups.shape_row`` makes them) and returns the
 events to send and the state to remember. No I/O and no clock: the source reads the
 API and the state file, and passes ``now``. The state is plain JSON-able data.
 """
 
 from __future__ import annotations
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import check_facts, newest_first
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import check_facts, newest_first
 
 STATE_VERSION = 1
 STATE_KEYS = ("version", "scope", "primed", "backups", "stale_groups")

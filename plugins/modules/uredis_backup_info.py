@@ -248,7 +248,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 
 INT32_MAX = 2147483647
 
@@ -258,12 +258,12 @@ def argument_spec():
     spec.update(
         group_id=dict(type="str"),
         backup_id=dict(type="str"),
-        region_type=dict(type="str", choices=list(_uredis.REGION_TYPES)),
+        region_type=dict(type="str", choices=list(_backups.REGION_TYPES)),
         slave_zone=dict(type="str"),
         offset=dict(type="int"),
         limit=dict(type="int"),
-        state=dict(type="list", elements="str", choices=list(_uredis.STATES)),
-        backup_type=dict(type="list", elements="str", choices=list(_uredis.BACKUP_TYPES)),
+        state=dict(type="list", elements="str", choices=list(_backups.STATES)),
+        backup_type=dict(type="list", elements="str", choices=list(_backups.BACKUP_TYPES)),
         since=dict(type="str"),
     )
     return spec
@@ -285,7 +285,7 @@ def run(module):
     module.no_log_values.update(_client.url_secrets(params["base_url"]))
     try:
         settings = _settings.resolve(params)
-        since = _uredis.parse_since(params["since"]) if params["since"] is not None else None
+        since = _backups.parse_since(params["since"]) if params["since"] is not None else None
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     # A key read from a profile file is as secret as one passed as an option.
@@ -297,7 +297,7 @@ def run(module):
     if problem:
         module.fail_json(msg=problem)
 
-    query = _uredis.Query(
+    query = _backups.Query(
         region=settings.region,
         project_id=settings.project_id,
         region_type=params["region_type"],
@@ -308,17 +308,17 @@ def run(module):
     client = settings.client()
     try:
         if params["offset"] is None and params["limit"] is None:
-            results, _errors = _uredis.list_backups(client, [query], max_concurrency=settings.max_concurrency)
+            results, _errors = _backups.list_backups(client, [query], max_concurrency=settings.max_concurrency)
             backups = results[query]
             total = len(backups)
         else:
-            page = _uredis.fetch_page(client, query, params["offset"] or 0, params["limit"] or _uredis.PAGE_SIZE)
+            page = _backups.fetch_page(client, query, params["offset"] or 0, params["limit"] or _backups.PAGE_SIZE)
             backups, total = page.rows, page.total
     except _client.SigcalcloudError as exc:
         details = dict(ret_code=exc.ret_code, request_id=exc.request_id, http_status=exc.http_status)
         module.fail_json(msg=str(exc), **dict((k, v) for k, v in details.items() if v is not None))
 
-    backups = _uredis.filter_backups(backups, params["state"], params["backup_type"], since)
+    backups = _backups.filter_backups(backups, params["state"], params["backup_type"], since)
     module.exit_json(changed=False, backups=backups, total_count=total)
 
 

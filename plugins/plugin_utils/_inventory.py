@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import printable
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, newest_first
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, newest_first
 
 HOSTS_FROM = ("backup", "redis_group")
 # Names Ansible gives its implicit localhost, the controller: a backup never takes them.

@@ -12,7 +12,7 @@ taking the median of each:
 
 * ``ansible-inventory --list`` with the uredis_backup plugin over 8 regions x 1,250 backups
   at 50 ms latency, default settings vs ``max_concurrency: 1``, and at 0 ms latency;
-* the same listing's network part alone: ``_uredis.list_backups`` called in this process;
+* the same listing's network part alone: ``_backups.list_backups`` called in this process;
 * the CPU floor: ``ansible-inventory --list`` with the minimal plugin in
   tests/benchmark/inventory_plugins/ that adds the same hosts and facts from a JSON file;
 * the round-trip floor, computed: (ceil(first pages / c) + ceil(other pages / c)) x latency;
@@ -110,9 +110,9 @@ def import_collection():
     if path not in sys.path:
         sys.path.insert(0, path)
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings, _uredis
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings, _backups
     from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
-    return _settings, _uredis, _inventory
+    return _settings, _backups, _inventory
 
 
 def no_proxy_opener():
@@ -367,10 +367,10 @@ class Bench:
                                    "`ansible-inventory -i <config> --list`", "inv50", slow,
                                    lambda: self.ansible_inventory("inventory_50ms_c1", [inventory, "-i", self.configs["inv50_c1"], "--list"]))),
             ("network_50ms", ("Network part of the inventory, 50 ms, default (16)",
-                              "`_uredis.list_backups` in-process, same queries", "inv50", runs,
+                              "`_backups.list_backups` in-process, same queries", "inv50", runs,
                               lambda: self.network("inv50", self.inv_queries, self.default_concurrency, self.host_count))),
             ("network_50ms_c1", ("Network part of the inventory, 50 ms, concurrency 1",
-                                 "`_uredis.list_backups` in-process, same queries", "inv50", slow,
+                                 "`_backups.list_backups` in-process, same queries", "inv50", slow,
                                  lambda: self.network("inv50", self.inv_queries, 1, self.host_count))),
             ("cpu_floor", ("CPU floor: same 10,000 hosts and facts from a JSON file",
                            "`ansible-inventory --list`, minimal plugin", None, runs,
@@ -394,10 +394,10 @@ class Bench:
                                                                                          "region=%s since=%d" % (MODULE_REGION, EPOCH + 1)],
                                                                  expect=0))),
             ("module_network_50ms", ("Network part of the module, 50 ms, default (16)",
-                                     "`_uredis.list_backups` in-process, same query", "mod50", runs,
+                                     "`_backups.list_backups` in-process, same query", "mod50", runs,
                                      lambda: self.network("mod50", self.mod_queries, self.default_concurrency, self.mod_count))),
             ("module_network_50ms_c1", ("Network part of the module, 50 ms, concurrency 1",
-                                        "`_uredis.list_backups` in-process, same query", "mod50", slow,
+                                        "`_backups.list_backups` in-process, same query", "mod50", slow,
                                         lambda: self.network("mod50", self.mod_queries, 1, self.mod_count))),
             ("ansible_ping", ("`ansible localhost -m ping`: the fixed cost of any ad-hoc module run",
                               "`ansible localhost -m ping`", None, runs,

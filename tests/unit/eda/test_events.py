@@ -24,7 +24,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils._events import (
     poll_events,
     restore_state,
 )
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, shape_row
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, shape_row
 
 NOW = 1_800_000_000
 HOUR = 3600

@@ -193,7 +193,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _uredis
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 
 NAME = "sigcalcloud.cloud.uredis_backup_events"
@@ -234,19 +234,19 @@ def _names(name: str, value: Any) -> list[str]:
 def _seconds(name: str, value: Any) -> float:
     """Positive seconds from a number, a string of digits, or an age such as 26h."""
     if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value if abs(value) <= _uredis.AGE_MAX_SECONDS else float("inf")  # float() of a huge int raises
+        seconds = value if abs(value) <= _backups.AGE_MAX_SECONDS else float("inf")  # float() of a huge int raises
     elif isinstance(value, float):
         seconds = value
     elif isinstance(value, str) and value.strip().replace(".", "", 1).isdigit() and len(value.strip()) <= 20:
         seconds = float(value)
     else:
-        seconds = _uredis.parse_age(value, name=name)
+        seconds = _backups.parse_age(value, name=name)
         if seconds is None:
             raise ValueError("%s=%s is not a number of seconds or an age such as 90m, 26h or 1d12h"
-                             % (name, _uredis.shown_value(value)))
-    if not 0 < seconds <= _uredis.AGE_MAX_SECONDS:  # also NaN and infinity
+                             % (name, _backups.shown_value(value)))
+    if not 0 < seconds <= _backups.AGE_MAX_SECONDS:  # also NaN and infinity
         raise ValueError("%s=%s must be more than 0 seconds and at most %dd (100 years)"
-                         % (name, _uredis.shown_value(value), _uredis.AGE_MAX_DAYS))
+                         % (name, _backups.shown_value(value), _backups.AGE_MAX_DAYS))
     return seconds
 
 
@@ -283,9 +283,9 @@ def _parse_args(args: dict[str, Any], environ: dict[str, str] | None) -> Config:
         raise ValueError("no region to watch: set regions (or region), or the environment variable "
                          "SIGCALCLOUD_REGION")
     region_types = _names("region_types", args.get("region_types")) or ["normal"]
-    wrong = [kind for kind in region_types if kind not in _uredis.REGION_TYPES]
+    wrong = [kind for kind in region_types if kind not in _backups.REGION_TYPES]
     if wrong:
-        raise ValueError("region_types has %s; use %s" % (", ".join(wrong), ", ".join(_uredis.REGION_TYPES)))
+        raise ValueError("region_types has %s; use %s" % (", ".join(wrong), ", ".join(_backups.REGION_TYPES)))
     group_ids = _names("group_ids", args.get("group_ids"))
 
     interval = args.get("interval")
@@ -421,7 +421,7 @@ def read_backups(config: Config, client: _client.Client, queries: list) -> tuple
     """One poll's backups and api_error events. Runs in the worker thread."""
     private_key = config.settings.private_key
     try:
-        results, errors = _uredis.list_backups(client, queries, max_concurrency=config.settings.max_concurrency,
+        results, errors = _backups.list_backups(client, queries, max_concurrency=config.settings.max_concurrency,
                                                fail_fast=False)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # keep polling; report it
         return [], [api_error(exc, private_key)]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Backoff, Client, SigcalcloudError
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, parse_page
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, parse_page
 from emulator.server import Emulator, generate_dataset
 
 RESERVED = {"Action", "PublicKey", "Signature", "Region", "ProjectId", "GroupId", "RegionType", "Offset",

@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, fetch_page, list_backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, fetch_page, list_backups
 
 
 def row(n):

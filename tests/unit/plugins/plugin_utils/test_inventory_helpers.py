@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import Query, shape_row
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, shape_row
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 
 

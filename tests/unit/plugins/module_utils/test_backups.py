@@ -16,7 +16,7 @@ import threading
 import pytest
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._uredis import (
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import (
     FACT_NAMES,
     Query,
     filter_backups,
