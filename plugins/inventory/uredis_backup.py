@@ -11,6 +11,8 @@ version_added: 0.1.0
 description:
   - Lists URedis backups with the C(DescribeURedisBackup) API call and adds them to the inventory,
     one host per backup, or one host per Redis group with its backups as facts (O(hosts_from)).
+  - With O(hosts_from=redis_group), the Redis groups are listed too (C(DescribeURedisGroup)), so that a group
+    that has no backup at all is a host as well, the case that most needs attention.
   - Regions, projects and pages are read concurrently, bounded by O(max_concurrency).
   - Every host gets the backup's facts in snake_case, exactly as M(sigcalcloud.cloud.uredis_backup_info)
     returns them, and joins the group C(uredis_backups) (C(uredis_groups) with O(hosts_from=redis_group)).
@@ -50,7 +52,8 @@ options:
     default: []
   group_ids:
     description:
-      - Only the backups of these Redis groups. When empty, all backups of each region.
+      - Only the backups of these Redis groups (and, with O(hosts_from=redis_group), only these groups).
+        When empty, all backups (and groups) of each region.
     type: list
     elements: str
     default: []
@@ -89,10 +92,15 @@ options:
   hosts_from:
     description:
       - V(backup) adds one host per backup.
-      - V(redis_group) adds one host per Redis group with the facts C(group_id), C(group_name), C(region),
-        C(project_id), C(zone), C(memory_size), C(redis_version) of its newest backup,
-        C(uredis_backups) (its backups, newest first), C(uredis_latest_backup) and
-        C(uredis_latest_successful_backup) (V(null) when there is none).
+      - V(redis_group) adds one host per Redis group of the listed regions and projects (C(DescribeURedisGroup)),
+        also one that has no backup, with the group's facts as M(sigcalcloud.cloud.uredis_group_info) returns
+        them (C(state), C(auto_backup), C(backup_time) (the hour of the automatic backup), C(name), C(zone), ...),
+        C(redis_version) of its newest backup, C(uredis_backups) (its backups, newest first, V([]) when it has
+        none), C(uredis_latest_backup) and C(uredis_latest_successful_backup) (V(null) when there is none), and
+        C(uredis_group_listed).
+      - A group whose backups are listed but which the group listing does not hold (a deleted group, or one
+        outside O(group_ids)) is a host too, with C(uredis_group_listed=false), the group's own facts V(null),
+        and C(group_id), C(group_name), C(region), C(project_id), C(zone), C(memory_size) from its newest backup.
     type: str
     choices: [backup, redis_group]
     default: backup
@@ -174,7 +182,7 @@ keyed_groups:
     prefix: uredis_zone
     default_value: none
 
-# One host per Redis group, with "is my latest backup good?" as a group
+# One host per Redis group, also those never backed up, with "is my latest backup good?" as a group
 # ---
 # plugin: sigcalcloud.cloud.uredis_backup
 # hosts_from: redis_group
@@ -183,7 +191,9 @@ keyed_groups:
 #   uredis_needs_backup: >-
 #     uredis_latest_successful_backup is none
 #     or uredis_latest_successful_backup.backup_time < now(utc=true).timestamp() - 86400
-#   uredis_last_backup_failed: uredis_latest_backup.state == 'Error'
+#   uredis_last_backup_failed: uredis_latest_backup is not none and uredis_latest_backup.state == 'Error'
+#   uredis_never_backed_up: uredis_backups | length == 0
+#   uredis_auto_backup_off: auto_backup == 'disable'
 
 # Hosts named by backup id, and plays on them without connection: local
 # ---
@@ -220,10 +230,12 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _unsafe
 
-CACHE_FORMAT = 1
+# 2: entries hold the listed Redis groups too (null unless hosts_from is redis_group).
+CACHE_FORMAT = 2
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -245,16 +257,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         queries = _inventory.build_queries(
             self._regions(settings), self.get_option("project_ids") or [settings.project_id],
             self.get_option("region_types"), self.get_option("group_ids"))
-        cache_key = self._cache_key(path, queries, settings)
+        # Groups are listed too with hosts_from: redis_group, so that a group with no backup is a host.
+        group_queries = []
+        if self.get_option("hosts_from") == "redis_group":
+            group_queries = _inventory.group_queries(
+                self._regions(settings), self.get_option("project_ids") or [settings.project_id],
+                self.get_option("group_ids"))
+        cache_key = self._cache_key(path, queries + group_queries, settings)
         use_cache = self.get_option("cache")
-        backups = None
+        cached = None
         if use_cache and cache:
-            backups = self._from_cache(cache_key)  # None when missing or not usable
-        if backups is None:
-            backups, complete = self._fetch(queries, settings)
+            cached = self._from_cache(cache_key, bool(group_queries))  # None when missing or not usable
+        if cached is None:
+            backups, groups, complete = self._fetch(queries, group_queries, settings)
             if use_cache and complete:  # a listing skipped with fail_on_errors: false is not cached
-                self._cache[cache_key] = {"format": CACHE_FORMAT, "backups": backups}
-        self._populate(backups)
+                self._cache[cache_key] = {"format": CACHE_FORMAT, "backups": backups,
+                                          "groups": groups if group_queries else None}
+        else:
+            backups, groups = cached
+        self._populate(backups, groups)
 
     # --- options -----------------------------------------------------------------
 
@@ -307,8 +328,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         asked = json.dumps([settings.base_url, settings.account(), sorted(queries, key=repr)], default=str)
         return "%s_%s" % (self.get_cache_key(path), hashlib.sha256(asked.encode("utf-8")).hexdigest()[:12])
 
-    def _from_cache(self, cache_key):
-        """The cached backups, or None: a missing, unreadable or malformed entry is a miss."""
+    def _from_cache(self, cache_key, want_groups):
+        """``(backups, groups)`` from the cache, or None: a missing, unreadable or malformed entry is a miss."""
         try:
             cached = self._cache[cache_key]
         except KeyError:
@@ -318,15 +339,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                              % (cache_key, type(exc).__name__, _client.printable(exc)))
             return None
         try:
-            backups = _cached_backups(cached)
+            backups, groups = _cached_listings(cached, want_groups)
         except ValueError as exc:
             self.display.vvv("sigcalcloud.cloud.uredis_backup: cache entry %s not used: %s; reading the API"
                              % (cache_key, _client.printable(exc)))
             return None
-        self.display.vvv("sigcalcloud.cloud.uredis_backup: %d backups from the cache" % len(backups))
-        return backups
+        self.display.vvv("sigcalcloud.cloud.uredis_backup: %d backups and %d groups from the cache"
+                         % (len(backups), len(groups)))
+        return backups, groups
 
-    def _fetch(self, queries, settings):
+    def _fetch(self, queries, group_queries, settings):
+        """``(backups, groups, complete)`` from the API; ``complete`` is false when a listing was skipped."""
         if not _client.HAS_REQUESTS:
             raise AnsibleError("the sigcalcloud.cloud.uredis_backup inventory plugin needs the Python library "
                                "'requests' on the controller: pip install requests")
@@ -335,27 +358,32 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except _settings.SettingsError as exc:
             raise AnsibleParserError(str(exc))
         fail_on_errors = self.get_option("fail_on_errors")
+        client = settings.client()
         try:
             results, errors = _backups.list_backups(
-                settings.client(), queries, max_concurrency=settings.max_concurrency, fail_fast=fail_on_errors)
+                client, queries, max_concurrency=settings.max_concurrency, fail_fast=fail_on_errors)
+            group_results, group_errors = _groups.list_groups(
+                client, group_queries, max_concurrency=settings.max_concurrency, fail_fast=fail_on_errors)
         except _client.SigcalcloudError as exc:
             raise AnsibleError("sigcalcloud.cloud.uredis_backup: %s" % exc)
-        for query, error in errors.items():
+        for query, error in list(errors.items()) + list(group_errors.items()):
             self._warn("skipped %s: %s" % (query.describe(), error))
-        return _inventory.merge_listings(queries, results), not errors
+        return (_inventory.merge_listings(queries, results), _inventory.merge_groups(group_queries, group_results),
+                not errors and not group_errors)
 
     # --- hosts -------------------------------------------------------------------------
 
-    def _populate(self, backups):
+    def _populate(self, backups, groups):
         backups = _backups.filter_backups(backups, self.get_option("states"), self.get_option("backup_types"))
         # From here on every string of the API is data, never a template: filters, host names,
         # host variables, compose, groups and keyed_groups all see the marked values.
         backups = _unsafe.make_unsafe(backups)
+        groups = _unsafe.make_unsafe(groups)
         filters = self._filters()
         if filters:
             backups = [b for b in backups if self._passes_filters(b, filters)]
         hosts_from = self.get_option("hosts_from")
-        entries = _inventory.redis_groups(backups) if hosts_from == "redis_group" else backups
+        entries = _inventory.redis_groups(backups, groups) if hosts_from == "redis_group" else backups
         hostnames = self.get_option("hostnames") or (["group_id"] if hosts_from == "redis_group" else ["backup_id"])
         all_group = self.inventory.add_group(_inventory.ALL_GROUP[hosts_from])
         prefix, suffix = self.get_option("hostvars_prefix"), self.get_option("hostvars_suffix")
@@ -447,8 +475,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return True
 
 
-def _cached_backups(cached):
-    """The backups of a cache entry; ValueError saying why when it is not one this plugin wrote."""
+def _cached_listings(cached, want_groups):
+    """``(backups, groups)`` of a cache entry; ValueError saying why when it is not one this plugin wrote."""
     if not isinstance(cached, dict) or cached.get("format") != CACHE_FORMAT:
         raise ValueError("it is not a format %d entry" % CACHE_FORMAT)
     backups = cached.get("backups")
@@ -459,7 +487,17 @@ def _cached_backups(cached):
             _backups.check_facts(facts)
         except ValueError as exc:
             raise ValueError("backups[%d]: %s" % (index, exc))
-    return backups
+    groups = cached.get("groups")
+    if groups is None and not want_groups:
+        return backups, []
+    if not isinstance(groups, list):
+        raise ValueError("its groups are %s, not a list" % type(groups).__name__)
+    for index, facts in enumerate(groups):
+        try:
+            _groups.check_facts(facts)
+        except ValueError as exc:
+            raise ValueError("groups[%d]: %s" % (index, exc))
+    return backups, groups
 
 
 def _redact(exc, secret):

@@ -2,7 +2,9 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""DescribeURedisBackup: the query, and API rows shaped as facts (paging: ``_paging``).
+"""URedis backups: DescribeURedisBackup rows shaped as facts (paging: ``_paging``),
+taking a backup (CreateURedisBackup) and waiting for it, and its download link
+(DescribeURedisBackupURL).
 
 Pure helpers (``shape_row``, ``parse_since``, ``filter_backups``...) take and return
 plain data so the module, the inventory plugin and the event source share them and
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import collections
 import datetime
+import random
 import re
 import time
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError, may_have_happened
 
 ACTION = "DescribeURedisBackup"
 REGION_TYPES = ("normal", "source", "target")
@@ -303,3 +306,204 @@ def filter_backups(backups, states=None, backup_types=None, since=None):
             continue
         kept.append(backup)
     return kept
+
+
+# --- taking a backup, and waiting for it ---------------------------------------------
+
+CREATE_ACTION = "CreateURedisBackup"
+URL_ACTION = "DescribeURedisBackupURL"
+# What the API takes as a BackupName: 6 to 63 letters, digits, "-" and "_".
+BACKUP_NAME_RE = re.compile(r"[A-Za-z0-9_-]{6,63}")
+QUOTA_RET_CODE = 20208
+# States a backup stays in once it has left Backuping.
+FAILED_STATES = ("Error", "Expired")
+# While waiting, a backup that a listing does not hold this many times in a row is gone.
+MISSING_POLLS = 3
+# Polls slow down by this factor up to POLL_CAP seconds (or poll_interval, if longer).
+POLL_GROWTH = 1.5
+POLL_CAP = 60.0
+
+
+def check_backup_name(name):
+    """Why ``name`` cannot be a BackupName, or None."""
+    if BACKUP_NAME_RE.fullmatch(name or ""):
+        return None
+    return "backup_name=%s is not accepted: use 6 to 63 characters, letters, digits, - and _" % shown_value(name)
+
+
+def generated_backup_name(now=None):
+    """``ansible-YYYYMMDD-HHMMSS`` (UTC): a name that sorts by time and says who took it."""
+    now = time.time() if now is None else now
+    return datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc).strftime("ansible-%Y%m%d-%H%M%S")
+
+
+def group_backups(client, region, project_id, group_id, backup_id=None, max_concurrency=16):
+    """Every backup of one group (or the one ``backup_id``), newest first."""
+    query = Query(region, project_id, group_id=group_id, backup_id=backup_id)
+    results, _errors = list_backups(client, [query], max_concurrency=max_concurrency)
+    return results[query]
+
+
+def get_backup(client, region, project_id, group_id, backup_id):
+    """One backup's facts, or None when the group's listing does not hold it."""
+    for backup in group_backups(client, region, project_id, group_id, backup_id=backup_id, max_concurrency=1):
+        if backup["backup_id"] == backup_id:
+            return backup
+    return None
+
+
+def fresh_backup(backups, since):
+    """The newest backup that is Success, or still Backuping, and taken at or after ``since``."""
+    for backup in newest_first(backups):
+        if backup["state"] in ("Success", "Backuping") and backup["backup_time"] is not None \
+                and backup["backup_time"] >= since:
+            return backup
+    return None
+
+
+def named_backup(backups, name):
+    """The newest backup called ``name`` that is Success or still Backuping (a failed one does not count)."""
+    for backup in newest_first(backups):
+        if backup["backup_name"] == name and backup["state"] in ("Success", "Backuping"):
+            return backup
+    return None
+
+
+class BackupFailed(SigcalcloudError):
+    """A backup ended in Error or Expired, disappeared, or did not finish in time.
+
+    ``backup`` holds its facts as last listed, for the task's result.
+    """
+
+    def __init__(self, message, backup=None, **kwargs):
+        super(BackupFailed, self).__init__(message, **kwargs)
+        self.backup = backup
+
+
+def create_backup(client, region, project_id, group_id, name, zone=None, slave_zone=None,
+                  known_ids=(), sleep=time.sleep):
+    """Send CreateURedisBackup and return ``(backup_id, sends)``; never two backups for one call.
+
+    The create is not idempotent on the server, so it is never simply retried. When it fails
+    in a way that may have created the backup (no answer, a reset, an HTTP error, a garbled
+    answer, a transient RetCode), the group is listed and a backup called ``name`` that is
+    not one of ``known_ids`` (the group's backups before the first send) is taken as its
+    result. Only when there is none is the create sent again, within the client's retry
+    bounds, and looked up again after each failure. A refusal (a request error, a product
+    RetCode such as 20208, backup quota reached) is raised at once.
+    """
+    known_ids = set(known_ids)
+    params = {"GroupId": group_id, "BackupName": name, "Zone": zone, "SlaveZone": slave_zone}
+    sends = client.backoff.max_retries + 1
+    last_error = None
+    for attempt in range(sends):
+        if attempt:
+            sleep(client.backoff.delay(attempt - 1, getattr(last_error, "retry_after", None)))
+        try:
+            answer = client.call_once(CREATE_ACTION, params, region=region)
+        except SigcalcloudError as error:
+            if not may_have_happened(error):
+                if error.ret_code == QUOTA_RET_CODE:
+                    error.message = ("group %s has as many manual backups as it may keep (backup count over the "
+                                     "limit): %s" % (group_id, error.message))
+                raise
+            last_error = error
+        else:
+            backup_id = answer.get("BackupId")
+            if isinstance(backup_id, str) and backup_id.strip():
+                return _as_text(backup_id), attempt + 1
+            # It was created, but the answer does not say which: the lookup finds it.
+            last_error = SigcalcloudError("the answer has no BackupId", action=CREATE_ACTION, region=region)
+        try:
+            found = [b for b in group_backups(client, region, project_id, group_id)
+                     if b["backup_name"] == name and b["backup_id"] not in known_ids]
+        except SigcalcloudError as error:
+            raise SigcalcloudError(
+                "the answer to creating backup %s of group %s was lost (%s), and looking it up failed too (%s): "
+                "the backup may exist; list the group's backups before trying again" % (
+                    name, group_id, last_error, error), action=CREATE_ACTION, region=region)
+        if found:
+            return found[0]["backup_id"], attempt + 1
+    raise SigcalcloudError(
+        "creating backup %s of group %s failed %d times, and no backup of that name appeared in the group: "
+        "%s" % (name, group_id, sends, last_error), action=CREATE_ACTION, region=region,
+        ret_code=last_error.ret_code, http_status=last_error.http_status, request_id=last_error.request_id)
+
+
+def wait_for_backup(client, backup, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep,
+                    rand=random.random):
+    """Poll one backup (its facts, as listed) until it is Success; return its facts then.
+
+    Polls start ``poll_interval`` apart and slow down by POLL_GROWTH up to POLL_CAP seconds,
+    each with +-10% jitter, never sleeping past the deadline. Raises BackupFailed when the
+    backup ends in Error or Expired, disappears, or is not done within ``timeout`` seconds.
+    """
+    start = clock()
+    delay = float(poll_interval)
+    cap = max(POLL_CAP, delay)
+    missing = 0
+    last = backup
+    region, project_id, group_id, backup_id = (backup["region"], backup["project_id"], backup["group_id"],
+                                               backup["backup_id"])
+    described = "backup %s (%s) of group %s" % (backup_id, backup["backup_name"], group_id)
+    while True:
+        if backup is not None:
+            if backup["state"] == "Success":
+                return backup
+            if backup["state"] in FAILED_STATES:
+                raise BackupFailed("%s ended in state %s" % (described, backup["state"]), backup=backup,
+                                   action=CREATE_ACTION, region=region)
+        elapsed = clock() - start
+        if elapsed >= timeout:
+            raise BackupFailed("%s was still %s after waiting %ds (wait_timeout=%s)" % (
+                described, backup["state"] if backup is not None else "not listed", elapsed, timeout),
+                backup=last, action=CREATE_ACTION, region=region)
+        sleep(max(0.0, min(delay * (0.9 + 0.2 * rand()), timeout - elapsed)))
+        delay = min(delay * POLL_GROWTH, cap)
+        backup = get_backup(client, region, project_id, group_id, backup_id)
+        missing = missing + 1 if backup is None else 0
+        last = backup or last
+        if missing >= MISSING_POLLS:
+            raise BackupFailed("%s is no longer listed (%d polls in a row)" % (described, missing), backup=last,
+                               action=CREATE_ACTION, region=region)
+
+
+# --- the download link -------------------------------------------------------------------
+
+_LINK_RE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]*")
+_EXPIRES_RE = re.compile(r"(?i)[?&]expires=([0-9]{1,12})(?:&|#|$)")
+
+
+def withhold_links(text):
+    """``text`` with every URL in it replaced: a download link gives anyone the data."""
+    return _LINK_RE.sub("<link withheld>", text)
+
+
+def backup_url(client, region, backup_id, group_id=None, zone=None, slave_zone=None, region_flag=None,
+               cross_region=None):
+    """``{"backup_path", "expires", "expires_at"}`` for a backup's signed download link.
+
+    ``BackupPath`` is the link; the deprecated ``BackupURL`` is used when it is missing.
+    Errors never hold the link, nor any other URL of the answer.
+    """
+    params = {"BackupId": backup_id, "GroupId": group_id, "Zone": zone, "SlaveZone": slave_zone,
+              "RegionFlag": region_flag, "IsCrossRegion": cross_region}
+    try:
+        data = client.call(URL_ACTION, params, region=region)
+    except SigcalcloudError as error:
+        error.message = withhold_links(error.message)
+        raise
+    link = data.get("BackupPath") or data.get("BackupURL")
+    if not isinstance(link, str) or not re.match(r"(?i)https?://[^\s]+\Z", link) or _UNSAFE_LINK_RE.search(link):
+        what = "no BackupPath or BackupURL" if not link else "a BackupPath that is not an http(s) URL"
+        raise SigcalcloudError("unexpected answer for backup %s: it has %s" % (backup_id, what),
+                               action=URL_ACTION, region=region)
+    expires = _EXPIRES_RE.search(link)
+    expires = int(expires.group(1)) if expires else None
+    if expires is not None and expires > TIMESTAMP_MAX:
+        expires = None
+    return {"backup_path": link, "expires": expires, "expires_at": iso_utc(expires) if expires is not None else None}
+
+
+# Control and format characters have no place in a link that is handed to a download tool.
+_UNSAFE_LINK_RE = re.compile(u"[\x00-\x20\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")

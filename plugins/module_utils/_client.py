@@ -51,7 +51,8 @@ RETRYABLE_HTTP_STATUSES = frozenset((429, 500, 502, 503, 504))
 # Gateway RetCodes that say "try again" (API timeout, service break, overload, rate limit).
 TRANSIENT_RET_CODES = frozenset((110, 130, 150, 153))
 # Codes from 2000 up come from the product behind the gateway. The official SDKs
-# retry them; we do too, bounded, because every call we make is a read-only query.
+# retry them; reads do too, bounded. Writes do not (Client.call, call_once): a product
+# that refused a change, or a create over the backup quota (20208), refuses it again.
 PRODUCT_RET_CODE_START = 2000
 
 # The most bytes one answer may hold once decompressed. A page of 100 backups is about
@@ -112,6 +113,15 @@ def url_secrets(url):
 
 def is_retryable_ret_code(ret_code):
     return ret_code in TRANSIENT_RET_CODES or ret_code >= PRODUCT_RET_CODE_START
+
+
+def may_have_happened(error):
+    """Whether the server may have done what a failed call asked for.
+
+    Only an answer that refuses the request (a RetCode other than a transient one) says it
+    did not; a timeout, a reset, an HTTP error or a garbled answer leaves it open.
+    """
+    return error.ret_code is None or error.ret_code in TRANSIENT_RET_CODES
 
 
 class SigcalcloudError(Exception):
@@ -545,7 +555,14 @@ class Client:
         flat["Signature"] = sign(flat, self._private_key)
         return flat
 
-    def call(self, action, params, region=None):
+    def call(self, action, params, region=None, retry_product_codes=True):
+        """The answer of ``action``, retried while the failure is transient.
+
+        Only for calls that are safe to repeat: reads, and writes that set a value
+        (``retry_product_codes=False`` for those, since a product's refusal of a change
+        will not go away by asking again). A call that creates something must not come
+        here: see ``call_once`` and ``may_have_happened``.
+        """
         body = self.signed_body(action, params, region)
         attempt = 0
         slept = 0.0
@@ -553,6 +570,8 @@ class Client:
             try:
                 return self._send(action, body, region)
             except SigcalcloudError as error:
+                if not retry_product_codes and error.ret_code is not None and error.ret_code >= PRODUCT_RET_CODE_START:
+                    raise
                 if not error.retryable or attempt >= self.backoff.max_retries:
                     if error.retryable and attempt:
                         error.message += " (gave up after %d attempts)" % (attempt + 1)
@@ -565,6 +584,13 @@ class Client:
                 self.backoff.sleep(wait)
                 slept += wait
                 attempt += 1
+
+    def call_once(self, action, params, region=None):
+        """One attempt of ``action``, never retried: for a call that is not idempotent.
+
+        A failure may still mean the server did it; ``may_have_happened`` tells which.
+        """
+        return self._send(action, self.signed_body(action, params, region), region)
 
     def _send(self, action, body, region):
         def fail(message, **kwargs):

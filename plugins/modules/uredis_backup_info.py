@@ -244,29 +244,10 @@ http_status:
   sample: 503
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
 
 INT32_MAX = 2147483647
-
-
-def argument_spec():
-    spec = _settings.module_argument_spec()
-    spec.update(
-        group_id=dict(type="str"),
-        backup_id=dict(type="str"),
-        region_type=dict(type="str", choices=list(_backups.REGION_TYPES)),
-        slave_zone=dict(type="str"),
-        offset=dict(type="int"),
-        limit=dict(type="int"),
-        state=dict(type="list", elements="str", choices=list(_backups.STATES)),
-        backup_type=dict(type="list", elements="str", choices=list(_backups.BACKUP_TYPES)),
-        since=dict(type="str"),
-    )
-    return spec
 
 
 def check_paging(params):
@@ -278,55 +259,46 @@ def check_paging(params):
     return None
 
 
-def run(module):
-    params = module.params
-    # A password in base_url is as secret as the private key: the invocation shown at -v,
-    # and a failure's, would print it.
-    module.no_log_values.update(_client.url_secrets(params["base_url"]))
-    try:
-        settings = _settings.resolve(params)
-        since = _backups.parse_since(params["since"]) if params["since"] is not None else None
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    # A key read from a profile file is as secret as one passed as an option.
-    module.no_log_values.add(settings.private_key)
-    module.no_log_values.update(_client.url_secrets(settings.base_url))  # one from a profile
-    for warning in settings.warnings:
-        module.warn(warning)
-    problem = check_paging(params)
-    if problem:
-        module.fail_json(msg=problem)
-
-    query = _backups.Query(
-        region=settings.region,
-        project_id=settings.project_id,
-        region_type=params["region_type"],
-        group_id=params["group_id"],
-        backup_id=params["backup_id"],
-        slave_zone=params["slave_zone"],
+class BackupInfoModule(SigcalcloudModule):
+    argument_spec = dict(
+        group_id=dict(type="str"),
+        backup_id=dict(type="str"),
+        region_type=dict(type="str", choices=list(_backups.REGION_TYPES)),
+        slave_zone=dict(type="str"),
+        offset=dict(type="int"),
+        limit=dict(type="int"),
+        state=dict(type="list", elements="str", choices=list(_backups.STATES)),
+        backup_type=dict(type="list", elements="str", choices=list(_backups.BACKUP_TYPES)),
+        since=dict(type="str"),
     )
-    client = settings.client()
-    try:
+
+    def run(self):
+        params, settings = self.params, self.settings
+        since = _backups.parse_since(params["since"]) if params["since"] is not None else None
+        problem = check_paging(params)
+        if problem:
+            self.fail(problem)
+        query = _backups.Query(
+            region=settings.region,
+            project_id=settings.project_id,
+            region_type=params["region_type"],
+            group_id=params["group_id"],
+            backup_id=params["backup_id"],
+            slave_zone=params["slave_zone"],
+        )
         if params["offset"] is None and params["limit"] is None:
-            results, _errors = _backups.list_backups(client, [query], max_concurrency=settings.max_concurrency)
+            results, _errors = _backups.list_backups(self.client, [query], max_concurrency=settings.max_concurrency)
             backups = results[query]
             total = len(backups)
         else:
-            page = _backups.fetch_page(client, query, params["offset"] or 0, params["limit"] or _backups.PAGE_SIZE)
+            page = _backups.fetch_page(self.client, query, params["offset"] or 0, params["limit"] or _backups.PAGE_SIZE)
             backups, total = page.rows, page.total
-    except _client.SigcalcloudError as exc:
-        details = dict(ret_code=exc.ret_code, request_id=exc.request_id, http_status=exc.http_status)
-        module.fail_json(msg=str(exc), **dict((k, v) for k, v in details.items() if v is not None))
-
-    backups = _backups.filter_backups(backups, params["state"], params["backup_type"], since)
-    module.exit_json(changed=False, backups=backups, total_count=total)
+        backups = _backups.filter_backups(backups, params["state"], params["backup_type"], since)
+        return dict(changed=False, backups=backups, total_count=total)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not _client.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=_client.REQUESTS_IMPORT_ERROR)
-    run(module)
+    BackupInfoModule().main()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import printable
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, newest_first
 
@@ -18,8 +19,12 @@ HOSTS_FROM = ("backup", "redis_group")
 # Names Ansible gives its implicit localhost, the controller: a backup never takes them.
 LOCALHOST_NAMES = ("localhost", "127.0.0.1", "::1")
 ALL_GROUP = {"backup": "uredis_backups", "redis_group": "uredis_groups"}
-# Facts of a Redis group taken from its newest backup.
+# Facts of a Redis group taken from its newest backup, when the group's own listing has none.
 GROUP_FACTS = ("group_id", "group_name", "region", "project_id", "zone", "memory_size", "redis_version")
+# Every fact of a Redis group host: the group's own (null for a group known only by its
+# backups), those from its newest backup, its backups, and whether the group was listed.
+GROUP_HOST_FACTS = tuple(_groups.FACT_NAMES) + tuple(n for n in GROUP_FACTS if n not in _groups.FACT_NAMES) + (
+    "uredis_group_listed", "uredis_backups", "uredis_latest_backup", "uredis_latest_successful_backup")
 
 
 def build_queries(regions, project_ids, region_types, group_ids):
@@ -49,22 +54,60 @@ def merge_listings(queries, results):
     return merged
 
 
-def redis_groups(backups):
-    """One entry per Redis group: its facts, its backups newest first, the latest good one."""
+def group_queries(regions, project_ids, group_ids):
+    """The DescribeURedisGroup listings that go with ``build_queries``' backup listings."""
+    return [
+        _groups.Query(region, project_id=project_id, group_id=group_id)
+        for region, project_id, group_id in itertools.product(regions, project_ids or [None], group_ids or [None])
+    ]
+
+
+def merge_groups(queries, results):
+    """All groups of all listings in query order, each (region, project, group id) once."""
+    seen = set()
+    merged = []
+    for query in queries:
+        for group in results.get(query, ()):
+            key = (group["region"], group["project_id"], group["group_id"])
+            if query.group_id is not None and group["group_id"] != query.group_id:
+                continue  # a server that ignored the filter: not a group that was asked for
+            if key not in seen:
+                seen.add(key)
+                merged.append(group)
+    return merged
+
+
+def redis_groups(backups, groups=()):
+    """One entry per Redis group: its facts, its backups newest first, the latest good one.
+
+    ``groups`` are the listed groups (``_groups`` facts): each is an entry, also one with no
+    backup at all. A group that only its backups name (not listed, or not asked for) is an
+    entry too, with the group's own facts null but those its newest backup gives.
+    """
     by_group = {}
     for backup in backups:  # already newest first within each listing
         key = (backup["region"], backup["project_id"], backup["group_id"])
         by_group.setdefault(key, []).append(backup)
-    groups = []
-    for members in by_group.values():
-        members = newest_first(members)
-        newest = members[0]
-        facts = dict((name, newest[name]) for name in GROUP_FACTS)
+    listed = dict(((g["region"], g["project_id"], g["group_id"]), g) for g in groups)
+    keys = list(listed) + [key for key in by_group if key not in listed]
+    entries = []
+    for key in keys:
+        members = newest_first(by_group.get(key, []))
+        newest = members[0] if members else None
+        facts = dict.fromkeys(GROUP_HOST_FACTS)
+        if newest is not None:
+            facts.update((name, newest[name]) for name in GROUP_FACTS)
+        group = listed.get(key)
+        if group is not None:
+            facts.update((name, value) for name, value in group.items() if value is not None or name not in GROUP_FACTS)
+            if facts["group_name"] is None:
+                facts["group_name"] = group["name"]
+        facts["uredis_group_listed"] = group is not None
         facts["uredis_backups"] = members
         facts["uredis_latest_backup"] = newest
         facts["uredis_latest_successful_backup"] = next((b for b in members if b["state"] == "Success"), None)
-        groups.append(facts)
-    return groups
+        entries.append(facts)
+    return entries
 
 
 def describe_host(facts):

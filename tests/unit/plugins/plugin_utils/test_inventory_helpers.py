@@ -79,3 +79,36 @@ def test_taken_by_names_hosts_of_earlier_sources_and_localhost():
         assert _inventory.taken_by(name, existing) == "the name of the controller's implicit localhost"
     assert _inventory.taken_by("localhost", frozenset(["localhost"])) == "a host another inventory source already added"
     assert _inventory.taken_by("web2", existing) is None
+
+
+def group(group_id, region="r1", **fields):
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+    row = dict({"GroupId": group_id, "Name": "name-" + group_id, "AutoBackup": "enable", "State": "Running"}, **fields)
+    return _groups.shape_group(row, _groups.Query(region))
+
+
+def test_a_listed_group_without_backups_is_an_entry():
+    entries = _inventory.redis_groups([], [group("g0", AutoBackup="disable")])
+    (entry,) = entries
+    assert entry["group_id"] == "g0" and entry["group_name"] == "name-g0"
+    assert entry["uredis_backups"] == [] and entry["uredis_latest_backup"] is None
+    assert entry["uredis_latest_successful_backup"] is None
+    assert entry["auto_backup"] == "disable" and entry["state"] == "Running" and entry["uredis_group_listed"] is True
+
+
+def test_listed_groups_and_groups_known_only_by_backups_have_the_same_facts():
+    entries = _inventory.redis_groups([backup("a", "g1", 3), backup("b", "gone", 2)], [group("g1", Zone="z9")])
+    by_id = dict((e["group_id"], e) for e in entries)
+    assert set(by_id) == {"g1", "gone"}
+    assert set(by_id["g1"]) == set(by_id["gone"]) == set(_inventory.GROUP_HOST_FACTS)
+    assert by_id["g1"]["zone"] == "z9" and by_id["g1"]["uredis_group_listed"] is True
+    assert by_id["gone"]["zone"] == "z1" and by_id["gone"]["state"] is None
+    assert by_id["gone"]["uredis_group_listed"] is False
+    assert [b["backup_id"] for b in by_id["g1"]["uredis_backups"]] == ["a"]
+
+
+def test_merge_groups_keeps_only_the_group_asked_for():
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+    one = _groups.Query("r1", group_id="g1")
+    merged = _inventory.merge_groups([one], {one: [group("g1"), group("g2")]})
+    assert [g["group_id"] for g in merged] == ["g1"]
