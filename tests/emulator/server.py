@@ -2,7 +2,7 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""A local emulator of the sigcalcloud API's DescribeURedisBackup call.
+"""A local emulator of the sigcalcloud API's URedis backup actions.
 
 It answers as the real service does (signature check, RetCodes, filters, paging with a
 server-side page cap), so a client that works against it works against the cloud, and it
@@ -72,8 +72,28 @@ The kinds that change a listing (total_claimed, endless, empty_dataset, no_datas
 control_rows, huge_int, lone_surrogate) leave a refusal (RetCode other than 0) as it is.
 Dripping and oversized answers end quietly when the client goes away or the emulator stops.
 
+Actions: DescribeURedisBackup, DescribeURedisGroup, CreateURedisBackup, DescribeURedisBackupURL and
+UpdateURedisBackupStrategy, with the parameters, checks and answers of the official SDK's schemas:
+  - a created backup is Backuping, and Success (Error for a group with FailBackups) once
+    --backup-seconds have passed; a group with --manual-backup-limit Manual backups (Expired and
+    Error ones not counted) answers RetCode 20208 "backup count exceeds limit"; an unknown group,
+    a bad BackupName (6-63 letters, digits, - and _) or a Zone not the group's answer 230;
+  - DescribeURedisBackupURL answers a link to /_emulator/download/<id>?Expires=..&Signature=..,
+    valid for --url-ttl seconds, for Success backups only (others: RetCode 20202);
+  - UpdateURedisBackupStrategy sets AutoBackup and BackupTime as the real server does: an omitted
+    AutoBackup means enable, an omitted BackupTime hour 0.
+
+  --backup-seconds S             how long a created backup is Backuping (default 2)
+  --manual-backup-limit N        Manual backups a group may hold (default 10)
+  --url-ttl S                    how long a download link works (default 3600)
+  --lose-create-answers N[=KIND] the next N creates are performed, then their answer is lost:
+                                 KIND is reset (default), 504, hang, html or truncated
+
 Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats,
-POST reset_stats, GET backups (the data set), POST backups {"upsert": [rows], "delete": [ids]}.
+POST reset_stats, GET backups (the data set), POST backups {"upsert": [rows], "delete": [ids]},
+GET groups, POST groups {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids],
+"policy": {id: {"AutoBackup": "disable", "BackupTime": 5}}}, POST lose_create_answers
+{"count": N, "kind": "reset"}, GET download/<id>?Expires=..&Signature=.. (a backup's file).
 """
 
 from __future__ import annotations
@@ -96,9 +116,14 @@ import time
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 ACTION = "DescribeURedisBackup"
+GROUP_ACTION = "DescribeURedisGroup"
+CREATE_ACTION = "CreateURedisBackup"
+URL_ACTION = "DescribeURedisBackupURL"
+POLICY_ACTION = "UpdateURedisBackupStrategy"
+ACTIONS = (ACTION, GROUP_ACTION, CREATE_ACTION, URL_ACTION, POLICY_ACTION)
 DEMO_PUBLIC_KEY = "sigcalcloud-demo-public-key"
 DEMO_PRIVATE_KEY = "sigcalcloud-demo-private-key"
 OTHER_PUBLIC_KEY = "sigcalcloud-other-public-key"
@@ -111,6 +136,24 @@ HIDDEN_FIELDS = ("Region", "ProjectId", "SlaveZone")
 STRING_FIELDS = ("Zone", "BackupId", "GroupId", "GroupName", "BackupName", "BackupType", "State",
                  "SrcRegionName", "DstRegionName", "RedisVersion") + HIDDEN_FIELDS
 INTEGER_FIELDS = ("BackupTime", "BackupSize", "MemorySize")
+# A Redis group (URedisGroupSet, as the official SDK types it). Region and ProjectId are stored, never
+# returned; FailBackups (the emulator's own) makes the backups created for the group end in Error.
+GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups")
+GROUP_STRING_FIELDS = ("GroupId", "Name", "GroupName", "Zone", "SlaveZone", "ConfigId", "Version", "Protocol", "Role",
+                       "Type", "HighAvailability", "AutoBackup", "ChargeType", "VirtualIP", "VPCId", "SubnetId", "Tag",
+                       "State", "SSLVersion", "Region", "ProjectId")
+GROUP_INTEGER_FIELDS = ("BackupTime", "Size", "UsedSize", "MemorySize", "Port", "CreateTime", "ModifyTime", "ExpireTime",
+                        "RewriteTime", "SecPolicy", "SSLCertExpireTime")
+GROUP_BOOLEAN_FIELDS = ("IsHighPerformance", "SSLEnable", "FailBackups")
+AUTO_BACKUP_VALUES = ("enable", "disable")
+OPERATION_TYPES = ("normal", "modify", "close")
+BACKUP_NAME_RE = re.compile(r"\A[A-Za-z0-9_-]{6,63}\Z")
+QUOTA_RET_CODE = 20208
+URL_RET_CODE = 20202
+# How a create's answer can be lost once the backup is made (--lose-create-answers).
+LOST_ANSWER_KINDS = ("reset", "504", "hang", "html", "truncated")
+# The bytes of a download: an RDB file's magic, then filler that says what it is.
+DOWNLOAD_BODY = b"REDIS0009" + b"sigcalcloud emulator backup file\n" * 128
 REQUEST_ID_HEADER = "X-SIGCALCLOUD-REQUEST-UUID"
 CONTROL_PREFIX = "/_emulator/"
 MAX_BODY = 16 << 20  # bytes; no real request comes near
@@ -207,8 +250,19 @@ def generate_dataset(regions=DEFAULT_REGIONS, backups_per_region=30, seed=1, epo
     rng = random.Random(seed)
     now = default_epoch(seed) if epoch is None else int(epoch)
     backups = []
+    group_rows = []
+    group_rng = random.Random("groups-%s" % seed)  # apart from rng: the backups stay as they were
     for number, region in enumerate(regions):
         groups = _groups(region, backups_per_region)
+        group_rows += [_group_row(group_rng, now, region, "org-demo", group, k) for k, group in enumerate(groups)]
+        for k, auto in ((90, "enable"), (91, "disable")):  # never backed up
+            extra = {"GroupId": "uredis-%s-%02d" % (region.replace("-", ""), k), "GroupName": "never backed up %d" % k,
+                     "SlaveZone": None}
+            group_rows.append(_group_row(group_rng, now, region, "org-demo", extra, k, AutoBackup=auto,
+                                         BackupTime=3 if auto == "enable" else 0, CreateTime=now - 10 * 86400))
+        group_rows.append(_group_row(group_rng, now, region, "org-second", groups[0], 0))
+        if number == 0:
+            group_rows.append(_group_row(group_rng, now, region, "org-other", groups[0], 0))
         normal = [_row(rng, now, region, "org-demo", groups[i % len(groups)], i) for i in range(backups_per_region)]
         if number == 0 and normal:
             normal[0]["BackupName"] = JINJA_NAME
@@ -233,6 +287,7 @@ def generate_dataset(regions=DEFAULT_REGIONS, backups_per_region=30, seed=1, epo
         ],
         "regions": regions,
         "backups": backups,
+        "groups": group_rows,
     }
 
 
@@ -243,6 +298,53 @@ def _groups(region, backups_per_region):
              "GroupName": AWKWARD_GROUP_NAMES[k % len(AWKWARD_GROUP_NAMES)],
              "SlaveZone": "%s-0%d" % (region, 2 + k % 2) if k % 3 == 1 else None}
             for k in range(count)]
+
+
+def _group_row(rng, now, region, project, group, k, **extra):
+    """A URedisGroupSet row (with its hidden Region and ProjectId) for a group of ``_groups``."""
+    size = rng.choice((1, 2, 4, 8, 16))
+    created = now - rng.randint(60, 400) * 86400
+    monthly = k % 2 == 0
+    row = {
+        "Region": region, "ProjectId": project, "GroupId": group["GroupId"], "Name": group["GroupName"],
+        "Zone": "%s-01" % region, "ConfigId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "Version": rng.choice(("4.0", "5.0", "6.0", "7.0")), "Protocol": "redis", "Role": "master",
+        "Type": "double" if group["SlaveZone"] else "single", "HighAvailability": "enable",
+        "AutoBackup": "enable", "BackupTime": k % 24, "RewriteTime": 4, "ChargeType": "Month" if monthly else "Dynamic",
+        "VirtualIP": "10.%d.%d.%d" % (rng.randint(0, 255), rng.randint(0, 255), rng.randint(2, 254)), "Port": 6379,
+        "VPCId": "uvnet-%08x" % rng.getrandbits(32), "SubnetId": "subnet-%08x" % rng.getrandbits(32), "Tag": "Default",
+        "State": "Running", "Size": size, "UsedSize": rng.randint(1, size * 1024), "MemorySize": size,
+        "CreateTime": created, "ModifyTime": created + rng.randint(0, 86400),
+        "ExpireTime": created + 365 * 86400 if monthly else 0, "SecPolicy": 0, "IsHighPerformance": False,
+        "SSLEnable": k % 5 == 4,
+    }
+    if group["SlaveZone"]:
+        row["SlaveZone"] = group["SlaveZone"]
+    if row["SSLEnable"]:  # absent is not zero: only a group with TLS has these
+        row.update(SSLVersion="TLSv1.2", SSLCertExpireTime=created + 730 * 86400)
+    row.update(extra)
+    return dict((key, value) for key, value in row.items() if value is not None)
+
+
+def derive_groups(data):
+    """One group per (region, project, GroupId) of the backups, for a data set without "groups"."""
+    groups, seen = [], set()
+    for row in data["backups"]:
+        if not isinstance(row.get("GroupId"), str) or not row["GroupId"]:
+            continue
+        region = row.get("SrcRegionName") if row.get("SrcRegionName") in data["regions"] else row["Region"]
+        key = (region, row["ProjectId"], row["GroupId"])
+        if key in seen:
+            continue
+        seen.add(key)
+        group = {"Region": region, "ProjectId": row["ProjectId"], "GroupId": row["GroupId"],
+                 "Name": row.get("GroupName") or row["GroupId"], "Zone": row.get("Zone") or "%s-01" % region,
+                 "State": "Running", "AutoBackup": "enable", "BackupTime": 3, "Type": "single", "Port": 6379,
+                 "CreateTime": EPOCH_BASE, "ModifyTime": EPOCH_BASE, "ExpireTime": 0}
+        if row.get("SlaveZone"):
+            group.update(SlaveZone=row["SlaveZone"], Type="double")
+        groups.append(group)
+    return groups
 
 
 def _row(rng, now, region, project, group, index, **extra):
@@ -286,7 +388,33 @@ def check_dataset(data):
     _check_unique(data["regions"], "region")
     regions = set(data["regions"])
     _check_unique((_check_row(i, row, regions) for i, row in enumerate(data["backups"])), "BackupId")
+    if "groups" in data:
+        if not isinstance(data["groups"], list):
+            raise ValueError("the data set's 'groups' must be a list")
+        _check_unique((_check_group(i, row, regions) for i, row in enumerate(data["groups"])),
+                      "group (Region, ProjectId, GroupId)")
     return data
+
+
+def _check_group(index, row, regions):
+    if not isinstance(row, dict):
+        raise ValueError("groups[%d] must be an object" % index)
+    for key in ("Region", "ProjectId", "GroupId"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            raise ValueError("groups[%d] needs a non-empty string %r" % (index, key))
+    if row["Region"] not in regions:
+        raise ValueError("groups[%d].Region %r is not one of the data set's regions" % (index, row["Region"]))
+    for fields, kinds, what in ((GROUP_STRING_FIELDS, (str,), "a string"), (GROUP_INTEGER_FIELDS, (int,), "an integer"),
+                                (GROUP_BOOLEAN_FIELDS, (bool,), "true or false")):
+        for key in fields:
+            value = row.get(key)
+            if key in row and (not isinstance(value, kinds) or (kinds == (int,) and isinstance(value, bool))):
+                raise ValueError("groups[%d].%s must be %s" % (index, key, what))
+    if "AutoBackup" in row and row["AutoBackup"] not in AUTO_BACKUP_VALUES:
+        raise ValueError("groups[%d].AutoBackup must be enable or disable" % index)
+    if "BackupTime" in row and not 0 <= row["BackupTime"] <= 23:
+        raise ValueError("groups[%d].BackupTime must be an hour from 0 to 23" % index)
+    return (row["Region"], row["ProjectId"], row["GroupId"])
 
 
 def _check_account(index, account):
@@ -344,6 +472,15 @@ def newest_first(rows):
 
 def public_view(row):
     return dict((k, v) for k, v in row.items() if k not in HIDDEN_FIELDS)
+
+
+def public_group(row):
+    return dict((k, v) for k, v in row.items() if k not in GROUP_HIDDEN_FIELDS)
+
+
+def newest_groups_first(rows):
+    """CreateTime descending, then GroupId."""
+    return sorted(rows, key=lambda r: (-(r.get("CreateTime") or 0), r["GroupId"]))
 
 
 # --- faults ----------------------------------------------------------------------------
@@ -446,13 +583,23 @@ class Emulator:
     Hostile faults: ``drip_interval`` (seconds between the bytes of drip and drip_headers),
     ``oversize_bytes`` (the size of oversized, oversized_chunked and gzip_bomb bodies, inflated),
     ``claimed_total`` (the TotalCount of total_claimed and endless).
+    Acting on backups: ``backup_seconds`` (how long a created backup is Backuping),
+    ``manual_backup_limit`` (20208 past it), ``url_ttl`` (seconds a download link works),
+    ``lose_create_answers`` ((count, kind): the next creates are performed, their answer lost).
     """
 
     def __init__(self, data=None, host="127.0.0.1", port=0, max_page_size=100, latency=0.0,
                  faults=None, fail_regions=None, hang_seconds=30.0, mutate_between_pages=0,
-                 tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12):
+                 tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12,
+                 backup_seconds=2.0, manual_backup_limit=10, url_ttl=3600, lose_create_answers=(0, "reset")):
         if max_page_size < 1 or latency < 0 or hang_seconds < 0:
             raise ValueError("max_page_size must be 1 or more, latency and hang_seconds 0 or more")
+        if backup_seconds < 0 or manual_backup_limit < 0 or url_ttl < 0:
+            raise ValueError("backup_seconds, manual_backup_limit and url_ttl must be 0 or more")
+        self.backup_seconds, self.manual_backup_limit, self.url_ttl = float(backup_seconds), int(manual_backup_limit), url_ttl
+        self._pending = {}  # BackupId -> (row, when it is done, whether it fails)
+        self._url_secret = uuid.uuid4().bytes  # signs download links; a restart voids them
+        self._lost = [0, "reset"]
         if drip_interval < 0 or oversize_bytes < 0 or claimed_total < 0:
             raise ValueError("drip_interval, oversize_bytes and claimed_total must be 0 or more")
         self.host, self.port = host, port
@@ -470,6 +617,7 @@ class Emulator:
         self._install(json.loads(json.dumps(data if data is not None else generate_dataset())))
         self._server = self._thread = None
         self.reset_stats()
+        self.lose_create_answers(*lose_create_answers)
 
     # lifecycle
     def start(self):
@@ -527,11 +675,61 @@ class Emulator:
             rows += [dict(row) for row in upsert]
             self._install(dict(self._data, backups=rows))  # raises before changing anything
 
+    def groups(self):
+        """A copy of the Redis groups as they are now, hidden fields included."""
+        with self._lock:
+            return json.loads(json.dumps(self._data["groups"]))
+
+    def change_groups(self, upsert=(), delete=(), fail=(), succeed=(), policy=None):
+        """Add or replace groups (by Region, ProjectId, GroupId), delete groups (by GroupId), make the
+        backups created for groups end in Error (``fail``) or not (``succeed``), and set policies
+        (``{GroupId: {"AutoBackup": ..., "BackupTime": ...}}``), while serving."""
+        upsert, delete, fail, succeed, policy = list(upsert), list(delete), list(fail), list(succeed), dict(policy or {})
+        if not all(isinstance(row, dict) for row in upsert) or not all(
+                isinstance(i, str) for i in delete + fail + succeed + list(policy)):
+            raise ValueError("upsert takes a list of group rows, delete, fail and succeed lists of GroupIds, "
+                             "policy an object of GroupId -> {AutoBackup, BackupTime}")
+        with self._lock:
+            key = lambda row: (row.get("Region"), row.get("ProjectId"), row.get("GroupId"))  # noqa: E731
+            replaced = set(key(row) for row in upsert)
+            rows = [dict(row) for row in self._data["groups"] if row["GroupId"] not in delete and key(row) not in replaced]
+            rows += [dict(row) for row in upsert]
+            known = set(row["GroupId"] for row in rows)
+            for group_id in fail + succeed + list(policy):
+                if group_id not in known:
+                    raise ValueError("there is no group %r" % group_id)
+            for row in rows:
+                if row["GroupId"] in fail or row["GroupId"] in succeed:
+                    row["FailBackups"] = row["GroupId"] in fail
+                for name, value in policy.get(row["GroupId"], {}).items():
+                    if name not in ("AutoBackup", "BackupTime"):
+                        raise ValueError("a policy sets AutoBackup and BackupTime, not %r" % name)
+                    row[name] = value
+            self._install(dict(self._data, groups=rows))  # raises before changing anything
+
+    def lose_create_answers(self, count, kind="reset"):
+        """Perform the next ``count`` CreateURedisBackup calls, then lose their answer as ``kind`` says."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0 or kind not in LOST_ANSWER_KINDS:
+            raise ValueError("lose_create_answers takes a count of 0 or more and a kind, one of %s"
+                             % ", ".join(LOST_ANSWER_KINDS))
+        with self._lock:
+            self._lost = [count, kind]
+
+    def _take_lost_answer(self):
+        with self._lock:
+            if not self._lost[0]:
+                return None
+            self._lost[0] -= 1
+            return self._lost[1]
+
     def _install(self, data):
         check_dataset(data)
+        if "groups" not in data:  # a data set of before groups: its backups name them
+            data = dict(data, groups=derive_groups(data))
+        self._group_listings = {}
         self._accounts = dict((a["public_key"], a) for a in data["accounts"])
         self._projects = set(p for a in data["accounts"] for p in a.get("projects", []) + [a["default_project"]])
-        self._projects.update(row["ProjectId"] for row in data["backups"])
+        self._projects.update(row["ProjectId"] for row in data["backups"] + data["groups"])
         self._data = data
         self._listings = {}
         # endless rows count down from the data set's newest BackupTime
@@ -541,10 +739,11 @@ class Emulator:
     def reset_stats(self):
         with self._lock:
             self._stats = {"requests": 0, "api_requests": 0, "peak_concurrency": 0,
-                           "faults_injected": 0, "by_region": {}}
+                           "faults_injected": 0, "by_region": {}, "by_action": {}, "creates": 0}
 
     def stats(self):
-        """{"requests", "api_requests", "peak_concurrency", "faults_injected", "by_region"}."""
+        """{"requests", "api_requests", "peak_concurrency", "faults_injected", "by_region", "by_action",
+        "creates" (backups actually created)}."""
         with self._lock:
             return json.loads(json.dumps(self._stats))
 
@@ -552,12 +751,13 @@ class Emulator:
         with self._lock:
             self._stats[name] += 1
 
-    def _begin_api_request(self, region):
+    def _begin_api_request(self, region, action=""):
         """Count an API request as started; returns its number (1-based)."""
         with self._lock:
             stats = self._stats
             stats["api_requests"] += 1
             stats["by_region"][region] = stats["by_region"].get(region, 0) + 1
+            stats["by_action"][action] = stats["by_action"].get(action, 0) + 1
             self._in_flight += 1
             stats["peak_concurrency"] = max(stats["peak_concurrency"], self._in_flight)
             return stats["api_requests"]
@@ -569,16 +769,23 @@ class Emulator:
     # the API itself
     def answer(self, params):
         """The JSON document answering one API request's parameters (no faults)."""
+        action = params.get("Action", "")
         try:
-            rows, total = self._describe(params)
+            with self._lock:
+                account = self._authenticate(params)
+                self._settle()
+            body = getattr(self, self._HANDLERS[action])(params, account)
         except ApiError as error:
-            return {"RetCode": error.ret_code, "Action": "%sResponse" % params.get("Action", ""),
-                    "Message": error.message}
-        return {"RetCode": 0, "Action": "%sResponse" % ACTION, "TotalCount": total, "DataSet": rows}
+            return {"RetCode": error.ret_code, "Action": "%sResponse" % action, "Message": error.message}
+        answer = {"RetCode": 0, "Action": "%sResponse" % action}
+        answer.update(body)
+        return answer
 
-    def _describe(self, params):
+    _HANDLERS = {ACTION: "_describe", GROUP_ACTION: "_describe_groups", CREATE_ACTION: "_create",
+                 URL_ACTION: "_backup_url", POLICY_ACTION: "_update_policy"}
+
+    def _describe(self, params, account):
         with self._lock:
-            account = self._authenticate(params)
             query = self._query(params, account)
             if query.offset > 0:
                 self._mutate(query)
@@ -589,14 +796,14 @@ class Emulator:
             if rows is None:
                 rows = self._listings[key] = newest_first(row for row in self._data["backups"] if _matches(row, query))
         page = rows[query.offset:query.offset + min(query.limit, self.max_page_size)]
-        return [public_view(row) for row in page], len(rows)
+        return {"TotalCount": len(rows), "DataSet": [public_view(row) for row in page]}
 
     def _authenticate(self, params):
         """The account that signed the request, checked in the gateway's order."""
         action = params.get("Action")
         if not action:
             raise ApiError(160, "Missing Action")
-        if action != ACTION:
+        if action not in ACTIONS:
             raise ApiError(161, "Action [%s] not exist" % action)
         if not params.get("Signature"):
             raise ApiError(170, "Missing signature")
@@ -609,7 +816,8 @@ class Emulator:
             raise ApiError(171, "Signature VerifyAC Error")
         return account
 
-    def _query(self, params, account):
+    def _scope(self, params, account):
+        """(region, project) of a request, checked as the gateway does."""
         region = params.get("Region")
         if not region:
             raise ApiError(210, "Missing params [Region]")
@@ -620,6 +828,10 @@ class Emulator:
             raise ApiError(292, "Project not exist")
         if project != account["default_project"] and project not in account.get("projects", []):
             raise ApiError(299, "IAM permission denied")
+        return region, project
+
+    def _query(self, params, account):
+        region, project = self._scope(params, account)
         if not params.get("GroupId") and not params.get("RegionType"):
             raise ApiError(210, "Missing params [GroupId]")
         region_type = params.get("RegionType") or "normal"
@@ -628,6 +840,130 @@ class Emulator:
         return Query(region, project, region_type,
                      params.get("GroupId") or None, params.get("BackupId") or None, params.get("SlaveZone") or None,
                      _int_param(params, "Offset", 0, minimum=0), _int_param(params, "Limit", 10, minimum=1))
+
+    def _describe_groups(self, params, account):
+        region, project = self._scope(params, account)
+        offset, limit = _int_param(params, "Offset", 0, minimum=0), _int_param(params, "Limit", 20, minimum=1)
+        key = (region, project, params.get("GroupId") or None, params.get("Zone") or None)
+        with self._lock:
+            rows = self._group_listings.get(key)
+            if rows is None:
+                rows = self._group_listings[key] = newest_groups_first(
+                    row for row in self._data["groups"]
+                    if (row["Region"], row["ProjectId"]) == (region, project)
+                    and key[2] in (None, row["GroupId"]) and key[3] in (None, row.get("Zone")))
+            page = [public_group(row) for row in rows[offset:offset + min(limit, self.max_page_size)]]
+        return {"TotalCount": len(rows), "DataSet": page}
+
+    def _group(self, region, project, group_id):
+        """The stored group row (under the lock), or None."""
+        for row in self._data["groups"]:
+            if (row["Region"], row["ProjectId"], row["GroupId"]) == (region, project, group_id):
+                return row
+        return None
+
+    def _required(self, params, name):
+        if not params.get(name):
+            raise ApiError(210, "Missing params [%s]" % name)
+        return params[name]
+
+    def _create(self, params, account):
+        region, project = self._scope(params, account)
+        group_id, name = self._required(params, "GroupId"), self._required(params, "BackupName")
+        if not BACKUP_NAME_RE.match(name):
+            raise ApiError(230, "Params [BackupName] not available")
+        with self._lock:
+            group = self._group(region, project, group_id)
+            if group is None:
+                raise ApiError(230, "Params [GroupId] not available")
+            if params.get("Zone") and params["Zone"] != group.get("Zone"):
+                raise ApiError(230, "Params [Zone] not available")
+            manual = [row for row in self._data["backups"]
+                      if (row["Region"], row["ProjectId"], row.get("GroupId")) == (region, project, group_id)
+                      and row.get("BackupType") == "Manual" and row.get("State") not in ("Expired", "Error")]
+            if len(manual) >= self.manual_backup_limit:
+                raise ApiError(QUOTA_RET_CODE, "backup count exceeds limit")
+            row = {"Region": region, "ProjectId": project, "BackupId": str(uuid.uuid4()), "BackupName": name,
+                   "BackupTime": int(time.time()), "BackupSize": 0, "BackupType": "Manual", "State": "Backuping",
+                   "GroupId": group_id, "GroupName": group.get("Name") or group.get("GroupName") or group_id}
+            for field, source in (("Zone", "Zone"), ("MemorySize", "Size"), ("RedisVersion", "Version"),
+                                  ("SlaveZone", "SlaveZone")):
+                if group.get(source) is not None:
+                    row[field] = group[source]
+            self._data["backups"].append(row)
+            self._listings = {}
+            self._pending[row["BackupId"]] = (row, time.time() + self.backup_seconds, bool(group.get("FailBackups")))
+            self._stats["creates"] += 1
+        return {"BackupId": row["BackupId"]}
+
+    def _settle(self):
+        """Finish the created backups whose time has come (under the lock): cheap when none has."""
+        if not self._pending:
+            return
+        now = time.time()
+        done = [backup_id for backup_id, (_row, when, _fails) in self._pending.items() if when <= now]
+        for backup_id in done:
+            row, _when, fails = self._pending.pop(backup_id)
+            if row.get("State") == "Backuping":
+                row["State"] = "Error" if fails else "Success"
+                row["BackupSize"] = 0 if fails else max(1, row.get("MemorySize") or 1) * 37 << 20
+        if done:
+            self._listings = {}
+
+    def _bool_param(self, params, name):
+        if params.get(name, "") not in ("", "true", "false"):
+            raise ApiError(230, "Params [%s] not available" % name)
+
+    def _backup_url(self, params, account):
+        region, project = self._scope(params, account)
+        backup_id = self._required(params, "BackupId")
+        for name in ("RegionFlag", "IsCrossRegion"):
+            self._bool_param(params, name)
+        with self._lock:
+            row = next((r for r in self._data["backups"] if r["BackupId"] == backup_id and r["ProjectId"] == project
+                        and region in (r["Region"], r.get("SrcRegionName"), r.get("DstRegionName"))), None)
+            if row is None or params.get("GroupId") not in (None, "", row.get("GroupId")):
+                raise ApiError(230, "Params [BackupId] not available")
+            state = row.get("State")
+        if state != "Success":
+            raise ApiError(URL_RET_CODE, "get backup url failed: backup is %s" % state)
+        expires = int(time.time() + self.url_ttl)
+        link = "%s/_emulator/download/%s?Expires=%d&Signature=%s" % (
+            self.base_url, quote(backup_id, safe=""), expires, self._link_signature(backup_id, expires))
+        return {"BackupPath": link, "BackupURL": link}
+
+    def _link_signature(self, backup_id, expires):
+        return hmac.new(self._url_secret, ("%s:%s" % (backup_id, expires)).encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def download(self, backup_id, expires, signature):
+        """The file behind a download link, or None when the link is not valid (tampered, expired)."""
+        good = self._link_signature(backup_id, expires)
+        if not hmac.compare_digest(good.encode("utf-8"), (signature or "").encode("utf-8")):
+            return None
+        if not re.match(r"\A[0-9]+\Z", expires or "") or int(expires) < time.time():
+            return None
+        return DOWNLOAD_BODY
+
+    def _update_policy(self, params, account):
+        region, project = self._scope(params, account)
+        group_id = self._required(params, "GroupId")
+        hour = params.get("BackupTime", "")
+        if hour == "":
+            hour = "0"  # the server's default, and the trap: an update that leaves it out moves backups to midnight
+        if not re.match(r"\A[0-9]{1,2}\Z", hour) or int(hour) > 23:
+            raise ApiError(230, "Params [BackupTime] not available")
+        auto = params.get("AutoBackup") or "enable"  # the other trap: leaving it out switches backups on
+        if auto not in AUTO_BACKUP_VALUES:
+            raise ApiError(230, "Params [AutoBackup] not available")
+        if (params.get("OperationType") or "normal") not in OPERATION_TYPES:
+            raise ApiError(230, "Params [OperationType] not available")
+        with self._lock:
+            group = self._group(region, project, group_id)
+            if group is None:
+                raise ApiError(230, "Params [GroupId] not available")
+            group.update(AutoBackup=auto, BackupTime=int(hour), ModifyTime=int(time.time()))
+            self._group_listings = {}
+        return {}
 
     def _mutate(self, query):
         """Add a newest backup and drop the oldest of the listing, as a busy account does mid-listing."""
@@ -734,7 +1070,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path != "/":
             return self._send(404, b"not found", "text/plain; charset=utf-8")
         params = dict(parse_qsl(form, keep_blank_values=True))
-        number = emu._begin_api_request(params.get("Region", ""))
+        number = emu._begin_api_request(params.get("Region", ""), params.get("Action", ""))
         self._in_flight = True
         try:  # latency and faults count as in flight: that is what concurrency limits see
             self._answer_api(number, params)
@@ -756,8 +1092,13 @@ class _Handler(BaseHTTPRequestHandler):
         answer = None
         if fault in LISTING_FAULTS:
             answer = emu.answer(params)
-            if answer["RetCode"] != 0:
+            if answer["RetCode"] != 0 or "DataSet" not in answer:
                 fault = None  # a refusal stays a refusal (and no fault is counted): only a listing is lied about
+        if fault is None and params.get("Action") == CREATE_ACTION:
+            lost = emu._take_lost_answer()
+            if lost:  # the create is performed, then its answer never arrives whole
+                answer = emu.answer(params)
+                fault = lost
         if fault:
             emu._count("faults_injected")
         if fault == "reset":
@@ -869,16 +1210,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, name, form):
         emu = self.emulator
+        if name.startswith("download/") and self.command == "GET":
+            query = dict(parse_qsl(form, keep_blank_values=True))
+            body = emu.download(unquote(name[len("download/"):]), query.get("Expires"), query.get("Signature"))
+            if body is None:
+                return self._send(403, b"this link is not valid (expired or altered)", "text/plain; charset=utf-8")
+            return self._send(200, body, "application/octet-stream")
         routes = {("stats", "GET"): emu.stats,
                   ("reset_stats", "POST"): lambda: emu.reset_stats() or {"ok": True},
                   ("backups", "GET"): lambda: emu.data,
-                  ("backups", "POST"): lambda: self._change(form)}
+                  ("backups", "POST"): lambda: self._change(form),
+                  ("groups", "GET"): emu.groups,
+                  ("groups", "POST"): lambda: self._change_groups(form),
+                  ("lose_create_answers", "POST"): lambda: self._lose(form)}
         if (name, self.command) not in routes:
             known = any(route == name for route, _method in routes)
             return self._send(405 if known else 404, b"no such emulator path or method", "text/plain; charset=utf-8")
         try:
             return self._send_json(routes[(name, self.command)]())
-        except ValueError as exc:  # a bad change: the data stays as it was
+        except (ValueError, TypeError) as exc:  # a bad change: the data stays as it was
             return self._send(400, ("bad change: %s" % exc).encode("utf-8"), "text/plain; charset=utf-8")
 
     def _change(self, form):
@@ -887,6 +1237,25 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError('send {"upsert": [rows], "delete": [backup ids]}')
         self.emulator.change(change.get("upsert", []), change.get("delete", []))
         return {"ok": True, "backups": len(self.emulator.data["backups"])}
+
+    def _change_groups(self, form):
+        change = json.loads(form or "{}")
+        known = ("upsert", "delete", "fail", "succeed", "policy")
+        if not isinstance(change, dict) or set(change) - set(known):
+            raise ValueError('send {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], '
+                             '"policy": {id: {"AutoBackup": ..., "BackupTime": ...}}}')
+        if not isinstance(change.get("policy", {}), dict) or not all(
+                isinstance(v, dict) for v in change.get("policy", {}).values()):
+            raise ValueError("policy must map group ids to objects")
+        self.emulator.change_groups(**change)
+        return {"ok": True, "groups": len(self.emulator.groups())}
+
+    def _lose(self, form):
+        order = json.loads(form or "{}")
+        if not isinstance(order, dict) or set(order) - {"count", "kind"}:
+            raise ValueError('send {"count": N, "kind": "reset"}')
+        self.emulator.lose_create_answers(order.get("count", 1), order.get("kind", "reset"))
+        return {"ok": True}
 
     def _send_json(self, document):
         self._send(200, _json_bytes(document), "application/json")
@@ -1036,7 +1405,7 @@ def _number(kind, minimum, what):
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="server.py", description="Local emulator of the sigcalcloud DescribeURedisBackup API.",
+        prog="server.py", description="Local emulator of the sigcalcloud URedis backup API.",
         epilog="Fault kinds: %s. See docs/emulator.md." % ", ".join(FAULT_KINDS))
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -1068,6 +1437,14 @@ def _parser():
         help="the TotalCount of total_claimed and endless answers (default 10**12)")
     add("--mutate-between-pages", type=int, nargs="?", const=-1, default=0, metavar="N",
         help="add and drop a row before pages with Offset > 0 (the first N; no N: every one)")
+    add("--backup-seconds", type=_number(float, 0, "seconds"), default=2.0, metavar="S",
+        help="how long a created backup is Backuping (default 2)")
+    add("--manual-backup-limit", type=_number(int, 0, "a count"), default=10, metavar="N",
+        help="Manual backups a group may hold before creates answer 20208 (default 10)")
+    add("--url-ttl", type=_number(float, 0, "seconds"), default=3600, metavar="S",
+        help="how long a download link works (default 3600)")
+    add("--lose-create-answers", default="0", metavar="N[=KIND]",
+        help="perform the next N creates, then lose their answer: KIND is %s (default reset)" % ", ".join(LOST_ANSWER_KINDS))
     add("--tls-cert", metavar="FILE", help="certificate (PEM) to serve HTTPS with")
     add("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
     add("--verbose", action="store_true", help="log each request to stderr")
@@ -1084,6 +1461,9 @@ def emulator_from_args(args):
         epoch = int(time.time()) // 3600 * 3600 if args.now_relative else args.epoch
         regions = [r.strip() for r in args.regions.split(",") if r.strip()]
         data = generate_dataset(regions, args.backups_per_region, args.seed, epoch)
+    count, _sep, kind = args.lose_create_answers.partition("=")
+    if not count.strip().isdigit():
+        raise ValueError("bad --lose-create-answers %r: use N or N=KIND, e.g. 1=reset" % args.lose_create_answers)
     faults = FaultPlan(rate=args.fault_rate, kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],
                        seed=args.fault_seed, schedule=parse_schedule(args.fault_schedule),
                        fail_regions=parse_fail_regions(args.fail_region))
@@ -1091,6 +1471,8 @@ def emulator_from_args(args):
                     latency=args.latency_ms / 1000.0, faults=faults, hang_seconds=args.hang_seconds,
                     mutate_between_pages=args.mutate_between_pages, drip_interval=args.drip_interval,
                     oversize_bytes=args.oversize_bytes, claimed_total=args.claimed_total,
+                    backup_seconds=args.backup_seconds, manual_backup_limit=args.manual_backup_limit,
+                    url_ttl=args.url_ttl, lose_create_answers=(int(count), kind.strip() or "reset"),
                     tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 
@@ -1113,7 +1495,7 @@ def main(argv=None):
     account = data["accounts"][0]
     print(json.dumps({"base_url": emulator.base_url, "port": emulator.port, "public_key": account["public_key"],
                       "private_key": account["private_key"], "regions": data["regions"],
-                      "backups": len(data["backups"])}), flush=True)
+                      "backups": len(data["backups"]), "groups": len(data["groups"])}), flush=True)
     while not stopped.wait(0.5):
         pass
     emulator.stop()

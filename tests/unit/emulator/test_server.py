@@ -181,7 +181,9 @@ def good_document(data, limit=10, **kwargs):
 
 
 # sha256 of json.dumps(generate_dataset(), sort_keys=True, ensure_ascii=False): see its test.
-GOLDEN_DIGEST = "c229f06d8af0e2a342f26026e6880094f4b84dfd8fa87bbc2c4a8b43191cefcb"
+GOLDEN_DIGEST = "058c7e0a1bdab9764bd44583283c3abb9a089c4dec4292410c661503f67b8e6b"
+# The same without its "groups": the data set before groups were added, which they left as it was.
+GOLDEN_DIGEST_WITHOUT_GROUPS = "c229f06d8af0e2a342f26026e6880094f4b84dfd8fa87bbc2c4a8b43191cefcb"
 
 
 def fresh_data():
@@ -661,7 +663,8 @@ def test_stats_count_requests_regions_and_faults(make_emulator):
     assert send(emu, signed(base_params(Region="hk"))).status == 200
     assert send(emu, signed(base_params(Region=None))).json()["RetCode"] == 210
     expected_stats = {"requests": 6, "api_requests": 5, "peak_concurrency": 1, "faults_injected": 1,
-                      "by_region": {"cn-bj2": 2, "cn-sh2": 1, "hk": 1, "": 1}}
+                      "by_region": {"cn-bj2": 2, "cn-sh2": 1, "hk": 1, "": 1},
+                      "by_action": {"DescribeURedisBackup": 5}, "creates": 0}
     assert control(emu, "stats").json() == expected_stats  # the stats request counts itself
     assert emu.stats() == expected_stats
 
@@ -708,7 +711,7 @@ def test_control_stats_and_reset_stats(make_emulator):
     reply = control(emu, "reset_stats", b"")
     assert reply.status == 200 and reply.json() == {"ok": True} and reply.json()["ok"] is True
     assert emu.stats() == {"requests": 0, "api_requests": 0, "peak_concurrency": 0, "faults_injected": 0,
-                           "by_region": {}}
+                           "by_region": {}, "by_action": {}, "creates": 0}
     assert control(emu, "stats").json()["requests"] == 1
 
 
@@ -896,8 +899,12 @@ def test_generate_dataset_without_an_epoch_is_fixed_by_the_seed():
     assert default_epoch(1) < time.time()
     # The same bytes on every Python this runs on (3.9 and up): pinned by a digest. A change
     # to the generator changes it on purpose, and then this value with it.
-    text = json.dumps(generate_dataset(), sort_keys=True, ensure_ascii=False)
+    data = generate_dataset()
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
     assert hashlib.sha256(text.encode("utf-8")).hexdigest() == GOLDEN_DIGEST
+    del data["groups"]
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() == GOLDEN_DIGEST_WITHOUT_GROUPS
 
 
 @pytest.mark.parametrize("regions, per_region", [([], 5), (["a", "a"], 5), (["a"], -1)])
@@ -1116,7 +1123,7 @@ def test_cli_ready_line_dump_data_and_clean_exit(cli, tmp_path, signum):
     dump = tmp_path / "dump.json"
     process, ready = cli("--regions", "cn-bj2,hk", "--backups-per-region", "5", "--seed", "3",
                          "--epoch", str(EPOCH), "--dump-data", str(dump))
-    assert set(ready) == {"base_url", "port", "public_key", "private_key", "regions", "backups"}
+    assert set(ready) == {"base_url", "port", "public_key", "private_key", "regions", "backups", "groups"}
     assert ready["port"] > 0 and ready["base_url"] == "http://127.0.0.1:%d" % ready["port"]
     assert (ready["public_key"], ready["private_key"]) == (DEMO_PUBLIC, DEMO_PRIVATE)
     assert ready["regions"] == ["cn-bj2", "hk"]
