@@ -125,20 +125,29 @@ def test_keyed_groups_compose_and_groups(run_ansible, emulator, tmp_path):
     assert hostvars(listing)[one["backup_id"]]["ansible_connection"] == "ssh"  # compose overrides
 
 
+def listed_group_ids(emu, region, project="org-demo"):
+    return sorted(g["GroupId"] for g in emu.groups() if g["Region"] == region and g["ProjectId"] == project)
+
+
 def test_redis_group_hosts_answer_is_my_latest_backup_good(run_ansible, emulator, tmp_path):
     path = inventory_file(tmp_path, """
         regions: [cn-bj2]
         hosts_from: redis_group
         groups:
-          latest_failed: uredis_latest_backup.state != 'Success'
+          latest_failed: uredis_latest_backup is not none and uredis_latest_backup.state != 'Success'
+          never_backed_up: uredis_backups | length == 0
+          auto_backup_off: auto_backup == 'disable'
     """)
     result = inventory_list(run_ansible, emulator, path)
     assert result.rc == 0, result
     listing = result.json()
     expected = expected_backups(emulator.data, "cn-bj2")
-    group_ids = sorted(set(b["group_id"] for b in expected))
+    backed_up = sorted(set(b["group_id"] for b in expected))
+    group_ids = listed_group_ids(emulator, "cn-bj2")
+    # Every group is a host: those with backups, and those the group listing alone knows.
+    assert set(backed_up) < set(group_ids)
     assert group_hosts(listing, "uredis_groups") == group_ids
-    for group_id in group_ids:
+    for group_id in backed_up:
         members = [b for b in expected if b["group_id"] == group_id]
         facts = hostvars(listing)[group_id]
         assert facts["uredis_backups"] == members
@@ -146,8 +155,67 @@ def test_redis_group_hosts_answer_is_my_latest_backup_good(run_ansible, emulator
         good = [b for b in members if b["state"] == "Success"]
         assert facts["uredis_latest_successful_backup"] == (good[0] if good else None)
         assert facts["group_name"] == members[0]["group_name"]
+        assert facts["uredis_group_listed"] is True and facts["state"] == "Running"
     assert group_hosts(listing, "latest_failed") == sorted(
-        g for g in group_ids if [b for b in expected if b["group_id"] == g][0]["state"] != "Success")
+        g for g in backed_up if [b for b in expected if b["group_id"] == g][0]["state"] != "Success")
+    assert group_hosts(listing, "never_backed_up") == sorted(set(group_ids) - set(backed_up))
+    rows = dict((g["GroupId"], g) for g in emulator.groups())
+    assert group_hosts(listing, "auto_backup_off") == sorted(g for g in group_ids if rows[g]["AutoBackup"] == "disable")
+    lonely = hostvars(listing)["uredis-cnbj2-91"]
+    assert lonely["uredis_backups"] == [] and lonely["uredis_latest_backup"] is None
+    assert lonely["uredis_latest_successful_backup"] is None
+    assert lonely["auto_backup"] == "disable" and lonely["backup_time"] == rows["uredis-cnbj2-91"]["BackupTime"]
+    assert lonely["create_time"] == rows["uredis-cnbj2-91"]["CreateTime"] and lonely["group_name"] == rows["uredis-cnbj2-91"]["Name"]
+
+
+def test_a_group_only_backups_name_is_a_host_with_the_groups_facts_null(run_ansible, start_emulator, tmp_path):
+    data = generate_dataset(["cn-bj2"], 10, seed=2)
+    gone = next(b for b in data["backups"] if b["ProjectId"] == "org-demo")
+    data["groups"] = [g for g in data["groups"] if g["GroupId"] != gone["GroupId"]]  # a deleted group
+    emu = start_emulator(data=data)
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hosts_from: redis_group
+    """)
+    result = inventory_list(run_ansible, emu, path)
+    assert result.rc == 0, result
+    facts = hostvars(result.json())[gone["GroupId"]]
+    assert facts["uredis_group_listed"] is False and facts["state"] is None and facts["auto_backup"] is None
+    assert facts["group_name"] == gone["GroupName"] and len(facts["uredis_backups"]) >= 1
+
+
+def test_group_ids_limit_the_group_listing_too(run_ansible, emulator, tmp_path):
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hosts_from: redis_group
+        group_ids: [uredis-cnbj2-90, uredis-cnbj2-00]
+    """)
+    result = inventory_list(run_ansible, emulator, path)
+    assert result.rc == 0, result
+    assert group_hosts(result.json(), "uredis_groups") == ["uredis-cnbj2-00", "uredis-cnbj2-90"]
+
+
+def test_a_failed_group_listing_fails_the_inventory_or_is_skipped_with_a_warning(run_ansible, start_emulator, tmp_path):
+    from emulator.server import FaultPlan
+    # Request 1 is the backup listing (one page), request 2 the group listing: it fails for good.
+    emu = start_emulator(faults=FaultPlan(schedule=dict((n, "control_message") for n in range(2, 8))))
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hosts_from: redis_group
+    """)
+    result = inventory_list(run_ansible, emu, path, {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"})
+    assert result.rc != 0
+    # the server's control text is shown escaped, never raw
+    assert "DescribeURedisGroup" in result.output and "\\x1b[2J" in result.output and "\x1b" not in result.output
+    emu.reset_stats()
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hosts_from: redis_group
+        fail_on_errors: false
+    """)
+    result = inventory_list(run_ansible, emu, path)
+    assert result.rc == 0, result
+    assert "skipped the Redis groups of region cn-bj2" in warnings(result)
 
 
 def test_filters_states_hostnames_prefix(run_ansible, emulator, tmp_path):
@@ -661,6 +729,8 @@ def test_local_connection_sets_ansible_connection_on_every_host(run_ansible, emu
     assert result.rc == 0, result
     facts = hostvars(result.json())
     expected = set(b[name_fact] for b in expected_backups(emulator.data, "cn-bj2"))
+    if hosts_from == "redis_group":  # every group, also those without backups
+        expected |= set(listed_group_ids(emulator, "cn-bj2"))
     assert set(facts) == expected
     assert set(f["ansible_connection"] for f in facts.values()) == {"local"}
 
@@ -822,13 +892,13 @@ def file_text(text):
     (entry_with(lambda e: e["backups"][0].update(backup_size=[1])), "has backup_size=[1], expected an integer"),
     (entry_with(lambda e: e["backups"][0].update(region=None)), "has no region"),
     (entry_with(lambda e: e["backups"].insert(0, None)), "backups[0]: a backup is NoneType, not a mapping"),
-    (entry_with(lambda e: e.update(format=99)), "it is not a format 1 entry"),
-    (entry_with(lambda e: e.update(format="1")), "it is not a format 1 entry"),
-    (payload("[1, 2]"), "it is not a format 1 entry"),
+    (entry_with(lambda e: e.update(format=99)), "it is not a format 2 entry"),
+    (entry_with(lambda e: e.update(format="1")), "it is not a format 2 entry"),
+    (payload("[1, 2]"), "it is not a format 2 entry"),
     (payload("{not json"), "not read"),
     (file_text("{not json"), "not read"),
     # ansible-core 2.19's cache plugin cannot read a file without its envelope; an older one reads the list.
-    (file_text("[1, 2]"), by_core("it is not a format 1 entry", "not read")),
+    (file_text("[1, 2]"), by_core("it is not a format 2 entry", "not read")),
 ])
 def test_a_damaged_cache_entry_is_a_miss_and_the_api_is_read(run_ansible, start_emulator, tmp_path, damage, why):
     emu = start_emulator()
@@ -851,3 +921,33 @@ def test_a_damaged_cache_entry_is_a_miss_and_the_api_is_read(run_ansible, start_
     after = emu.stats()["api_requests"]
     assert plain(inventory_list(run_ansible, emu, path).json()) == plain(first.json())
     assert emu.stats()["api_requests"] == after
+
+
+def test_the_cache_holds_the_groups_of_a_redis_group_inventory(run_ansible, start_emulator, tmp_path):
+    emu = start_emulator()
+    cache_dir = tmp_path / "cache"
+    path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        hosts_from: redis_group
+        cache: true
+        cache_plugin: ansible.builtin.jsonfile
+        cache_connection: {cache}
+        cache_timeout: 3600
+    """.format(cache=cache_dir))
+    first = inventory_list(run_ansible, emu, path)
+    assert first.rc == 0, first
+    assert "uredis-cnbj2-91" in hostvars(first.json())
+    before = emu.stats()["api_requests"]
+    second = inventory_list(run_ansible, emu, path)
+    assert second.rc == 0, second
+    assert emu.stats()["api_requests"] == before  # a hit: no request, not even for the groups
+    assert plain(second.json()) == plain(first.json())
+    # The same file read as one host per backup: its cached entry has no groups, so it is read again.
+    backup_path = inventory_file(tmp_path, """
+        regions: [cn-bj2]
+        cache: true
+        cache_plugin: ansible.builtin.jsonfile
+        cache_connection: {cache}
+        cache_timeout: 3600
+    """.format(cache=cache_dir), name="other.uredis_backup.yml")
+    assert inventory_list(run_ansible, emu, backup_path).rc == 0
