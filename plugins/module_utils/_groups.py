@@ -180,7 +180,7 @@ def require_group(client, region, project_id, group_id, zone=None):
     if group is None:
         where = "region %s" % region + (", project %s" % project_id if project_id else "") + (
             ", zone %s" % zone if zone else "")
-        raise SigcalcloudError("there is no Redis group %s in %s" % (group_id, where), action=ACTION, region=region)
+        raise SigcalcloudError("there is no Redis group %s in %s" % (group_id, where), action=ACTION)
     return group
 
 
