@@ -32,4 +32,15 @@ ansible-inventory -i demo.uredis_backup.yml --graph
 
 echo "== ansible-playbook -i demo.uredis_backup.yml -i groups.uredis_backup.yml failed_backups_playbook.yml"
 ansible-playbook -i demo.uredis_backup.yml -i groups.uredis_backup.yml failed_backups_playbook.yml
+
+# A Redis group that has never been backed up, with automatic backups off: the inventory shows it,
+# and the remediation playbook takes a backup (waiting for it) and switches its backups on.
+stale=uredis-${SIGCALCLOUD_REGION//-/}-91
+echo "== ansible-inventory -i groups.uredis_backup.yml --host $stale (a group with no backup at all)"
+ansible-inventory -i groups.uredis_backup.yml --host "$stale" \
+  | "$venv/bin/python" -c 'import json, sys; facts = json.load(sys.stdin); print({k: facts[k] for k in ("group_id", "state", "auto_backup", "uredis_backups", "uredis_latest_successful_backup")})'
+echo "== ansible-playbook remediate_uredis_backups.yml -e group_id=$stale (repair it)"
+ansible-playbook remediate_uredis_backups.yml -e "group_id=$stale"
+echo "== ansible-playbook remediate_uredis_backups.yml -e group_id=$stale (again: nothing to do)"
+ansible-playbook remediate_uredis_backups.yml -e "group_id=$stale"
 echo "== demo finished"
