@@ -134,9 +134,11 @@ class Watch:
 
 
 def controlled_dataset(rows):
-    """The demo accounts and regions, with only ``rows`` as normal backups of org-demo."""
+    """The demo accounts and regions, with only ``rows`` as normal backups of org-demo, whose
+    groups are known by these backups only (the group listing holds none of org-demo's)."""
     data = generate_dataset(REGIONS, 0, seed=7)
     data["backups"] = [r for r in data["backups"] if r["ProjectId"] != "org-demo" or r.get("SrcRegionName")]
+    data["groups"] = [g for g in data["groups"] if g["ProjectId"] != "org-demo"]
     data["backups"].extend(rows)
     return data
 
@@ -179,7 +181,8 @@ def test_events_follow_the_data_in_order_with_the_modules_facts(source, start_em
         assert summary(events) == [("backup_new", "b2", None), ("group_recovered", "uredis-b", None)]
         assert events[1] == {"type": "group_recovered", "region": "cn-bj2", "project_id": None,
                              "group_id": "uredis-b", "group_name": "group uredis-b", "stale_after": DAY,
-                             "last_success": facts("b2"), "last_success_age": events[1]["last_success_age"]}
+                             "last_success": facts("b2"), "last_success_age": events[1]["last_success_age"],
+                             "group": None}
         assert 0 <= events[1]["last_success_age"] < 60
 
         # Age group a: its backups are older now; a change of time alone is no backup event.
@@ -201,8 +204,8 @@ def test_a_restart_with_state_file_announces_only_what_changed(source, emulator,
     state_file.parent.mkdir()
     regions = ["cn-bj2", "hk"]
     args = connection(emulator, regions=regions, region_types=["normal", "source"], interval=0.1,
-                      state_file=str(state_file), announce_existing=True)
-    per_poll = 4  # two regions, two region types, one page each
+                      state_file=str(state_file), announce_existing=True, watch_groups=False)
+    per_poll = 4  # two regions, two region types, one page each (groups not watched)
 
     def everything():
         found = {}
@@ -299,12 +302,15 @@ def test_credentials_and_region_come_from_the_environment(source, emulator, monk
 
     async def scenario():
         watch = Watch(source, emulator, {"interval": 0.1, "announce_existing": "true"})
-        events = await watch.events(len(expected))
+        events = await watch.events(len(expected) + 1)  # and the group whose backups are off
         await watch.stop()
         return events
 
     events = asyncio.run(scenario())
-    assert sorted(facts_of(e)["backup_id"] for e in events) == sorted(b["backup_id"] for b in expected)
+    backups = [e for e in events if e["type"] == "backup_new"]
+    assert sorted(facts_of(e)["backup_id"] for e in backups) == sorted(b["backup_id"] for b in expected)
+    [off] = [e for e in events if e["type"] == "group_auto_backup_disabled"]
+    assert off["group_id"] == "uredis-hk-91" and off["group"]["auto_backup"] == "disable"
     assert set(e["region"] for e in events) == {"hk"}
 
 
@@ -321,7 +327,7 @@ def test_credentials_and_region_come_from_a_profile(source, emulator, tmp_path, 
     expected = expected_backups(emulator.data, "cn-sh2")
 
     async def scenario():
-        watch = Watch(source, emulator, {"interval": 0.1, "announce_existing": True})
+        watch = Watch(source, emulator, {"interval": 0.1, "announce_existing": True, "watch_groups": False})
         events = await watch.events(len(expected))
         await watch.stop()
         return events
@@ -440,7 +446,7 @@ def make_link_to_dev_zero(path, _state):
     (changed(lambda s: s.update(primed="yes")), "its primed is 'yes', expected true or false"),
     (changed(lambda s: s["scope"].update(odd=1)), "its scope is not a mapping of account, base_url"),
     (changed(lambda s: s["scope"].update(regions="cn-bj2,hk", group_ids=[3])), "its scope has group_ids=[3]"),
-    (changed(lambda s: s.update(version=True)), "it is not a version 1 state"),
+    (changed(lambda s: s.update(version=True)), "it is not a version 1 or 2 state"),
     (make_fifo, "it is a FIFO, not a regular file"),
     (make_folder, "it is a directory, not a regular file"),
     (make_link_to_dev_zero, "it is a character device, not a regular file"),
@@ -494,7 +500,8 @@ def test_a_switch_of_account_starts_afresh(source, emulator, tmp_path, caplog):
     """Same endpoint, regions and (default) project, another public key: its own backups,
     no removal of the first account's, and the state file never holds either key."""
     state_file = tmp_path / "state.json"
-    args = connection(emulator, regions=["cn-bj2"], interval=0.1, state_file=str(state_file), announce_existing=True)
+    args = connection(emulator, regions=["cn-bj2"], interval=0.1, state_file=str(state_file), announce_existing=True,
+                      watch_groups=False)
     other = dict(args, public_key=OTHER_PUBLIC_KEY, private_key=OTHER_PRIVATE_KEY)
 
     async def run(arguments, count):

@@ -166,7 +166,8 @@ def test_group_status_takes_the_newest_backup_and_the_newest_success():
                backup("no-group", group=None), backup("timeless", BackupTime=None)]
     status = group_status(backups)
     assert sorted(status) == [("cn-bj2", "g-1"), ("hk", "g-2")]
-    newest, last_success = status[("cn-bj2", "g-1")]
+    newest, last_success, group = status[("cn-bj2", "g-1")]
+    assert group is None  # known by its backups only
     assert (newest["backup_id"], last_success["backup_id"]) == ("running", "new-ok")
     assert status[("hk", "g-2")][1] is None
 
@@ -181,7 +182,7 @@ def test_a_group_goes_stale_once_then_recovers_once():
     assert events == [{
         "type": "group_stale", "region": "cn-bj2", "project_id": None, "group_id": "g-1",
         "group_name": "name of g-1", "stale_after": day, "last_success": backup("a", age=HOUR),
-        "last_success_age": day + HOUR,
+        "last_success_age": day + HOUR, "group": None,
     }]
     events, state = poll_events(state, [backup("a", age=HOUR)], later + HOUR, stale_after=day)
     assert events == []
@@ -269,10 +270,10 @@ DELETE = object()
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda data: data.clear() or data.update(version=99), "not a version 1 state"),
-    (setter("version", True), "not a version 1 state"),
-    (setter("version", "1"), "not a version 1 state"),
-    (setter("version", 1.0), "not a version 1 state"),
+    (lambda data: data.clear() or data.update(version=99), "not a version 1 or 2 state"),
+    (setter("version", True), "not a version 1 or 2 state"),
+    (setter("version", "1"), "not a version 1 or 2 state"),
+    (setter("version", 1.0), "not a version 1 or 2 state"),
     (setter("extra", 1), "has the keys"),
     (setter("primed", DELETE), "has the keys"),
     (setter("primed", 1), "its primed is 1, expected true or false"),
@@ -384,3 +385,87 @@ def test_a_state_file_with_incomplete_facts_is_not_used():
     data["backups"]["a"] = {"state": "Success"}  # hand-edited, or written by an older version
     with pytest.raises(ValueError, match=r"its backups\['a'\]: a backup has the facts state, expected backup_id"):
         restore_state(data, SCOPE)
+
+
+# --- Redis groups: those without backups, and their policy -----------------------------------
+
+def group(group_id, auto="enable", age=10 * 24 * HOUR, region="cn-bj2", **fields):
+    """One group's facts, as uredis_group_info returns them."""
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+    row = {"GroupId": group_id, "Name": "name of %s" % group_id, "AutoBackup": auto, "BackupTime": 3,
+           "CreateTime": NOW - age, "State": "Running"}
+    row.update(fields)
+    return _groups.shape_group(row, _groups.Query(region))
+
+
+def test_a_group_that_never_had_a_backup_goes_stale_once_it_is_old_enough():
+    young = group("g-new", age=HOUR)
+    state = primed()
+    events, state = poll_events(state, [], NOW, stale_after=2 * HOUR, groups=[young])
+    assert events == []  # an hour old, allowed two: not stale yet
+    events, state = poll_events(state, [], NOW + 2 * HOUR, stale_after=2 * HOUR, groups=[young])
+    assert kinds(events) == [("group_stale", "g-new")]
+    assert events[0]["group"] == young and events[0]["group_name"] == "name of g-new"
+    assert events[0]["last_success"] is None
+    # the repair: a good backup appears
+    events, state = poll_events(state, [backup("b", group="g-new", age=-2 * HOUR)], NOW + 2 * HOUR + 60,
+                                stale_after=2 * HOUR, groups=[young])
+    assert kinds(events) == [("backup_new", "b"), ("group_recovered", "g-new")]
+    assert events[1]["group"] == young
+
+
+def test_a_group_without_create_time_and_without_a_success_is_stale():
+    assert is_stale(None, NOW, HOUR, group("g", CreateTime=None))
+    assert not is_stale(None, NOW, HOUR, group("g", age=60))
+
+
+def test_switching_automatic_backups_off_and_on_is_announced():
+    on, off = group("g-1"), group("g-1", auto="disable")
+    state = primed()
+    events, state = poll_events(state, [], NOW, groups=[on])
+    assert events == []
+    events, state = poll_events(state, [], NOW, groups=[off])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-1")]
+    assert events[0]["group"] == off
+    events, state = poll_events(state, [], NOW, groups=[off])
+    assert events == []  # once
+    events, state = poll_events(state, [], NOW, groups=[on])
+    assert kinds(events) == [("group_auto_backup_enabled", "g-1")]
+
+
+def test_a_new_group_seen_with_backups_off_is_announced_and_at_the_start_only_with_announce_existing():
+    off = group("g-9", auto="disable")
+    events, state = poll_events(new_state(SCOPE), [], NOW, groups=[off])
+    assert events == []
+    events, _state = poll_events(new_state(SCOPE), [], NOW, groups=[off], announce_existing=True)
+    assert kinds(events) == [("group_auto_backup_disabled", "g-9")]
+    events, state = poll_events(state, [], NOW, groups=[off, group("g-10", auto="disable")])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-10")]
+
+
+def test_a_version_1_state_is_migrated_and_learns_policies_without_announcing_them():
+    state = primed(backup("a"))
+    old = dict((k, v) for k, v in json.loads(json.dumps(state)).items() if k != "policies")
+    old["version"] = 1
+    restored = restore_state(old, SCOPE)
+    assert restored["version"] == 2 and restored["policies"] is None and restored["backups"] == state["backups"]
+    events, after = poll_events(restored, [backup("a")], NOW, groups=[group("g-1", auto="disable")])
+    assert events == []
+    assert after["policies"] == [["cn-bj2", "g-1", "disable"]]
+    assert restore_state(json.loads(json.dumps(after)), SCOPE) == after
+
+
+@pytest.mark.parametrize("policies", ["x", [["cn-bj2", "g"]], [["cn-bj2", "g", "sometimes"]], [[1, "g", None]]])
+def test_damaged_policies_are_refused(policies):
+    data = json.loads(json.dumps(primed()))
+    data["policies"] = policies
+    with pytest.raises(ValueError, match="policies"):
+        restore_state(data, SCOPE)
+
+
+def test_an_incomplete_poll_announces_a_policy_change_but_no_staleness():
+    state = primed()
+    _events, state = poll_events(state, [], NOW, stale_after=HOUR, groups=[group("g-1")])
+    events, state = poll_events(state, [], NOW, complete=False, stale_after=HOUR,
+                                groups=[group("g-1", auto="disable")])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-1")]

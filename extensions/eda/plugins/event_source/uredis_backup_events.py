@@ -31,16 +31,23 @@ DOCUMENTATION = r"""
 short_description: Events when URedis backups appear, change state, disappear or go stale
 description:
   - An ansible-rulebook event source plugin that polls the sigcalcloud API
-    (C(DescribeURedisBackup)) every O(interval) seconds and sends an event for each backup
+    (C(DescribeURedisBackup), and C(DescribeURedisGroup) with O(watch_groups)) every O(interval)
+    seconds and sends an event for each backup
     that is new, has changed state, or has gone, and for each Redis group whose newest
     C(Success) backup has become older than O(stale_after) (and again when it recovers).
   - Every backup event holds the backup's facts exactly as the
     M(sigcalcloud.cloud.uredis_backup_info) module returns them (C(backup_id), C(state),
     C(group_id), C(backup_time_iso), ..., C(region), C(project_id)) and a C(type), one of
     C(backup_new), C(backup_state_changed) (with C(previous_state)) or C(backup_removed).
-  - Group events have the C(type) C(group_stale) or C(group_recovered), and C(region),
-    C(project_id), C(group_id), C(group_name), C(stale_after) (seconds), C(last_success)
-    (the newest C(Success) backup's facts, or null) and C(last_success_age) (seconds, or null).
+  - Group events have the C(type) C(group_stale), C(group_recovered), C(group_auto_backup_disabled)
+    or C(group_auto_backup_enabled), and C(region), C(project_id), C(group_id), C(group_name),
+    C(stale_after) (seconds), C(last_success) (the newest C(Success) backup's facts, or null),
+    C(last_success_age) (seconds, or null) and C(group) (the group's facts as
+    M(sigcalcloud.cloud.uredis_group_info) returns them, or null for a group known only by its backups).
+  - With O(watch_groups) (the default), each poll also lists the Redis groups (C(DescribeURedisGroup)),
+    so that a group that has never been backed up goes C(group_stale) too, and a group whose automatic
+    backups are switched off sends C(group_auto_backup_disabled) (C(group_auto_backup_enabled) when they
+    are switched back on).
   - A listing that fails sends an event of C(type) C(api_error) with C(message), C(region),
     C(action), C(ret_code), C(http_status) and C(request_id) (never the private key), and
     polling goes on. A poll with a failed listing announces no removal and no change of
@@ -132,9 +139,19 @@ options:
       - An age such as V(26h), V(90m) or V(1d12h) (or a number of seconds). A Redis group whose
         newest C(Success) backup is older than this, or that has none, is announced once with
         C(group_stale), and with C(group_recovered) when it has a fresh one again.
-      - Groups are known by their backups: a group with no backup listed is not watched.
-      - Without it, no group events are sent.
+      - A group that has no C(Success) backup at all is stale once it has existed longer than this (its
+        C(create_time)); a group known only by its backups (O(watch_groups=false)) as soon as it has none.
+      - Without it, no C(group_stale) or C(group_recovered) events are sent.
     type: str
+  watch_groups:
+    description:
+      - List the Redis groups at each poll too (one more request per region, or per group of
+        O(group_ids)), so that groups without any backup are watched for staleness and every group's
+        automatic backup policy is watched (C(group_auto_backup_disabled), C(group_auto_backup_enabled)).
+      - With V(false), groups are known only by their backups, and no policy events are sent.
+    type: bool
+    default: true
+    version_added: 1.0.0
   state_file:
     description:
       - A JSON file where the source remembers what it has seen, written after each poll's
@@ -149,8 +166,9 @@ options:
     type: path
   announce_existing:
     description:
-      - Send C(backup_new) (and C(group_stale)) for what already exists at the first poll,
-        instead of only remembering it.
+      - Send C(backup_new) (and C(group_stale), and C(group_auto_backup_disabled) for groups whose
+        automatic backups are off) for what already exists at the first poll, instead of only
+        remembering it.
     type: bool
     default: false
 """
@@ -192,6 +210,7 @@ _put_collections_on_path()
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
@@ -201,7 +220,7 @@ NAME = "sigcalcloud.cloud.uredis_backup_events"
 # room for some 100,000, and a bound on what a wrong path (a log, a disk image) costs.
 STATE_FILE_MAX_BYTES = 64 << 20
 SOURCE_ARGS = ("regions", "group_ids", "region_types", "interval", "stale_after", "state_file",
-               "announce_existing")
+               "announce_existing", "watch_groups")
 DEFAULT_INTERVAL = 60
 
 logger = logging.getLogger(NAME)
@@ -298,6 +317,7 @@ def _parse_args(args: dict[str, Any], environ: dict[str, str] | None) -> Config:
         if not os.path.isdir(os.path.dirname(state_file)):
             raise ValueError("state_file %s: its folder does not exist" % state_file)
     announce = args.get("announce_existing")
+    watch_groups = args.get("watch_groups")
 
     return Config(
         settings=settings,
@@ -308,6 +328,7 @@ def _parse_args(args: dict[str, Any], environ: dict[str, str] | None) -> Config:
         stale_after=None if stale_after in (None, "") else int(_seconds("stale_after", stale_after)),
         state_file=state_file,
         announce_existing=False if announce is None else _bool("announce_existing", announce),
+        watch_groups=True if watch_groups is None else _bool("watch_groups", watch_groups),
     )
 
 
@@ -417,16 +438,23 @@ def api_error(error: Exception, private_key: str | None) -> dict[str, Any]:
     return event
 
 
-def read_backups(config: Config, client: _client.Client, queries: list) -> tuple[list, list]:
-    """One poll's backups and api_error events. Runs in the worker thread."""
+def read_backups(config: Config, client: _client.Client, queries: list,
+                 group_queries: list | None = None) -> tuple[list, list | None, list]:
+    """One poll's backups, groups (None when not watched) and api_error events. Runs in the worker thread."""
     private_key = config.settings.private_key
+    groups = None
     try:
         results, errors = _backups.list_backups(client, queries, max_concurrency=config.settings.max_concurrency,
                                                fail_fast=False)
+        failures = [api_error(errors[query], private_key) for query in queries if query in errors]
+        if group_queries:
+            group_results, group_errors = _groups.list_groups(
+                client, group_queries, max_concurrency=config.settings.max_concurrency, fail_fast=False)
+            failures += [api_error(group_errors[query], private_key) for query in group_queries if query in group_errors]
+            groups = _inventory.merge_groups(group_queries, group_results)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # keep polling; report it
-        return [], [api_error(exc, private_key)]
-    failures = [api_error(errors[query], private_key) for query in queries if query in errors]
-    return _inventory.merge_listings(queries, results), failures
+        return [], None, [api_error(exc, private_key)]
+    return _inventory.merge_listings(queries, results), groups, failures
 
 
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
@@ -438,6 +466,8 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     client = config.settings.client()
     queries = _inventory.build_queries(config.regions, [config.settings.project_id],
                                        config.region_types, config.group_ids)
+    group_queries = (_inventory.group_queries(config.regions, [config.settings.project_id], config.group_ids)
+                     if config.watch_groups else [])
     for warning in config.settings.warnings:
         logger.warning("%s", warning)
     state = load_state(config)
@@ -445,14 +475,15 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     # Our own worker, not the loop's default executor: on cancellation a request still in
     # flight is left to finish (or time out) on its own, and nothing waits for it.
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="uredis_backup_events")
-    logger.info("watching %s every %ss", "; ".join(q.describe() for q in queries), config.interval)
+    logger.info("watching %s every %ss", "; ".join(q.describe() for q in queries + group_queries), config.interval)
     try:
         while True:
             started = loop.time()
-            backups, failures = await loop.run_in_executor(worker, read_backups, config, client, queries)
+            backups, groups, failures = await loop.run_in_executor(
+                worker, read_backups, config, client, queries, group_queries)
             events, after = _events.poll_events(
                 state, backups, time.time(), complete=not failures,
-                stale_after=config.stale_after, announce_existing=config.announce_existing)
+                stale_after=config.stale_after, announce_existing=config.announce_existing, groups=groups)
             for failure in failures:
                 logger.warning("%s", failure["message"])
             # put() does not suspend on an unbounded queue (ansible-rulebook's is one), so a
