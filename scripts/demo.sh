@@ -39,8 +39,8 @@ stale=uredis-${SIGCALCLOUD_REGION//-/}-91
 echo "== ansible-inventory -i groups.uredis_backup.yml --host $stale (a group with no backup at all)"
 ansible-inventory -i groups.uredis_backup.yml --host "$stale" \
   | "$venv/bin/python" -c 'import json, sys; facts = json.load(sys.stdin); print({k: facts[k] for k in ("group_id", "state", "auto_backup", "uredis_backups", "uredis_latest_successful_backup")})'
-echo "== ansible-playbook remediate_uredis_backups.yml -e group_id=$stale (repair it)"
-ansible-playbook remediate_uredis_backups.yml -e "group_id=$stale"
-echo "== ansible-playbook remediate_uredis_backups.yml -e group_id=$stale (again: nothing to do)"
-ansible-playbook remediate_uredis_backups.yml -e "group_id=$stale"
+echo "== ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e group_id=$stale (repair it)"
+ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e "group_id=$stale" -e uredis_poll_interval=1
+echo "== ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e group_id=$stale (again: nothing to do)"
+ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e "group_id=$stale" -e uredis_poll_interval=1
 echo "== demo finished"
