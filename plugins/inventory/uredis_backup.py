@@ -94,7 +94,8 @@ options:
       - V(backup) adds one host per backup.
       - V(redis_group) adds one host per Redis group of the listed regions and projects (C(DescribeURedisGroup)),
         also one that has no backup, with the group's facts as M(sigcalcloud.cloud.uredis_group_info) returns
-        them (C(state), C(auto_backup), C(backup_time) (the hour of the automatic backup), C(name), C(zone), ...),
+        them (C(state), C(auto_backup), C(backup_time) (the hour of the automatic backup), C(zone), ...), but for
+        two names Ansible reserves (the group's name is C(group_name), its port C(redis_port)),
         C(redis_version) of its newest backup, C(uredis_backups) (its backups, newest first, V([]) when it has
         none), C(uredis_latest_backup) and C(uredis_latest_successful_backup) (V(null) when there is none), and
         C(uredis_group_listed).

@@ -21,9 +21,14 @@ LOCALHOST_NAMES = ("localhost", "127.0.0.1", "::1")
 ALL_GROUP = {"backup": "uredis_backups", "redis_group": "uredis_groups"}
 # Facts of a Redis group taken from its newest backup, when the group's own listing has none.
 GROUP_FACTS = ("group_id", "group_name", "region", "project_id", "zone", "memory_size", "redis_version")
+# Group facts whose names Ansible reserves (a play keyword each): as host variables they would
+# draw a warning on every run. The name is group_name's (which takes it when the API sends no
+# GroupName); the port goes by another name.
+RESERVED_GROUP_FACTS = {"name": None, "port": "redis_port"}
 # Every fact of a Redis group host: the group's own (null for a group known only by its
 # backups), those from its newest backup, its backups, and whether the group was listed.
-GROUP_HOST_FACTS = tuple(_groups.FACT_NAMES) + tuple(n for n in GROUP_FACTS if n not in _groups.FACT_NAMES) + (
+GROUP_HOST_FACTS = tuple(RESERVED_GROUP_FACTS.get(n, n) for n in _groups.FACT_NAMES if RESERVED_GROUP_FACTS.get(n, n)) + tuple(
+    n for n in GROUP_FACTS if n not in _groups.FACT_NAMES) + (
     "uredis_group_listed", "uredis_backups", "uredis_latest_backup", "uredis_latest_successful_backup")
 
 
@@ -99,7 +104,10 @@ def redis_groups(backups, groups=()):
             facts.update((name, newest[name]) for name in GROUP_FACTS)
         group = listed.get(key)
         if group is not None:
-            facts.update((name, value) for name, value in group.items() if value is not None or name not in GROUP_FACTS)
+            for name, value in group.items():
+                name = RESERVED_GROUP_FACTS.get(name, name)
+                if name is not None and (value is not None or name not in GROUP_FACTS):
+                    facts[name] = value
             if facts["group_name"] is None:
                 facts["group_name"] = group["name"]
         facts["uredis_group_listed"] = group is not None

@@ -166,6 +166,8 @@ def test_redis_group_hosts_answer_is_my_latest_backup_good(run_ansible, emulator
     assert lonely["uredis_latest_successful_backup"] is None
     assert lonely["auto_backup"] == "disable" and lonely["backup_time"] == rows["uredis-cnbj2-91"]["BackupTime"]
     assert lonely["create_time"] == rows["uredis-cnbj2-91"]["CreateTime"] and lonely["group_name"] == rows["uredis-cnbj2-91"]["Name"]
+    assert "name" not in lonely and "port" not in lonely and lonely["redis_port"] == rows["uredis-cnbj2-91"]["Port"]
+    assert "reserved name" not in result.output
 
 
 def test_a_group_only_backups_name_is_a_host_with_the_groups_facts_null(run_ansible, start_emulator, tmp_path):

@@ -16,7 +16,7 @@ user guide.
     python server.py --port 0 [flags]
 
 prints one JSON line when ready, {"base_url", "port", "public_key", "private_key",
-"regions", "backups"}, and serves until SIGTERM or SIGINT (then exits 0). Flags:
+"regions", "backups", "groups"} (those two are counts), and serves until SIGTERM or SIGINT (then exits 0). Flags:
 
   --host H --port P              where to listen (default 127.0.0.1, port 0 = a free one)
   --data FILE                    serve the data set in FILE (JSON); default: a generated one
@@ -58,22 +58,26 @@ Hostile kinds (every one composes with --fault-schedule, --fail-region and --fau
                      1/1000 of --oversize-bytes that inflates to that padded answer
   total_claimed      the right rows, TotalCount = --claimed-total (pages past the rows are empty)
   endless            every page full: min(Limit, --max-page-size) made-up rows endless-<n>
-                     (n = Offset + i), TotalCount = --claimed-total
+                     (n = Offset + i; groups for DescribeURedisGroup), TotalCount = --claimed-total
   empty_dataset      RetCode 0, the right TotalCount, "DataSet": []
   no_dataset         RetCode 0, the right TotalCount, no DataSet
   control_message    RetCode 230 with Message = CONTROL_TEXT (terminal control sequences)
-  control_rows       the right rows, CONTROL_TEXT appended to each BackupName and GroupName
+  control_rows       the right rows, CONTROL_TEXT appended to each BackupName (a group's Name)
+                     and GroupName
   deep_json          RetCode 0, TotalCount 1, DataSet arrays nested DEEP_JSON_DEPTH (100000) deep
   retcode_infinity   "RetCode": Infinity      retcode_huge      "RetCode": 1e400
   retcode_fraction   "RetCode": 0.9 with the right TotalCount and DataSet
   huge_int           TotalCount as a HUGE_INT_DIGITS (5000) digit integer literal
-  lone_surrogate     the first row's BackupName ends with the JSON escape \\ud800
+  lone_surrogate     the first row's BackupName (a group's Name) ends with the JSON escape \\ud800
 The kinds that change a listing (total_claimed, endless, empty_dataset, no_dataset,
 control_rows, huge_int, lone_surrogate) leave a refusal (RetCode other than 0) as it is.
 Dripping and oversized answers end quietly when the client goes away or the emulator stops.
 
 Actions: DescribeURedisBackup, DescribeURedisGroup, CreateURedisBackup, DescribeURedisBackupURL and
-UpdateURedisBackupStrategy, with the parameters, checks and answers of the official SDK's schemas:
+UpdateURedisBackupStrategy (any other is RetCode 161), with the parameters, checks and answers of the
+official SDK's schemas, each through the same signature, Region and ProjectId checks:
+  - DescribeURedisGroup lists the data set's "groups" (derived from the backups' GroupIds for a data
+    file without them), newest CreateTime first, paged as backups are (Limit default 20);
   - a created backup is Backuping, and Success (Error for a group with FailBackups) once
     --backup-seconds have passed; a group with --manual-backup-limit Manual backups (Expired and
     Error ones not counted) answers RetCode 20208 "backup count exceeds limit"; an unknown group,
@@ -86,14 +90,23 @@ UpdateURedisBackupStrategy, with the parameters, checks and answers of the offic
   --backup-seconds S             how long a created backup is Backuping (default 2)
   --manual-backup-limit N        Manual backups a group may hold (default 10)
   --url-ttl S                    how long a download link works (default 3600)
-  --lose-create-answers N[=KIND] the next N creates are performed, then their answer is lost:
-                                 KIND is reset (default), 504, hang, html or truncated
+  --lose-create-answers N[=KIND] the next N creates that succeed are performed, then their answer
+                                 is lost: KIND is reset (default), 504, html, truncated or hang
+                                 (held for --hang-seconds, then reset); each counts as a fault
 
-Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats,
-POST reset_stats, GET backups (the data set), POST backups {"upsert": [rows], "delete": [ids]},
-GET groups, POST groups {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids],
-"policy": {id: {"AutoBackup": "disable", "BackupTime": 5}}}, POST lose_create_answers
-{"count": N, "kind": "reset"}, GET download/<id>?Expires=..&Signature=.. (a backup's file).
+Faults strike every action before it is performed: a faulted CreateURedisBackup or
+UpdateURedisBackupStrategy creates or changes nothing, and a kind that sends a body (hang,
+truncated, the garbled and hostile kinds) sends the gateway's RetCode 150 "Service unavailable" in
+place of the action's answer. The kinds that change a listing touch only answers with a DataSet:
+for the other actions they pass through (no fault counted).
+
+Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action
+and creates, the backups actually created), POST reset_stats, GET backups (the data set), POST
+backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included), POST groups
+{"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], "policy": {id: {"AutoBackup":
+"disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, and
+GET download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a
+backup no longer Success). A bad body is HTTP 400 with the reason, and changes nothing.
 """
 
 from __future__ import annotations
@@ -104,6 +117,7 @@ import collections
 import hashlib
 import hmac
 import json
+import os
 import random
 import re
 import signal
@@ -124,6 +138,7 @@ CREATE_ACTION = "CreateURedisBackup"
 URL_ACTION = "DescribeURedisBackupURL"
 POLICY_ACTION = "UpdateURedisBackupStrategy"
 ACTIONS = (ACTION, GROUP_ACTION, CREATE_ACTION, URL_ACTION, POLICY_ACTION)
+CHANGING_ACTIONS = (CREATE_ACTION, POLICY_ACTION)  # a fault keeps these from being performed
 DEMO_PUBLIC_KEY = "sigcalcloud-demo-public-key"
 DEMO_PRIVATE_KEY = "sigcalcloud-demo-private-key"
 OTHER_PUBLIC_KEY = "sigcalcloud-other-public-key"
@@ -241,6 +256,21 @@ def generate_dataset(regions=DEFAULT_REGIONS, backups_per_region=30, seed=1, epo
     backup is named with Jinja2 text that must never be templated, its second (and every
     region's second) with spaces, ``&``, ``=``, quotes, ``/`` and non-ASCII text.
     BackupTime lies within 30 days before ``epoch`` (default: ``default_epoch(seed)``).
+
+    Redis groups ("groups", URedisGroupSet rows with a hidden Region and ProjectId), per region:
+    every ``org-demo`` group the backups name (``uredis-<region without dashes>-00`` to ``-09``,
+    one per 5 backups, at least one; the cross-region backups belong to the last), the same
+    first group (``-00``) again for ``org-second`` and, in the first region, for ``org-other``
+    (their backups are in it), and two ``org-demo`` groups that have no backup at all:
+    ``-90`` (AutoBackup enable, BackupTime 3) and ``-91`` (AutoBackup disable, BackupTime 0),
+    both created 10 days before ``epoch``. A group's Name is the backups' GroupName, its
+    SlaveZone theirs (Type double, absent for single groups); every other field is drawn from
+    ``random.Random("groups-<seed>")``, apart from the backups' generator, so the backups are
+    the same as before groups existed. The other groups were created 60 to 400 days before
+    ``epoch``, each k-th one (k = the group's number) backs up at hour k % 24; only every fifth
+    (k % 5 == 4) has SSLEnable true and with it SSLVersion and SSLCertExpireTime (absent, not
+    zero, on the others); a Month group has an ExpireTime a year after CreateTime, a Dynamic
+    one 0. A GroupId is unique within its region and project, not across projects.
     """
     regions = list(regions)
     if not regions or len(set(regions)) != len(regions):
@@ -303,7 +333,8 @@ def _groups(region, backups_per_region):
 def _group_row(rng, now, region, project, group, k, **extra):
     """A URedisGroupSet row (with its hidden Region and ProjectId) for a group of ``_groups``."""
     size = rng.choice((1, 2, 4, 8, 16))
-    created = now - rng.randint(60, 400) * 86400
+    created = now - rng.randint(60, 400) * 86400  # drawn even when given: the other groups stay the same
+    created = extra.pop("CreateTime", created)  # ModifyTime and the expiry times follow it
     monthly = k % 2 == 0
     row = {
         "Region": region, "ProjectId": project, "GroupId": group["GroupId"], "Name": group["GroupName"],
@@ -327,23 +358,34 @@ def _group_row(rng, now, region, project, group, k, **extra):
 
 
 def derive_groups(data):
-    """One group per (region, project, GroupId) of the backups, for a data set without "groups"."""
-    groups, seen = [], set()
+    """One group per (Region, ProjectId, GroupId) of the backups, for a data set without "groups"
+    (a file written before groups existed), in the order the backups name them.
+
+    A cross-region backup's group is in its SrcRegionName (when that is one of the regions). Name
+    is the backups' GroupName (else the GroupId), SlaveZone their hidden SlaveZone (then Type
+    double), Zone, Size and Version the first Zone, MemorySize and RedisVersion they hold; the
+    group is Running, backs up automatically (AutoBackup enable, BackupTime 3) and was created a
+    day before its oldest backup; the rest are a plain single group's defaults.
+    """
+    groups, rows_of = [], {}
     for row in data["backups"]:
         if not isinstance(row.get("GroupId"), str) or not row["GroupId"]:
             continue
         region = row.get("SrcRegionName") if row.get("SrcRegionName") in data["regions"] else row["Region"]
-        key = (region, row["ProjectId"], row["GroupId"])
-        if key in seen:
-            continue
-        seen.add(key)
-        group = {"Region": region, "ProjectId": row["ProjectId"], "GroupId": row["GroupId"],
-                 "Name": row.get("GroupName") or row["GroupId"], "Zone": row.get("Zone") or "%s-01" % region,
-                 "State": "Running", "AutoBackup": "enable", "BackupTime": 3, "Type": "single", "Port": 6379,
-                 "CreateTime": EPOCH_BASE, "ModifyTime": EPOCH_BASE, "ExpireTime": 0}
-        if row.get("SlaveZone"):
-            group.update(SlaveZone=row["SlaveZone"], Type="double")
-        groups.append(group)
+        rows_of.setdefault((region, row["ProjectId"], row["GroupId"]), []).append(row)
+    for (region, project, group_id), rows in rows_of.items():
+        first = lambda field: next((r[field] for r in rows if r.get(field) not in (None, "")), None)  # noqa: E731
+        times = [r["BackupTime"] for r in rows if isinstance(r.get("BackupTime"), int)]
+        created = (min(times) if times else EPOCH_BASE) - 86400
+        size = first("MemorySize")
+        group = {"Region": region, "ProjectId": project, "GroupId": group_id, "Name": first("GroupName") or group_id,
+                 "Zone": first("Zone") or "%s-01" % region, "SlaveZone": first("SlaveZone"),
+                 "Type": "double" if first("SlaveZone") else "single", "Version": first("RedisVersion"),
+                 "Size": size, "MemorySize": size, "Protocol": "redis", "Role": "master", "HighAvailability": "enable",
+                 "AutoBackup": "enable", "BackupTime": 3, "RewriteTime": 4, "ChargeType": "Dynamic", "Port": 6379,
+                 "Tag": "Default", "State": "Running", "CreateTime": created, "ModifyTime": created, "ExpireTime": 0,
+                 "SecPolicy": 0, "IsHighPerformance": False, "SSLEnable": False}
+        groups.append(dict((k, v) for k, v in group.items() if v is not None))
     return groups
 
 
@@ -598,7 +640,7 @@ class Emulator:
             raise ValueError("backup_seconds, manual_backup_limit and url_ttl must be 0 or more")
         self.backup_seconds, self.manual_backup_limit, self.url_ttl = float(backup_seconds), int(manual_backup_limit), url_ttl
         self._pending = {}  # BackupId -> (row, when it is done, whether it fails)
-        self._url_secret = uuid.uuid4().bytes  # signs download links; a restart voids them
+        self._url_secret = os.urandom(32)  # signs download links; another emulator (or a restart) voids them
         self._lost = [0, "reset"]
         if drip_interval < 0 or oversize_bytes < 0 or claimed_total < 0:
             raise ValueError("drip_interval, oversize_bytes and claimed_total must be 0 or more")
@@ -660,8 +702,9 @@ class Emulator:
     # data and statistics
     @property
     def data(self):
-        """A copy of the data set as it is now."""
+        """A copy of the data set as it is now (created backups that are done read as done)."""
         with self._lock:
+            self._settle()
             return json.loads(json.dumps(self._data))
 
     def change(self, upsert=(), delete=()):
@@ -714,6 +757,11 @@ class Emulator:
                              % ", ".join(LOST_ANSWER_KINDS))
         with self._lock:
             self._lost = [count, kind]
+
+    def create_answers_to_lose(self):
+        """(count, kind): how many of the next creates will still lose their answer, and how."""
+        with self._lock:
+            return tuple(self._lost)
 
     def _take_lost_answer(self):
         with self._lock:
@@ -936,12 +984,17 @@ class Emulator:
         return hmac.new(self._url_secret, ("%s:%s" % (backup_id, expires)).encode("utf-8"), hashlib.sha256).hexdigest()
 
     def download(self, backup_id, expires, signature):
-        """The file behind a download link, or None when the link is not valid (tampered, expired)."""
-        good = self._link_signature(backup_id, expires)
+        """The file behind a download link (DOWNLOAD_BODY), or None when the link is not valid:
+        altered, expired, not this emulator's, or of a backup that is gone or no longer Success."""
+        good = self._link_signature(backup_id, expires or "")
         if not hmac.compare_digest(good.encode("utf-8"), (signature or "").encode("utf-8")):
             return None
         if not re.match(r"\A[0-9]+\Z", expires or "") or int(expires) < time.time():
             return None
+        with self._lock:
+            self._settle()
+            if not any(row["BackupId"] == backup_id and row.get("State") == "Success" for row in self._data["backups"]):
+                return None
         return DOWNLOAD_BODY
 
     def _update_policy(self, params, account):
@@ -957,6 +1010,7 @@ class Emulator:
             raise ApiError(230, "Params [AutoBackup] not available")
         if (params.get("OperationType") or "normal") not in OPERATION_TYPES:
             raise ApiError(230, "Params [OperationType] not available")
+        _int_param(params, "SaveDays", 0, minimum=0)  # taken (with DstRegion) for the cross-region policy, not kept
         with self._lock:
             group = self._group(region, project, group_id)
             if group is None:
@@ -1086,25 +1140,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer_api(self, number, params):
         emu = self.emulator
+        action = params.get("Action", "")
         fault = emu.faults.pick(number, params.get("Region", ""))
         if emu.latency:
             time.sleep(emu.latency)
-        answer = None
+        answer, lost = None, False
         if fault in LISTING_FAULTS:
             answer = emu.answer(params)
             if answer["RetCode"] != 0 or "DataSet" not in answer:
                 fault = None  # a refusal stays a refusal (and no fault is counted): only a listing is lied about
-        if fault is None and params.get("Action") == CREATE_ACTION:
-            lost = emu._take_lost_answer()
-            if lost:  # the create is performed, then its answer never arrives whole
-                answer = emu.answer(params)
-                fault = lost
+        elif fault and action in CHANGING_ACTIONS:
+            # The fault strikes in front of the backend, which never sees the request: nothing is
+            # created or changed, and what the kind sends (late, cut or garbled) is the gateway's 150.
+            answer = {"RetCode": 150, "Action": "%sResponse" % action, "Message": "Service unavailable"}
+        if fault is None and action == CREATE_ACTION:
+            answer = answer or emu.answer(params)
+            if answer["RetCode"] == 0:  # only a create that was performed loses its answer
+                fault = emu._take_lost_answer()
+                lost = fault is not None
         if fault:
             emu._count("faults_injected")
         if fault == "reset":
             return self._reset()
         if fault == "hang":
             emu._stopping.wait(emu.hang_seconds)  # this thread only: other requests go on
+            if lost:
+                return self._reset()  # a lost answer never arrives: the hang ends in a reset
         if fault in HTTP_ERROR_FAULTS:
             page = "<html><body><h1>%s</h1><p>The gateway is not answering.</p></body></html>" % fault
             headers = {"Retry-After": "1"} if fault == "429" else {}
@@ -1222,6 +1283,7 @@ class _Handler(BaseHTTPRequestHandler):
                   ("backups", "POST"): lambda: self._change(form),
                   ("groups", "GET"): emu.groups,
                   ("groups", "POST"): lambda: self._change_groups(form),
+                  ("lose_create_answers", "GET"): self._lost_answers,
                   ("lose_create_answers", "POST"): lambda: self._lose(form)}
         if (name, self.command) not in routes:
             known = any(route == name for route, _method in routes)
@@ -1244,6 +1306,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(change, dict) or set(change) - set(known):
             raise ValueError('send {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], '
                              '"policy": {id: {"AutoBackup": ..., "BackupTime": ...}}}')
+        for key in known[:-1]:
+            if not isinstance(change.get(key, []), list):
+                raise ValueError("%s must be a list" % key)
         if not isinstance(change.get("policy", {}), dict) or not all(
                 isinstance(v, dict) for v in change.get("policy", {}).values()):
             raise ValueError("policy must map group ids to objects")
@@ -1255,7 +1320,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(order, dict) or set(order) - {"count", "kind"}:
             raise ValueError('send {"count": N, "kind": "reset"}')
         self.emulator.lose_create_answers(order.get("count", 1), order.get("kind", "reset"))
-        return {"ok": True}
+        return dict(self._lost_answers(), ok=True)
+
+    def _lost_answers(self):
+        count, kind = self.emulator.create_answers_to_lose()
+        return {"count": count, "kind": kind}
 
     def _send_json(self, document):
         self._send(200, _json_bytes(document), "application/json")
@@ -1280,9 +1349,13 @@ def _garble(kind, answer, emu=None, params=None):
     """A well-formed JSON answer that breaks the API's contract as ``kind`` says.
 
     ``emu`` (the Emulator) and ``params`` (the request's) are needed by total_claimed and endless.
+    The rows a kind touches or makes up are groups in a DescribeURedisGroup answer, else backups.
     """
+    action = answer.get("Action") or "%sResponse" % ACTION
+    groups = action == "%sResponse" % GROUP_ACTION
+    name = "Name" if groups else "BackupName"
     if kind == "retcode150":
-        return {"RetCode": 150, "Action": "%sResponse" % ACTION, "Message": "Service unavailable"}
+        return {"RetCode": 150, "Action": action, "Message": "Service unavailable"}
     if kind == "no_retcode":
         return dict((k, v) for k, v in answer.items() if k != "RetCode")
     if kind == "dataset_not_list":
@@ -1290,23 +1363,27 @@ def _garble(kind, answer, emu=None, params=None):
     if kind == "total_claimed":
         return dict(answer, TotalCount=emu.claimed_total)
     if kind == "endless":
-        return dict(answer, TotalCount=emu.claimed_total, DataSet=_endless_rows(params, emu.max_page_size, emu._newest))
+        made_up = _endless_groups if groups else _endless_rows
+        return dict(answer, TotalCount=emu.claimed_total, DataSet=made_up(params, emu.max_page_size, emu._newest))
     if kind == "empty_dataset":
         return dict(answer, DataSet=[])
     if kind == "no_dataset":
         return dict((k, v) for k, v in answer.items() if k != "DataSet")
     if kind == "control_message":
-        return {"RetCode": 230, "Action": "%sResponse" % ACTION, "Message": CONTROL_TEXT}
+        return {"RetCode": 230, "Action": action, "Message": CONTROL_TEXT}
     if kind == "control_rows":
-        return dict(answer, DataSet=[dict(row, BackupName=row.get("BackupName", "") + CONTROL_TEXT,
-                                          GroupName=row.get("GroupName", "") + CONTROL_TEXT) for row in answer["DataSet"]])
+        def marked(row):  # a group's names only where it has them: absent is not empty
+            keys = [key for key in (name, "GroupName") if not groups or key in row]
+            return dict(row, **dict((key, row.get(key, "") + CONTROL_TEXT) for key in keys))
+        return dict(answer, DataSet=[marked(row) for row in answer["DataSet"]])
     if kind == "retcode_infinity":
         return dict(answer, RetCode=float("inf"))  # json.dumps writes Infinity
     if kind == "retcode_fraction":
         return dict(answer, RetCode=0.9)
     # bad_row_types: every row (or one made up, on an empty page) has the wrong types
-    rows = answer.get("DataSet") or [{"BackupId": "bad-row"}]
-    return dict(answer, DataSet=[dict(row, BackupTime="yesterday", BackupSize=[1]) for row in rows])
+    rows = answer.get("DataSet") or [{"GroupId": "bad-row"} if groups else {"BackupId": "bad-row"}]
+    wrong = {"BackupTime": "yesterday", "Size" if groups else "BackupSize": [1]}
+    return dict(answer, DataSet=[dict(row, **wrong) for row in rows])
 
 
 def _endless_rows(params, max_page_size, newest):
@@ -1317,6 +1394,17 @@ def _endless_rows(params, max_page_size, newest):
              "BackupTime": max(0, newest - number), "BackupSize": 1 << 20, "BackupType": "Auto", "State": "Success",
              "GroupId": params.get("GroupId") or "uredis-endless", "GroupName": "endless",
              "Zone": "%s-01" % params.get("Region", ""), "MemorySize": 1, "RedisVersion": "6.0"}
+            for number in range(offset, offset + count)]
+
+
+def _endless_groups(params, max_page_size, newest):
+    """_endless_rows for DescribeURedisGroup: made-up Running groups endless-<n>, newest first (Limit default 20)."""
+    offset = _int_param(params, "Offset", 0, minimum=0)
+    count = min(_int_param(params, "Limit", 20, minimum=1), max_page_size)
+    return [{"GroupId": "endless-%d" % number, "Name": "endless-%d" % number, "Zone": "%s-01" % params.get("Region", ""),
+             "Version": "6.0", "Protocol": "redis", "Role": "master", "Type": "single", "HighAvailability": "enable",
+             "AutoBackup": "enable", "BackupTime": 3, "RewriteTime": 4, "State": "Running", "Size": 1, "MemorySize": 1,
+             "Port": 6379, "CreateTime": max(0, newest - number), "ModifyTime": max(0, newest - number)}
             for number in range(offset, offset + count)]
 
 
@@ -1334,12 +1422,13 @@ def _raw_json(kind, answer):
     if kind == "huge_int":
         return _json_with(answer, "TotalCount", "1" + "0" * (HUGE_INT_DIGITS - 1))
     if kind == "deep_json":
-        document = {"RetCode": 0, "Action": "%sResponse" % ACTION, "TotalCount": 1, "DataSet": None}
+        document = {"RetCode": 0, "Action": answer.get("Action") or "%sResponse" % ACTION, "TotalCount": 1, "DataSet": None}
         return _json_with(document, "DataSet", "[" * DEEP_JSON_DEPTH + "]" * DEEP_JSON_DEPTH)
     # lone_surrogate: ensure_ascii writes the str's lone surrogate as the escape \ud800 (UTF-8 cannot hold it)
     rows = [dict(row) for row in answer["DataSet"]]
+    name = "Name" if answer.get("Action") == "%sResponse" % GROUP_ACTION else "BackupName"
     if rows:
-        rows[0]["BackupName"] = rows[0].get("BackupName", "") + LONE_SURROGATE
+        rows[0][name] = rows[0].get(name, "") + LONE_SURROGATE
     return json.dumps(dict(answer, DataSet=rows)).encode("ascii")
 
 

@@ -112,3 +112,13 @@ def test_merge_groups_keeps_only_the_group_asked_for():
     one = _groups.Query("r1", group_id="g1")
     merged = _inventory.merge_groups([one], {one: [group("g1"), group("g2")]})
     assert [g["group_id"] for g in merged] == ["g1"]
+
+
+def test_no_host_fact_has_a_name_ansible_reserves():
+    # A host variable named like a play keyword (name, port, ...) draws a warning on every run.
+    from ansible.vars.reserved import get_reserved_names
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import FACT_NAMES
+    assert not set(_inventory.GROUP_HOST_FACTS) & get_reserved_names()
+    assert not set(FACT_NAMES) & get_reserved_names()
+    entry = _inventory.redis_groups([], [group("g0", Port=6379)])[0]
+    assert entry["redis_port"] == 6379 and "name" not in entry and entry["group_name"] == "name-g0"
