@@ -698,3 +698,78 @@ def test_a_template_in_an_event_runs_in_the_playbook_unless_the_event_comes_enco
     if not runs:
         assert out.read_text() == (name if "backup_name" in playbook_uses else failing["BackupId"]) + "\n"
     assert "Traceback" not in output and "Source error" not in output, output
+
+
+# --- closing the loop: the remediation rulebook repairs a stale group ----------------------------
+
+
+@pytest.mark.slow
+def test_the_remediation_rulebook_repairs_a_stale_group_and_the_next_poll_says_it_recovered(
+        start_emulator, ansible_env, tmp_path):
+    missing = rulebook_missing()
+    if missing:
+        pytest.skip(missing)
+    # One region, two org-demo groups: one never backed up and created a moment ago, which goes
+    # stale during the run (stale_after 20 s); one with a backup from the last hour, whose
+    # automatic backups are switched off during the run.
+    stale_after = 20
+    data = generate_dataset(["cn-bj2"], 5, seed=11, epoch=int(time.time()))
+    young, off = "uredis-cnbj2-90", "uredis-cnbj2-00"
+    data["groups"] = [g for g in data["groups"] if g["ProjectId"] != "org-demo" or g["GroupId"] in (young, off)]
+    data["backups"] = [b for b in data["backups"] if b["ProjectId"] != "org-demo"]
+    data["backups"].append(row("fresh-1", group=off, age=HOUR))
+    for group in data["groups"]:
+        if group["GroupId"] == young:
+            group["CreateTime"] = int(time.time()) - 5
+    emu = start_emulator(data=data, backup_seconds=1)
+    (tmp_path / "inventory.yml").write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: %s\n" % sys.executable)
+    (tmp_path / "vars.yml").write_text("uredis_interval: 1\nuredis_stale_after: %d\n" % stale_after)
+    env = dict(ansible_env)
+    env.update(credentials_env(emu, region="cn-bj2"))
+    env.pop("PYTHONPATH", None)  # as users run it
+    log = tmp_path / "ansible-rulebook.log"
+    argv = [os.path.join(BIN, "ansible-rulebook"), "-i", "inventory.yml", "--rulebook",
+            "sigcalcloud.cloud.uredis_backup_remediate", "--vars", "vars.yml", "--print-events", "-v"]
+
+    def backups_of(group_id):
+        return [b for b in emu.data["backups"] if b["GroupId"] == group_id and b["ProjectId"] == "org-demo"]
+
+    def group_row(group_id):
+        return next(g for g in emu.groups() if g["GroupId"] == group_id and g["ProjectId"] == "org-demo")
+
+    def wait_for(condition, what, timeout=120):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if process.poll() is not None:
+                pytest.fail("ansible-rulebook exited (%s) while waiting for %s:\n%s"
+                            % (process.returncode, what, log.read_text()[-4000:]))
+            if time.monotonic() > deadline:
+                pytest.fail("no %s after %ss:\n%s" % (what, timeout, log.read_text()[-4000:]))
+            time.sleep(0.2)
+
+    with open(log, "w") as output:
+        process = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        # The first poll remembers what is there (the other group, stale already, included).
+        wait_for(lambda: emu.stats()["by_action"].get("DescribeURedisGroup", 0) >= 1, "first poll")
+        emu.change_groups(policy={off: {"AutoBackup": "disable", "BackupTime": 5}})
+        wait_for(lambda: group_row(off)["AutoBackup"] == "enable", "automatic backups switched back on")
+        # The young group goes stale, the playbook takes a backup and waits, the next poll sees it.
+        wait_for(lambda: "has a fresh good backup again" in log.read_text(), "group_recovered")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    text = log.read_text()
+    taken = backups_of(young)
+    assert len(taken) == 1, text  # exactly one backup for the stale group
+    assert taken[0]["State"] == "Success" and taken[0]["BackupType"] == "Manual"
+    assert "Redis group %s in cn-bj2 has a fresh good backup again" % young in text
+    assert group_row(off)["BackupTime"] == 5  # switched on, its hour kept
+    assert [b["BackupId"] for b in backups_of(off)] == ["fresh-1"]  # fresh enough: no backup taken
+    assert "Traceback" not in text and DEMO_PRIVATE_KEY not in text
