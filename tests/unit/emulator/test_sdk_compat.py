@@ -12,8 +12,10 @@ and answers what the SDK expects, the emulator behaves as the real service does.
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
+import requests
 
 from emulator.server import Emulator, generate_dataset
 
@@ -105,3 +107,61 @@ def test_sdk_sees_the_gateway_retcodes(emu, config, code, message):
     with pytest.raises(RetCodeException) as error:
         umem(emu, **config).describe_uredis_backup({"RegionType": "normal"})
     assert (error.value.code, error.value.message) == (code, message)
+
+
+# --- the actions that act on backups, through the official SDK -------------------------------
+
+@pytest.fixture
+def acting_emu():
+    with Emulator(data=generate_dataset(["cn-bj2"], 10, seed=1, epoch=EPOCH), backup_seconds=0.2,
+                  manual_backup_limit=3) as server:
+        yield server
+
+
+def test_sdk_describes_groups_also_those_without_backups(acting_emu):
+    answer = umem(acting_emu).describe_uredis_group({"Limit": 100})
+    mine = [g for g in acting_emu.groups() if g["ProjectId"] == "org-demo"]
+    assert answer["TotalCount"] == len(mine)
+    assert sorted(g["GroupId"] for g in answer["DataSet"]) == sorted(g["GroupId"] for g in mine)
+    assert "uredis-cnbj2-90" in [g["GroupId"] for g in answer["DataSet"]]
+    one = umem(acting_emu).describe_uredis_group({"GroupId": "uredis-cnbj2-91"})
+    assert [g["AutoBackup"] for g in one["DataSet"]] == ["disable"]
+    assert "Region" not in one["DataSet"][0] and "FailBackups" not in one["DataSet"][0]
+
+
+def test_sdk_creates_a_backup_that_finishes_and_has_a_link(acting_emu):
+    client = umem(acting_emu)
+    created = client.create_uredis_backup({"GroupId": "uredis-cnbj2-90", "BackupName": "sdk-backup-1"})
+    backup_id = created["BackupId"]
+    listed = client.describe_uredis_backup({"GroupId": "uredis-cnbj2-90", "BackupId": backup_id})
+    assert [b["State"] for b in listed["DataSet"]] == ["Backuping"]
+    with pytest.raises(RetCodeException) as error:  # no link before it is done
+        client.describe_uredis_backup_url({"BackupId": backup_id})
+    assert error.value.code == 20202
+    time.sleep(0.3)
+    listed = client.describe_uredis_backup({"GroupId": "uredis-cnbj2-90", "BackupId": backup_id})
+    assert [b["State"] for b in listed["DataSet"]] == ["Success"]
+    link = client.describe_uredis_backup_url({"BackupId": backup_id, "GroupId": "uredis-cnbj2-90"})
+    assert link["BackupPath"] == link["BackupURL"] and "Expires=" in link["BackupPath"]
+    assert requests.get(link["BackupPath"], timeout=10).content.startswith(b"REDIS")
+
+
+def test_sdk_sees_the_manual_backup_limit(acting_emu):
+    client = umem(acting_emu)
+    for number in range(3):
+        client.create_uredis_backup({"GroupId": "uredis-cnbj2-91", "BackupName": "limit-%d-ok" % number})
+    with pytest.raises(RetCodeException) as error:
+        client.create_uredis_backup({"GroupId": "uredis-cnbj2-91", "BackupName": "limit-3-no"})
+    assert (error.value.code, error.value.message) == (20208, "backup count exceeds limit")
+    assert acting_emu.stats()["creates"] == 3
+
+
+def test_sdk_updates_the_policy(acting_emu):
+    client = umem(acting_emu)
+    client.update_uredis_backup_strategy({"GroupId": "uredis-cnbj2-91", "BackupTime": "6", "AutoBackup": "disable"})
+    group = next(g for g in acting_emu.groups() if g["GroupId"] == "uredis-cnbj2-91" and g["ProjectId"] == "org-demo")
+    assert (group["AutoBackup"], group["BackupTime"]) == ("disable", 6)
+    # The SDK requires BackupTime; leaving AutoBackup out switches backups on, as on the server.
+    client.update_uredis_backup_strategy({"GroupId": "uredis-cnbj2-91", "BackupTime": "6"})
+    group = next(g for g in acting_emu.groups() if g["GroupId"] == "uredis-cnbj2-91" and g["ProjectId"] == "org-demo")
+    assert group["AutoBackup"] == "enable"
