@@ -47,8 +47,8 @@ while read -r name pyver core_spec scope; do
     suite=(tests/unit tests/e2e)
     echo "== $name: pytest (unit + end-to-end)"
   else
-    suite=(tests/e2e/test_module.py tests/e2e/test_inventory.py tests/e2e/test_release.py)
-    echo "== $name: pytest (module, inventory and release end-to-end tests)"
+    suite=(tests/e2e/test_module.py tests/e2e/test_actions.py tests/e2e/test_inventory.py tests/e2e/test_release.py)
+    echo "== $name: pytest (modules, inventory and release end-to-end tests)"
   fi
   (cd "$root" && PYTHONPATH="$collections" ANSIBLE_COLLECTIONS_PATH="$collections" \
      "$venv/bin/python" -m pytest -p no:cacheprovider -q "${pytest_args[@]}" "${suite[@]}") \
