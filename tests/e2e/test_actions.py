@@ -276,10 +276,23 @@ def test_a_lost_create_answer_is_looked_up_not_sent_again(run_ansible, fast_emul
     assert task["backup"]["backup_id"] == backups_named(emu, GROUP, "lost-answer-1")[0]["BackupId"]
 
 
-def test_a_create_that_failed_before_it_happened_is_sent_again_once(run_ansible, start_emulator):
-    # API requests: 1 the group, 2 its backups (one page), 3 the create: that one gets a 503,
-    # is looked up (request 4, not found), and sent again (request 5).
-    emu = start_emulator(backup_seconds=0.5, faults=FaultPlan(schedule={3: "503"}))
+def test_a_create_whose_answer_never_came_is_looked_up_after_the_timeout(run_ansible, start_emulator):
+    emu = start_emulator(backup_seconds=0.5, hang_seconds=10)
+    emu.lose_create_answers(1, "hang")
+    started = time.monotonic()
+    result, task = module(run_ansible, emu, "uredis_backup", {"group_id": GROUP, "backup_name": "timed-out-1",
+                                                              "poll_interval": 0.2, "timeout": 2})
+    assert result.rc == 0, result
+    assert time.monotonic() - started < 10  # it did not wait for the held answer
+    assert len(backups_named(emu, GROUP, "timed-out-1")) == 1
+    assert creates(emu) == 1 and task["backup"]["state"] == "Success"
+
+
+@pytest.mark.parametrize("kind", ["503", "retcode150", "500"])
+def test_a_create_that_failed_before_it_happened_is_sent_again_once(run_ansible, start_emulator, kind):
+    # API requests: 1 the group, 2 its backups (one page), 3 the create: that one fails before it is
+    # performed, is looked up (request 4, not found), and sent again (request 5).
+    emu = start_emulator(backup_seconds=0.5, faults=FaultPlan(schedule={3: kind}))
     result, task = module(run_ansible, emu, "uredis_backup", {"group_id": GROUP, "backup_name": "second-try-1",
                                                               "poll_interval": 0.2})
     assert result.rc == 0, result
