@@ -445,7 +445,7 @@ def read_backups(config: Config, client: _client.Client, queries: list,
     groups = None
     try:
         results, errors = _backups.list_backups(client, queries, max_concurrency=config.settings.max_concurrency,
-                                               fail_fast=False)
+                                                fail_fast=False)
         failures = [api_error(errors[query], private_key) for query in queries if query in errors]
         if group_queries:
             group_results, group_errors = _groups.list_groups(
