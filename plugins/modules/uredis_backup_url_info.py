@@ -55,8 +55,9 @@ options:
 seealso:
   - module: sigcalcloud.cloud.uredis_backup_info
     description: Find the backup to download.
-  - module: ansible.builtin.get_url
+  - name: ansible.builtin.get_url
     description: Download the file.
+    link: https://docs.ansible.com/ansible/latest/collections/ansible/builtin/get_url_module.html
   - name: DescribeURedisBackupURL
     description: The API call this module runs.
     link: https://docs.sigcalcloud.com/api/umem-api/describe_uredis_backup_url
