@@ -357,6 +357,10 @@ def _group_row(rng, now, region, project, group, k, **extra):
     return dict((key, value) for key, value in row.items() if value is not None)
 
 
+def _group_key(row):
+    return (row.get("Region"), row.get("ProjectId"), row.get("GroupId"))
+
+
 def derive_groups(data):
     """One group per (Region, ProjectId, GroupId) of the backups, for a data set without "groups"
     (a file written before groups existed), in the order the backups name them.
@@ -374,7 +378,8 @@ def derive_groups(data):
         region = row.get("SrcRegionName") if row.get("SrcRegionName") in data["regions"] else row["Region"]
         rows_of.setdefault((region, row["ProjectId"], row["GroupId"]), []).append(row)
     for (region, project, group_id), rows in rows_of.items():
-        first = lambda field: next((r[field] for r in rows if r.get(field) not in (None, "")), None)  # noqa: E731
+        def first(field, rows=rows):
+            return next((r[field] for r in rows if r.get(field) not in (None, "")), None)
         times = [r["BackupTime"] for r in rows if isinstance(r.get("BackupTime"), int)]
         created = (min(times) if times else EPOCH_BASE) - 86400
         size = first("MemorySize")
@@ -733,9 +738,8 @@ class Emulator:
             raise ValueError("upsert takes a list of group rows, delete, fail and succeed lists of GroupIds, "
                              "policy an object of GroupId -> {AutoBackup, BackupTime}")
         with self._lock:
-            key = lambda row: (row.get("Region"), row.get("ProjectId"), row.get("GroupId"))  # noqa: E731
-            replaced = set(key(row) for row in upsert)
-            rows = [dict(row) for row in self._data["groups"] if row["GroupId"] not in delete and key(row) not in replaced]
+            replaced = set(_group_key(row) for row in upsert)
+            rows = [dict(row) for row in self._data["groups"] if row["GroupId"] not in delete and _group_key(row) not in replaced]
             rows += [dict(row) for row in upsert]
             known = set(row["GroupId"] for row in rows)
             for group_id in fail + succeed + list(policy):
