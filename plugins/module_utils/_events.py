@@ -2,27 +2,35 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What changed between two polls of URedis backups: the events of the
+"""What changed between two polls of URedis backups and Redis groups: the events of the
 ``uredis_backup_events`` Event-Driven Ansible source, as pure functions.
 
-``poll_events(state, backups, now, ...)`` takes what was remembered, the backups one
-poll listed (facts exactly as ``_backups.shape_row`` makes them) and, when groups are
-watched, the Redis groups it listed (``_groups.shape_group``'s facts), and returns the
-events to send and the state to remember. No I/O and no clock: the source reads the
-API and the state file, and passes ``now``. The state is plain JSON-able data.
+``poll_events(state, backups, now, ..., groups=...)`` takes what was remembered, the
+backups one poll listed (facts exactly as ``_backups.shape_row`` makes them) and, when
+groups are watched, the Redis groups it listed (facts exactly as ``_groups.shape_group``
+makes them), and returns the events to send and the state to remember. No I/O and no
+clock: the source reads the API and the state file, and passes ``now``. The state is
+plain JSON-able data.
 """
 
 from __future__ import annotations
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import check_facts, newest_first
 
-# 2: "policies", each watched group's AutoBackup. A version 1 state is read as one whose
-# policies are not known yet (the next poll learns them without announcing them).
+# Version 2 added "policies": each listed group's AutoBackup, to announce its changes.
+# A version 1 state (written before groups were listed) is migrated, not refused: its
+# policies are "not known yet" (null), and the next poll that lists the groups learns them.
 STATE_VERSION = 2
 STATE_KEYS = ("version", "scope", "primed", "backups", "stale_groups", "policies")
-STATE_KEYS_V1 = ("version", "scope", "primed", "backups", "stale_groups")
+STATE_KEYS_BY_VERSION = {
+    1: ("version", "scope", "primed", "backups", "stale_groups"),
+    2: STATE_KEYS,
+}
 BACKUP_EVENTS = ("backup_new", "backup_state_changed", "backup_removed")
 GROUP_EVENTS = ("group_stale", "group_recovered", "group_auto_backup_disabled", "group_auto_backup_enabled")
+# What the state's policies remember of a group's AutoBackup: the API's two values. A group that
+# reports anything else (or nothing) has automatic backups on, as the server's default.
+AUTO_BACKUP_VALUES = ("enable", "disable")
 
 
 class OtherScope(ValueError):
@@ -32,11 +40,14 @@ class OtherScope(ValueError):
 def new_state(scope):
     """The state before any poll. ``scope`` says what is watched (it is kept as is)."""
     return {"version": STATE_VERSION, "scope": scope, "primed": False, "backups": {}, "stale_groups": [],
-            "policies": []}
+            "policies": None}
 
 
 def restore_state(data, scope):
-    """A state read back from JSON, checked through and through.
+    """A state read back from JSON, checked through and through, as a state of this version.
+
+    A state of version 1 is migrated: it has all a version 2 state has but ``policies``,
+    which becomes null (the groups' AutoBackup is not known yet).
 
     Raises ``OtherScope`` for a sound state remembered for another scope (other regions,
     project, endpoint or account: its backups are not the ones watched now), and
@@ -46,22 +57,23 @@ def restore_state(data, scope):
     if not isinstance(data, dict):
         raise ValueError("it is not a JSON object")
     version = data.get("version")
-    if not _is_int(version) or version not in (1, STATE_VERSION):
-        raise ValueError("it is not a version 1 or %d state" % STATE_VERSION)
-    if version == 1 and set(data) == set(STATE_KEYS_V1):
-        data = dict(data, policies=None)  # written before groups were watched: their policies are not known
-    if set(data) != set(STATE_KEYS):
-        raise ValueError("it has the keys %s, expected %s" % (", ".join(sorted(data)), ", ".join(STATE_KEYS)))
+    if not _is_int(version) or version not in STATE_KEYS_BY_VERSION:
+        raise ValueError("it is not a version %s state" % " or ".join(str(v) for v in sorted(STATE_KEYS_BY_VERSION)))
+    expected = STATE_KEYS_BY_VERSION[version]
+    if set(data) != set(expected):
+        raise ValueError("it has the keys %s, expected %s (version %d)" % (
+            ", ".join(sorted(map(str, data))), ", ".join(expected), version))
     _check_scope(data["scope"], scope)
     if not isinstance(data["primed"], bool):
         raise ValueError("its primed is %r, expected true or false" % (data["primed"],))
     _check_backups(data["backups"])
     _check_stale_groups(data["stale_groups"])
-    _check_policies(data["policies"])
+    policies = data.get("policies")  # version 1: not known yet
+    _check_policies(policies)
     if data["scope"] != scope:
         raise OtherScope("it was written for other settings (%r, now %r)" % (data["scope"], scope))
     return {"version": STATE_VERSION, "scope": scope, "primed": data["primed"],
-            "backups": data["backups"], "stale_groups": data["stale_groups"], "policies": data["policies"]}
+            "backups": data["backups"], "stale_groups": data["stale_groups"], "policies": policies}
 
 
 def _is_int(value):
@@ -98,16 +110,20 @@ def _check_stale_groups(stale):
                              % (index, pair))
 
 
-def _check_policies(policies):
-    if policies is None:
+def _check_policies(entries):
+    if entries is None:  # not known yet
         return
-    shape = "a list of [region, group_id, auto_backup] (auto_backup enable, disable or null)"
-    if not isinstance(policies, list):
+    shape = "null or a list of [region, group_id, enable or disable]"
+    if not isinstance(entries, list):
         raise ValueError("its policies are not %s" % shape)
-    for index, entry in enumerate(policies):
+    seen = set()
+    for index, entry in enumerate(entries):
         if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(item, str) for item in entry[:2])
-                and entry[2] in ("enable", "disable", None)):
+                and entry[2] in AUTO_BACKUP_VALUES):
             raise ValueError("its policies are not %s (entry %d is %r)" % (shape, index, entry))
+        if tuple(entry[:2]) in seen:
+            raise ValueError("its policies name group %r of region %r twice (entry %d)" % (entry[1], entry[0], index))
+        seen.add(tuple(entry[:2]))
 
 
 def chronological(backups):
@@ -122,9 +138,19 @@ def backup_event(kind, backup, **extra):
     return event
 
 
+def listed_groups(groups):
+    """(region, group_id) -> a listed group's facts; groups without an id are left out, a repeated one counts once."""
+    found = {}
+    for group in groups or ():
+        if group["group_id"] is not None and group["region"] is not None:
+            found.setdefault((group["region"], group["group_id"]), group)
+    return found
+
+
 def group_status(backups, groups=()):
-    """(region, group_id) -> (newest backup or None, newest Success backup or None, group facts or None),
-    for each group that a backup names or the group listing holds."""
+    """(region, group_id) -> (newest backup, newest Success backup, group facts), for each group
+    that a backup names or the group listing holds. The newest backup or the newest Success
+    backup is None when there is none; the facts are None for a group known only by its backups."""
     status = {}
     for backup in newest_first(backups):  # the first seen of a group is its newest
         if backup["group_id"] is None:
@@ -134,8 +160,7 @@ def group_status(backups, groups=()):
         if last_success is None and backup["state"] == "Success" and backup["backup_time"] is not None:
             last_success = backup
         status[key] = (newest, last_success, None)
-    for group in groups:
-        key = (group["region"], group["group_id"])
+    for key, group in listed_groups(groups).items():
         newest, last_success, _group = status.get(key, (None, None, None))
         status[key] = (newest, last_success, group)
     return status
@@ -148,28 +173,34 @@ def success_age(last_success, now):
 
 def is_stale(last_success, now, stale_after, group=None):
     """A group is stale when its newest Success backup is older than ``stale_after`` seconds, or
-    absent; a group without one that was created within ``stale_after`` is not stale yet."""
+    when it has none; but a listed group (``group``, its facts) with none that was created
+    within ``stale_after`` is not stale yet. A group without a create_time is old enough."""
     age = success_age(last_success, now)
-    if age is None:
-        created = group["create_time"] if group is not None else None
-        return created is None or now - created > stale_after
-    return age > stale_after
+    if age is not None:
+        return age > stale_after
+    created = None if group is None else group["create_time"]
+    return created is None or now - created > stale_after
+
+
+def group_name(newest, group):
+    """The group's name: its own (Name, else GroupName), else the one its newest backup gives."""
+    if group is not None:
+        for name in (group["name"], group["group_name"]):
+            if name:
+                return name
+    return None if newest is None else newest["group_name"]
 
 
 def group_event(kind, newest, last_success, now, stale_after, group=None):
-    """A group event; ``newest`` (its newest backup) or ``group`` (its facts) may be None, not both."""
+    """A group event. ``newest`` (the group's newest backup) or ``group`` (its listed facts)
+    may be None, not both: a group is known by one or the other."""
     known = group if group is not None else newest
-    name = None
-    if group is not None:
-        name = group["group_name"] or group["name"]
-    if name is None and newest is not None:
-        name = newest["group_name"]
     return {
         "type": kind,
         "region": known["region"],
         "project_id": known["project_id"],
         "group_id": known["group_id"],
-        "group_name": name,
+        "group_name": group_name(newest, group),
         "stale_after": stale_after,
         "last_success": last_success,
         "last_success_age": success_age(last_success, now),
@@ -177,58 +208,56 @@ def group_event(kind, newest, last_success, now, stale_after, group=None):
     }
 
 
-def _policy_events(state, groups, now, stale_after, status):
-    """The policy events of one poll, and the policies to remember ([region, group_id, auto_backup])."""
-    known = state["policies"]
-    before = dict(((region, group_id), auto) for region, group_id, auto in (known or []))
+def auto_backup_of(group):
+    """``disable`` when the group says so, else ``enable`` (also for no value, the server's default)."""
+    return "disable" if group["auto_backup"] == "disable" else "enable"
+
+
+def _policy_events(known, listed, status, now, stale_after):
+    """The ``group_auto_backup_*`` events of a complete group listing, by region and group id.
+
+    ``known`` maps (region, group_id) to the AutoBackup last seen. A group seen before whose
+    AutoBackup turned to disable (or back) is announced, and so is a group not seen before
+    that has it off already.
+    """
     events = []
-    for group in sorted(groups, key=lambda g: (g["region"], g["group_id"])):
-        key = (group["region"], group["group_id"])
-        auto = group["auto_backup"]
-        if known is None:  # a state from before groups were watched: learn, announce nothing
+    for key, group in sorted(listed.items()):
+        was, now_is = known.get(key), auto_backup_of(group)
+        if now_is == was or (was is None and now_is == "enable"):
             continue
-        if key in before:
-            was = before[key]
-            if auto == "disable" and was != "disable":
-                kind = "group_auto_backup_disabled"
-            elif was == "disable" and auto != "disable":
-                kind = "group_auto_backup_enabled"
-            else:
-                continue
-        elif auto == "disable":  # a group first seen with its backups off (at the first poll, only
-            kind = "group_auto_backup_disabled"  # announced with announce_existing)
-        else:
-            continue
-        newest, last_success, _group = status.get(key, (None, None, group))
+        kind = "group_auto_backup_disabled" if now_is == "disable" else "group_auto_backup_enabled"
+        newest, last_success, _group = status[key]
         events.append(group_event(kind, newest, last_success, now, stale_after, group))
-    for group in groups:
-        before[(group["region"], group["group_id"])] = group["auto_backup"]
-    return events, sorted([region, group_id, auto] for (region, group_id), auto in before.items())
+    return events
 
 
-def poll_events(state, backups, now, complete=True, stale_after=None, announce_existing=False, groups=None):
-    """``(events, new_state)`` for one poll that listed ``backups`` (and ``groups``, when watched).
+def poll_events(state, backups, now, complete=True, stale_after=None, announce_existing=False, groups=None,
+                groups_complete=True):
+    """``(events, new_state)`` for one poll that listed ``backups``, and ``groups`` when groups are watched.
 
-    ``complete`` is false when a listing of the poll failed: the poll then announces what
-    it saw (new backups, changed states, changed policies) but no removal and no change of
-    staleness, since what it did not see may still be there; and it forgets nothing.
+    ``complete`` is false when a backup listing of the poll failed: the poll then announces
+    what it saw (new backups, changed states) but no removal and no change of staleness,
+    since what it did not see may still be there; and it forgets nothing.
+
+    ``groups`` is None when groups are not watched, else the Redis groups the poll listed;
+    ``groups_complete`` is false when a group listing failed. A listed group is watched for
+    staleness also when it has no backup at all (stale once it is older than ``stale_after``
+    with no Success backup), and a change of its AutoBackup is announced. A failed group
+    listing changes no staleness either, and announces and learns no AutoBackup.
 
     The first poll that lists anything (``primed``) announces nothing unless
     ``announce_existing``: what exists at the start is remembered, not news. A poll that
     lists something primes even when another listing failed: a region that always fails
     must not keep the others silent for good (its backups are then news once it answers).
-
-    ``groups`` (None when groups are not watched) are the listed Redis groups: a group
-    without any backup is watched for staleness too (stale once it is older than
-    ``stale_after`` with no Success backup), and a group whose AutoBackup turns to
-    ``disable`` (or back) is announced.
+    Likewise the first complete group listing (of a new state, of a state of version 1, or
+    after the groups were not watched) only learns the groups unless ``announce_existing``:
+    it announces no AutoBackup that is off, and no group_stale for a group without backups.
 
     The events, in order: ``backup_new`` and ``backup_state_changed`` oldest backup first,
     ``backup_removed`` oldest first, then ``group_stale`` and ``group_recovered`` by region
     and group id (only with ``stale_after``, in seconds), then ``group_auto_backup_disabled``
     and ``group_auto_backup_enabled`` by region and group id.
     """
-    groups = list(groups or [])
     previous = state["backups"]
     current = {}
     for backup in backups:
@@ -250,30 +279,42 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
     else:
         remembered.update((backup["backup_id"], backup) for backup in gone)
 
-    status = group_status(current.values(), groups)
+    watched = groups is not None
+    listed = listed_groups(groups)
+    settled = complete and (groups_complete or not watched)  # every listing answered
+    groups_known = state["policies"] is not None
+    # The first settled poll that lists the groups learns them: it announces their news
+    # (what only the group listing shows) only with announce_existing.
+    learning = watched and settled and not groups_known and not announce_existing
+    status = group_status(current.values(), listed.values())
     stale = set(tuple(key) for key in state["stale_groups"])
     if stale_after is None:
         stale = set()
-    elif complete:
+    elif settled:
         now_stale = set()
         for key, (newest, last_success, group) in sorted(status.items()):
             if is_stale(last_success, now, stale_after, group):
                 now_stale.add(key)
-                if key not in stale:
+                if key not in stale and not (learning and newest is None):
                     events.append(group_event("group_stale", newest, last_success, now, stale_after, group))
             elif key in stale:
                 events.append(group_event("group_recovered", newest, last_success, now, stale_after, group))
         stale = now_stale  # a group no longer listed at all is forgotten
 
     policies = state["policies"]
-    if groups or (policies is None and complete):
-        policy_events, policies = _policy_events(state, groups, now, stale_after, status)
-        events.extend(policy_events)
+    if not watched:
+        policies = None  # not known when the groups are watched again
+    elif groups_complete and (groups_known or settled):  # learnt together with the groups' staleness
+        known = dict(((region, group_id), value) for region, group_id, value in policies or [])
+        if not learning:
+            events.extend(_policy_events(known, listed, status, now, stale_after))
+        # exactly the groups listed: a group no longer listed is forgotten
+        policies = sorted([region, group_id, auto_backup_of(group)] for (region, group_id), group in listed.items())
 
     after = {
         "version": STATE_VERSION,
         "scope": state["scope"],
-        "primed": state["primed"] or complete or bool(current) or bool(groups),
+        "primed": state["primed"] or complete or bool(current) or bool(listed),
         "backups": remembered,
         "stale_groups": sorted(list(key) for key in stale),
         "policies": policies,

@@ -279,6 +279,90 @@ def test_a_failing_listing_sends_api_error_and_polling_goes_on(source, emulator)
     asyncio.run(scenario())
 
 
+def fail_action(emu, action):
+    """Make every request of ``action`` fail with HTTP 503 until the returned set is emptied
+    (the emulator fails by region or request number; this picks by action, in this test)."""
+    actions, failing = {}, {action}
+    begin, pick = emu._begin_api_request, emu.faults.pick
+
+    def recording(region, name=""):
+        number = begin(region, name)
+        actions[number] = name
+        return number
+
+    emu._begin_api_request = recording
+    emu.faults.pick = lambda number, region: "503" if actions.get(number) in failing else pick(number, region)
+    return failing
+
+
+def test_a_failing_group_listing_sends_api_error_and_holds_back_staleness_and_policies(source, start_emulator):
+    data = generate_dataset(["cn-bj2"], 0, seed=7)  # groups -00, -90 (enable) and -91 (disable): no backups
+    data["backups"] = [r for r in data["backups"] if r["ProjectId"] != "org-demo"] + [row("a1", group="uredis-a")]
+    emu = start_emulator(data=data)
+    args = connection(emu, regions=["cn-bj2"], interval=0.1, stale_after="1d", max_retries=0, timeout=5)
+
+    async def scenario():
+        watch = Watch(source, emu, args)
+        assert await watch.settle(per_poll=2) == []  # stale and switched off at the start: remembered
+        failing = fail_action(emu, "DescribeURedisGroup")
+        emu.change_groups(policy={"uredis-cnbj2-90": {"AutoBackup": "disable", "BackupTime": 3}})
+        emu.change(upsert=[row("b1", group="uredis-cnbj2-91", age=10)], delete=["a1"])
+        events = await watch.events(3)
+        events += await watch.settle(per_poll=2)
+        errors = [e for e in events if e["type"] == "api_error"]
+        # The backups are news; the group that b1 brings back, and the switched-off group, wait.
+        assert [summary([e]) for e in events if e["type"] != "api_error"] == [
+            [("backup_new", "b1", None)], [("backup_removed", "a1", None)]]
+        assert errors and set(e["action"] for e in errors) == {"DescribeURedisGroup"}
+        assert (errors[0]["region"], errors[0]["http_status"]) == ("cn-bj2", 503)
+
+        failing.clear()
+        events = [e for e in await watch.events(2, timeout=15) if e["type"] != "api_error"]
+        while len(events) < 2:  # past the api_errors of a poll that began before the fault was lifted
+            events += [e for e in await watch.events(1) if e["type"] != "api_error"]
+        assert summary(events) == [("group_recovered", "uredis-cnbj2-91", None),
+                                   ("group_auto_backup_disabled", "uredis-cnbj2-90", None)]
+        recovered, switched_off = events
+        assert recovered["last_success"]["backup_id"] == "b1" and recovered["group"]["group_id"] == "uredis-cnbj2-91"
+        assert switched_off["group"]["auto_backup"] == "disable" and switched_off["last_success"] is None
+        assert switched_off["group_name"] == switched_off["group"]["name"]
+        assert await watch.settle(per_poll=2) == []
+        await watch.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_version_1_state_file_is_migrated_not_set_aside(source, start_emulator, tmp_path, caplog):
+    """Users upgrading keep their state: no backup is news again, the groups' automatic backups
+    are learnt without events, and the file is rewritten as version 2."""
+    data = generate_dataset(["cn-bj2"], 0, seed=7)
+    data["backups"] = [r for r in data["backups"] if r["ProjectId"] != "org-demo"] + [row("a1", group="uredis-a")]
+    emu = start_emulator(data=data)
+    state_file = tmp_path / "state.json"
+    args = connection(emu, regions=["cn-bj2"], interval=0.1, stale_after="1d", state_file=str(state_file))
+    state = sound_state(source, emu, args)
+    backup = expected_backups(emu.data, "cn-bj2")[0]
+    state.update(version=1, backups={backup["backup_id"]: backup}, stale_groups=[])
+    del state["policies"]
+    state_file.write_text(json.dumps(state))
+
+    async def scenario():
+        watch = Watch(source, emu, args)
+        quiet = await watch.settle(per_poll=2)
+        emu.change_groups(policy={"uredis-cnbj2-90": {"AutoBackup": "disable", "BackupTime": 3}})
+        [event] = await watch.events(1)
+        await watch.stop()
+        return quiet, event
+
+    quiet, event = asyncio.run(scenario())
+    assert quiet == []  # the old groups without backups, and -91 switched off: learnt, not announced
+    assert (event["type"], event["group_id"]) == ("group_auto_backup_disabled", "uredis-cnbj2-90")
+    assert "not usable" not in caplog.text and not [p for p in tmp_path.iterdir() if "invalid" in p.name]
+    saved = json.loads(state_file.read_text())
+    assert saved["version"] == 2 and list(saved["backups"]) == [backup["backup_id"]]
+    assert ["cn-bj2", "uredis-cnbj2-90", "disable"] in saved["policies"]
+
+
 def test_a_refused_signature_is_reported_without_the_private_key(source, emulator):
     secret = "not-the-right-secret-4711"
     args = dict(connection(emulator, regions=["cn-bj2"], interval=0.1), private_key=secret)

@@ -469,3 +469,161 @@ def test_an_incomplete_poll_announces_a_policy_change_but_no_staleness():
     events, state = poll_events(state, [], NOW, complete=False, stale_after=HOUR,
                                 groups=[group("g-1", auto="disable")])
     assert kinds(events) == [("group_auto_backup_disabled", "g-1")]
+
+
+# --- review fixes: what the state keeps of groups, failed group listings, the groups' first listing ---
+
+
+def test_an_auto_backup_value_other_than_the_two_is_kept_as_enable_and_the_state_stays_usable():
+    odd = group("g-1", auto="Enable")  # whatever the server sends: not "disable", so backups are on
+    state = primed()
+    events, state = poll_events(state, [], NOW, groups=[odd, group("g-2", AutoBackup=None)])
+    assert events == []
+    assert state["policies"] == [["cn-bj2", "g-1", "enable"], ["cn-bj2", "g-2", "enable"]]
+    assert restore_state(json.loads(json.dumps(state)), SCOPE) == state  # not set aside at the next start
+    events, state = poll_events(state, [], NOW, groups=[group("g-1", auto="disable")])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-1")]
+
+
+def test_a_group_no_longer_listed_is_forgotten_and_is_news_when_it_comes_back_switched_off():
+    state = primed()
+    _events, state = poll_events(state, [], NOW, groups=[group("g-1", auto="disable"), group("g-2")])
+    _events, state = poll_events(state, [], NOW, groups=[group("g-2")])
+    assert state["policies"] == [["cn-bj2", "g-2", "enable"]]
+    events, state = poll_events(state, [], NOW, groups=[group("g-1", auto="disable"), group("g-2")])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-1")]
+
+
+def test_a_failed_group_listing_announces_no_policy_and_no_staleness_and_learns_nothing():
+    state = primed()
+    _events, state = poll_events(state, [], NOW, stale_after=HOUR, groups=[group("g-1"), group("g-2", age=60)])
+    assert state["stale_groups"] == [["cn-bj2", "g-1"]]
+    before = json.loads(json.dumps(state))
+    # g-2 is now old enough and switched off, g-1 got a good backup: but a group listing failed.
+    fresh = backup("b", group="g-1", age=-2 * HOUR + 60)  # a minute before the poll
+    events, state = poll_events(state, [fresh], NOW + 2 * HOUR, stale_after=HOUR,
+                                groups=[group("g-2", auto="disable", age=60)], groups_complete=False)
+    assert kinds(events) == [("backup_new", "b")]
+    assert state["stale_groups"] == before["stale_groups"] and state["policies"] == before["policies"]
+    # The next poll that lists every group settles it.
+    events, state = poll_events(state, [fresh], NOW + 2 * HOUR, stale_after=HOUR,
+                                groups=[group("g-1"), group("g-2", auto="disable", age=60)])
+    assert kinds(events) == [("group_recovered", "g-1"), ("group_stale", "g-2"), ("group_auto_backup_disabled", "g-2")]
+    assert events[1]["group"]["auto_backup"] == "disable" and events[1]["last_success"] is None
+
+
+def test_a_failed_group_listing_does_not_hold_back_the_removal_of_a_backup():
+    state = primed(backup("a"))
+    events, _state = poll_events(state, [], NOW, groups=[], groups_complete=False)
+    assert kinds(events) == [("backup_removed", "a")]
+
+
+def test_the_first_listing_of_the_groups_learns_them_silently_after_an_upgrade():
+    """A version 1 state: the groups without backups that are stale, and those switched off,
+    were there before; they are learnt, not announced (announce_existing announces them)."""
+    v1 = json.loads(json.dumps(primed(backup("a", age=99 * HOUR), stale_after=HOUR)))
+    del v1["policies"]
+    v1["version"] = 1
+    listed = [group("g-1"), group("never", auto="disable")]
+    events, state = poll_events(restore_state(v1, SCOPE), [backup("a", age=99 * HOUR)], NOW, stale_after=HOUR,
+                                groups=listed)
+    assert events == []
+    assert state["stale_groups"] == [["cn-bj2", "g-1"], ["cn-bj2", "never"]]
+    assert state["policies"] == [["cn-bj2", "g-1", "enable"], ["cn-bj2", "never", "disable"]]
+    events, _state = poll_events(restore_state(v1, SCOPE), [backup("a", age=99 * HOUR)], NOW, stale_after=HOUR,
+                                 groups=listed, announce_existing=True)
+    assert kinds(events) == [("group_stale", "never"), ("group_auto_backup_disabled", "never")]
+
+
+def test_the_groups_first_listing_waits_for_a_poll_where_every_listing_answered():
+    state = primed()  # groups not watched yet: their policies are not known
+    events, state = poll_events(state, [], NOW, complete=False, stale_after=HOUR, groups=[group("never", auto="disable")])
+    assert events == [] and state["policies"] is None
+    events, state = poll_events(state, [], NOW, stale_after=HOUR, groups=[group("never", auto="disable")])
+    assert events == [] and state["policies"] == [["cn-bj2", "never", "disable"]]
+    assert state["stale_groups"] == [["cn-bj2", "never"]]
+
+
+def test_not_watching_the_groups_forgets_their_policies_and_their_staleness():
+    state = primed()
+    _events, state = poll_events(state, [], NOW, stale_after=HOUR, groups=[group("never", auto="disable")])
+    events, state = poll_events(state, [], NOW, stale_after=HOUR)  # watch_groups switched off
+    assert events == [] and state["policies"] is None and state["stale_groups"] == []
+    events, state = poll_events(state, [], NOW, stale_after=HOUR, groups=[group("never", auto="disable")])
+    assert events == []  # watched again: a first listing of the groups, learnt
+
+
+def test_group_events_name_the_group_by_its_own_name_else_its_newest_backup():
+    state = primed(backup("a", age=99 * HOUR, group="g-1"), stale_after=HOUR)
+    _events, state = poll_events(state, [backup("a", age=99 * HOUR, group="g-1")], NOW, stale_after=HOUR, groups=[])
+    unnamed = group("g-1", Name=None, GroupName=None, auto="disable")
+    events, _state = poll_events(state, [backup("a", age=99 * HOUR, group="g-1")], NOW, stale_after=HOUR,
+                                 groups=[unnamed])
+    assert [(e["type"], e["group_name"]) for e in events] == [("group_auto_backup_disabled", "name of g-1")]
+    named = group("g-1", Name=None, GroupName="own name", auto="disable")
+    events, _state = poll_events(state, [backup("a", age=99 * HOUR, group="g-1")], NOW, stale_after=HOUR,
+                                 groups=[named])
+    assert [(e["type"], e["group_name"], e["group"]) for e in events] == [("group_auto_backup_disabled", "own name", named)]
+    assert events[0]["last_success"]["backup_id"] == "a" and events[0]["last_success_age"] == 99 * HOUR
+
+
+def test_groups_without_an_id_are_ignored_and_a_repeated_group_counts_once():
+    state = primed()
+    _events, state = poll_events(state, [], NOW, groups=[group("g-1")])
+    events, state = poll_events(state, [], NOW, groups=[group(None, auto="disable"), group("g-1", auto="disable"),
+                                                        group("g-1")])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-1")]
+    assert state["policies"] == [["cn-bj2", "g-1", "disable"]]
+
+
+@pytest.mark.parametrize("policies, message", [
+    ([["cn-bj2", "g", None]], "entry 0"),
+    ([["cn-bj2", "g", "enable"], ["cn-bj2", "g", "disable"]], "name group 'g' of region 'cn-bj2' twice"),
+    ({"cn-bj2": []}, "its policies are not null or a list"),
+])
+def test_more_damaged_policies_are_refused(policies, message):
+    data = json.loads(json.dumps(primed()))
+    data["policies"] = policies
+    with pytest.raises(ValueError, match=message):
+        restore_state(data, SCOPE)
+
+
+@pytest.mark.parametrize("version, keys", [(1, "policies"), (2, None)])
+def test_a_state_of_one_version_with_the_keys_of_the_other_is_refused(version, keys):
+    data = json.loads(json.dumps(primed()))
+    data["version"] = version
+    if keys is None:
+        del data["policies"]
+    with pytest.raises(ValueError, match=r"has the keys .*\(version %d\)" % version):
+        restore_state(data, SCOPE)
+
+
+group_snapshot = st.dictionaries(st.sampled_from(["g-1", "g-2", "g-3"]),
+                                 st.sampled_from(["enable", "disable", None, "Enable"]), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(group_snapshot, st.booleans(), st.booleans()), min_size=1, max_size=6))
+def test_policy_events_replayed_give_the_groups_switched_off(polls):
+    """Over any polls (some with a failed group listing, some restarted from JSON): a group is
+    announced off exactly when it is listed off and was not known off, on when it was."""
+    state = primed()
+    _events, state = poll_events(state, [], NOW, groups=[])  # the groups' first listing: none
+    off = set()
+    for snap, failed, restart in polls:
+        if restart:
+            state = restore_state(json.loads(json.dumps(state)), SCOPE)
+        listed = [group(g, auto=a) for g, a in sorted(snap.items())]
+        events, state = poll_events(state, [], NOW, groups=listed, groups_complete=not failed)
+        for event in events:
+            assert event["type"] in ("group_auto_backup_disabled", "group_auto_backup_enabled")
+            if event["type"] == "group_auto_backup_disabled":
+                assert event["group_id"] not in off
+                off.add(event["group_id"])
+            else:
+                off.remove(event["group_id"])
+        if failed:
+            assert events == []
+        else:
+            off &= set(snap)  # a group no longer listed is forgotten
+            assert off == set(g for g, a in snap.items() if a == "disable")

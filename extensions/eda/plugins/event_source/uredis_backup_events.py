@@ -51,7 +51,8 @@ description:
   - A listing that fails sends an event of C(type) C(api_error) with C(message), C(region),
     C(action), C(ret_code), C(http_status) and C(request_id) (never the private key), and
     polling goes on. A poll with a failed listing announces no removal and no change of
-    staleness, since what it could not see may still be there.
+    staleness, since what it could not see may still be there; a poll whose group listing
+    failed announces no change of automatic backups either (the next one that answers does).
   - The first poll announces nothing but remembers what exists, unless O(announce_existing).
     With O(state_file), what was seen is kept across restarts, so a restart announces
     only what changed meanwhile.
@@ -149,6 +150,8 @@ options:
         O(group_ids)), so that groups without any backup are watched for staleness and every group's
         automatic backup policy is watched (C(group_auto_backup_disabled), C(group_auto_backup_enabled)).
       - With V(false), groups are known only by their backups, and no policy events are sent.
+        Set it to V(false) for an account that may not list groups, since a failing group listing sends
+        an C(api_error) at every poll and holds back every change of staleness.
     type: bool
     default: true
     version_added: 1.0.0
@@ -159,6 +162,9 @@ options:
       - A state file written for other regions, region types, groups, project, endpoint or
         account (another public key or profile) is not used (the source then starts as on a
         first poll). The account is kept as a salted hash of the public key, never the key.
+      - A state file of version 1 (written before groups were listed) is used, and rewritten as
+        version 2; the first poll that then lists the groups learns their automatic backups
+        without announcing them (unless O(announce_existing)).
       - A state file that is not one the source writes (not JSON, not a regular file, larger
         than 64 MiB, or a value of the wrong type inside) is set aside, renamed to
         C(<state_file>.invalid-<UTC time>), with a warning that says why, and the source starts
@@ -438,23 +444,26 @@ def api_error(error: Exception, private_key: str | None) -> dict[str, Any]:
     return event
 
 
-def read_backups(config: Config, client: _client.Client, queries: list,
-                 group_queries: list | None = None) -> tuple[list, list | None, list]:
-    """One poll's backups, groups (None when not watched) and api_error events. Runs in the worker thread."""
+def _listing(config: Config, lister: Any, client: _client.Client, queries: list) -> tuple[dict, list]:
+    """``(results, api_error events)`` of one kind of listing; the events in query order."""
     private_key = config.settings.private_key
-    groups = None
     try:
-        results, errors = _backups.list_backups(client, queries, max_concurrency=config.settings.max_concurrency,
-                                                fail_fast=False)
-        failures = [api_error(errors[query], private_key) for query in queries if query in errors]
-        if group_queries:
-            group_results, group_errors = _groups.list_groups(
-                client, group_queries, max_concurrency=config.settings.max_concurrency, fail_fast=False)
-            failures += [api_error(group_errors[query], private_key) for query in group_queries if query in group_errors]
-            groups = _inventory.merge_groups(group_queries, group_results)
+        results, errors = lister(client, queries, max_concurrency=config.settings.max_concurrency, fail_fast=False)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # keep polling; report it
-        return [], None, [api_error(exc, private_key)]
-    return _inventory.merge_listings(queries, results), groups, failures
+        return {}, [api_error(exc, private_key)]
+    return results, [api_error(errors[query], private_key) for query in queries if query in errors]
+
+
+def read_backups(config: Config, client: _client.Client, queries: list,
+                 group_queries: list | None = None) -> tuple[list, list, list | None, list]:
+    """One poll's backups and their api_error events, then its groups (None when not watched:
+    no ``group_queries``) and theirs. Runs in the worker thread."""
+    results, failures = _listing(config, _backups.list_backups, client, queries)
+    backups = _inventory.merge_listings(queries, results)
+    if not group_queries:
+        return backups, failures, None, []
+    results, group_failures = _listing(config, _groups.list_groups, client, group_queries)
+    return backups, failures, _inventory.merge_groups(group_queries, results), group_failures
 
 
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
@@ -479,11 +488,13 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     try:
         while True:
             started = loop.time()
-            backups, groups, failures = await loop.run_in_executor(
+            backups, failures, groups, group_failures = await loop.run_in_executor(
                 worker, read_backups, config, client, queries, group_queries)
             events, after = _events.poll_events(
                 state, backups, time.time(), complete=not failures,
-                stale_after=config.stale_after, announce_existing=config.announce_existing, groups=groups)
+                stale_after=config.stale_after, announce_existing=config.announce_existing,
+                groups=groups, groups_complete=not group_failures)
+            failures = failures + group_failures
             for failure in failures:
                 logger.warning("%s", failure["message"])
             # put() does not suspend on an unbounded queue (ansible-rulebook's is one), so a
