@@ -165,3 +165,44 @@ def test_sdk_updates_the_policy(acting_emu):
     client.update_uredis_backup_strategy({"GroupId": "uredis-cnbj2-91", "BackupTime": "6"})
     group = next(g for g in acting_emu.groups() if g["GroupId"] == "uredis-cnbj2-91" and g["ProjectId"] == "org-demo")
     assert group["AutoBackup"] == "enable"
+
+
+def public_groups(emu, region="cn-bj2", project="org-demo"):
+    rows = [dict((k, v) for k, v in g.items() if k not in ("Region", "ProjectId", "FailBackups")) for g in emu.groups()
+            if g["Region"] == region and g["ProjectId"] == project]
+    return sorted(rows, key=lambda g: (-g["CreateTime"], g["GroupId"]))
+
+
+def test_sdk_reads_every_group_field_with_its_schemas_type(acting_emu):
+    # The SDK loads each row through URedisGroupSetSchema, which keeps only its fields and converts
+    # them to its types: rows that come out unchanged have exactly the SDK's fields and types.
+    answer = umem(acting_emu).describe_uredis_group({"Limit": 100})
+    assert answer["DataSet"] == public_groups(acting_emu)
+    assert any("SlaveZone" in g for g in answer["DataSet"]) and any("SlaveZone" not in g for g in answer["DataSet"])
+
+
+def test_sdk_pages_groups_under_the_servers_cap():
+    with Emulator(data=generate_dataset(["cn-bj2"], 10, seed=1, epoch=EPOCH), max_page_size=3) as server:
+        client = umem(server)
+        pages = [client.describe_uredis_group({"Offset": offset, "Limit": 20}) for offset in (0, 3)]
+    assert [len(page["DataSet"]) for page in pages] == [3, 1] and pages[0]["TotalCount"] == 4
+    assert [g for page in pages for g in page["DataSet"]] == public_groups(server)
+
+
+def test_sdk_link_with_its_bool_parameter(acting_emu):
+    good = next(b for b in acting_emu.data["backups"] if b["State"] == "Success" and b["ProjectId"] == "org-demo")
+    link = umem(acting_emu).describe_uredis_backup_url({"BackupId": good["BackupId"], "RegionFlag": False})
+    assert requests.get(link["BackupPath"], timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("call, args, code", [
+    ("create_uredis_backup", {"GroupId": "uredis-nope-00", "BackupName": "sdk-backup-2"}, 230),
+    ("create_uredis_backup", {"GroupId": "uredis-cnbj2-90", "BackupName": "bad name"}, 230),
+    ("describe_uredis_backup_url", {"BackupId": "no-such-backup"}, 230),
+    ("update_uredis_backup_strategy", {"GroupId": "uredis-cnbj2-91", "BackupTime": "24"}, 230),
+], ids=["unknown group", "bad name", "unknown backup", "bad hour"])
+def test_sdk_sees_the_actions_refusals(acting_emu, call, args, code):
+    with pytest.raises(RetCodeException) as error:
+        getattr(umem(acting_emu), call)(args)
+    assert error.value.code == code and not error.value.retryable
+    assert acting_emu.stats()["creates"] == 0
