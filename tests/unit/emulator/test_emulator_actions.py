@@ -756,19 +756,19 @@ def test_generated_groups_are_the_same_for_a_seed_and_leave_the_backups_as_they_
 
 def old_data():
     """A data file of before groups: the backups name their groups, nothing lists them."""
+    backups = [
+        {"Region": "cn-bj2", "ProjectId": "org-a", "BackupId": "b1", "BackupTime": EPOCH, "GroupId": "g-1",
+         "GroupName": "orders cache", "Zone": "cn-bj2-03", "MemorySize": 4, "RedisVersion": "6.0",
+         "SlaveZone": "cn-bj2-04", "State": "Success", "BackupType": "Manual"},
+        {"Region": "cn-bj2", "ProjectId": "org-a", "BackupId": "b2", "BackupTime": EPOCH - 500, "GroupId": "g-1"},
+        {"Region": "cn-bj2", "ProjectId": "org-a", "BackupId": "b3", "BackupTime": EPOCH, "GroupId": "g-2"},
+        {"Region": "hk", "ProjectId": "org-a", "BackupId": "b4", "GroupId": "g-1"},
+        {"Region": "hk", "ProjectId": "org-a", "BackupId": "b5", "BackupTime": EPOCH, "GroupId": "g-3",
+         "SrcRegionName": "cn-bj2", "DstRegionName": "hk"},
+        {"Region": "hk", "ProjectId": "org-a", "BackupId": "b6"},
+    ]
     return {"accounts": [{"public_key": "pk", "private_key": "sk", "default_project": "org-a"}],
-            "regions": ["cn-bj2", "hk"],
-            "backups": [
-                {"Region": "cn-bj2", "ProjectId": "org-a", "BackupId": "b1", "BackupTime": EPOCH, "GroupId": "g-1",
-                 "GroupName": "orders cache", "Zone": "cn-bj2-03", "MemorySize": 4, "RedisVersion": "6.0",
-                 "SlaveZone": "cn-bj2-04", "State": "Success", "BackupType": "Manual"},
-                {"Region": "cn-bj2", "ProjectId": "org-a", "BackupId": "b2", "BackupTime": EPOCH - 500, "GroupId": "g-1"},
-                {"Region": "cn-bj2", "ProjectId": "org-a", "BackupId": "b3", "BackupTime": EPOCH, "GroupId": "g-2"},
-                {"Region": "hk", "ProjectId": "org-a", "BackupId": "b4", "GroupId": "g-1"},
-                {"Region": "hk", "ProjectId": "org-a", "BackupId": "b5", "BackupTime": EPOCH, "GroupId": "g-3",
-                 "SrcRegionName": "cn-bj2", "DstRegionName": "hk"},
-                {"Region": "hk", "ProjectId": "org-a", "BackupId": "b6"},
-            ]}
+            "regions": ["cn-bj2", "hk"], "backups": backups}
 
 
 def test_a_data_set_without_groups_derives_them_from_its_backups(make_emulator):
