@@ -726,7 +726,7 @@ def test_example_rulebook_runs_the_playbook_for_the_failed_backup_only(emulator,
 # (as JSON) and run_playbook writes the matched one to an extra-vars file (yaml.dump) that
 # ansible-playbook reads with -e @file. No unsafe mark survives that, so the source sets none,
 # and ansible-playbook takes the event's text as trusted: before 2.19 any use of ansible_eda
-# templates all of it, since 2.19 each field used is templated. docs/eda.md says so; the
+# templates all of it, since 2.19 each field used is templated. docs/docsite/rst/eda.rst says so; the
 # rulebook below hands the event over encoded, and then nothing in it runs, on every core.
 ENCODING_RULEBOOK = """
 - name: Failed URedis backups, the event handed over encoded

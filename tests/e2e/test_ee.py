@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 import yaml
@@ -31,7 +32,7 @@ release = test_release.release
 BIN = os.path.dirname(sys.executable)
 COLLECTION = "sigcalcloud.cloud"
 EXAMPLE = os.path.join(ROOT, "docs", "awx", "execution-environment.yml")
-GUIDE = os.path.join(ROOT, "docs", "awx.md")
+GUIDE = os.path.join(ROOT, "docs", "docsite", "rst", "awx.rst")
 
 
 @pytest.fixture
@@ -75,8 +76,11 @@ def the_collections_requirements():
 
 
 def yaml_blocks(path):
+    """The YAML code blocks of an RST page, dedented."""
     with open(path, encoding="utf-8") as handle:
-        return re.findall(r"^```yaml\n(.*?)^```$", handle.read(), re.M | re.S)
+        text = handle.read()
+    blocks = re.findall(r"^\.\. code(?:-block)?:: yaml[^\n]*\n\n((?:(?:   [^\n]*)?\n)+)", text, re.M)
+    return [textwrap.dedent(block).strip("\n") + "\n" for block in blocks]
 
 
 # --- what the collection declares --------------------------------------------------
@@ -96,7 +100,7 @@ def test_the_collection_needs_requests_with_a_lower_bound_only():
 def test_the_guide_shows_the_example_definition_as_it_is():
     with open(EXAMPLE, encoding="utf-8") as handle:
         example = handle.read()
-    assert example in yaml_blocks(GUIDE), "docs/awx.md must show docs/awx/execution-environment.yml unchanged"
+    assert example in yaml_blocks(GUIDE), "docs/docsite/rst/awx.rst must show docs/awx/execution-environment.yml unchanged"
 
 
 # --- ansible-builder on the installed release ----------------------------------------
@@ -116,7 +120,7 @@ def test_introspect_lists_requests_for_the_installed_collection(builder, release
 
 def test_create_with_the_example_definition_and_the_tarball(builder, release, tmp_path):
     """ansible-builder create with docs/awx/execution-environment.yml, changed to install the
-    tarball as docs/awx.md shows; then the context's galaxy stage and its introspection, run
+    tarball as docs/docsite/rst/awx.rst shows; then the context's galaxy stage and its introspection, run
     here as the image build would run them: they must find requests for the collection."""
     tarball, _installed = release
     with open(EXAMPLE, encoding="utf-8") as handle:

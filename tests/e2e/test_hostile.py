@@ -4,8 +4,8 @@
 
 """A hostile server, through real ``ansible``, ``ansible-inventory`` and the event source.
 
-Each case is one of the emulator's hostile modes (docs/emulator.md) and one promise of
-docs/reliability.md: every call ends by its deadline, no answer is read past its size
+Each case is one of the emulator's hostile modes (docs/docsite/rst/emulator.rst) and one promise of
+docs/docsite/rst/reliability.rst: every call ends by its deadline, no answer is read past its size
 cap, a count the server claims is checked against what it served, and the server's
 text reaches a terminal only escaped. Each was broken before the fix it tests.
 """

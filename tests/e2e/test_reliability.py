@@ -4,7 +4,7 @@
 
 """Faults survived, bad answers refused, secrets kept, TLS verified: through real
 ansible / ansible-playbook / ansible-inventory runs against the emulator's faults.
-docs/reliability.md lists these cases and what a user sees in each."""
+docs/docsite/rst/reliability.rst lists these cases and what a user sees in each."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ misbehaves on demand (latency, HTTP errors, resets, hangs, garbled bodies, rows 
 between pages) and turns hostile on demand (answers dripped a byte at a time, oversized or
 compressed bodies, an endless or lying TotalCount, pages that contradict their count, terminal
 control text, JSON that breaks decoders), so a client can prove it survives and stays bounded.
-One file, Python 3.9+ standard library only: copy it into your own CI. docs/emulator.md is the
+One file, Python 3.9+ standard library only: copy it into your own CI. docs/docsite/rst/emulator.rst is the
 user guide.
 
     python server.py --port 0 [flags]
@@ -1499,7 +1499,7 @@ def _number(kind, minimum, what):
 def _parser():
     parser = argparse.ArgumentParser(
         prog="server.py", description="Local emulator of the sigcalcloud URedis backup API.",
-        epilog="Fault kinds: %s. See docs/emulator.md." % ", ".join(FAULT_KINDS))
+        epilog="Fault kinds: %s. See docs/docsite/rst/emulator.rst." % ", ".join(FAULT_KINDS))
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     add("--port", type=_number(int, 0, "0 picks a free port"), default=0, metavar="PORT", help="port (default 0: a free one)")

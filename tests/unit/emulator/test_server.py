@@ -886,7 +886,7 @@ def test_generate_dataset_rows():
 @pytest.mark.parametrize("regions", [["cn-bj2"], REGIONS, ["r%d" % n for n in range(8)]], ids=len)
 @pytest.mark.parametrize("per_region", [0, 30, 1250])
 def test_generate_dataset_total_count(regions, per_region):
-    # The count docs/emulator.md gives: N + 3 per region, 2 cross-region per region when there
+    # The count docs/docsite/rst/emulator.rst gives: N + 3 per region, 2 cross-region per region when there
     # are several, and 2 of another account in the first region.
     data = generate_dataset(regions, per_region, seed=1)
     count = len(regions)
