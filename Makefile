@@ -13,7 +13,7 @@ test-quick:
 	@bash scripts/test.sh --no-sanity
 
 # The speed benchmark (tests/benchmark/run.py): several minutes on 2 cores, not part of
-# make test. Writes tests/benchmark/results.json and the figures in docs/performance.md.
+# make test. Writes tests/benchmark/results.json and the figures in docs/docsite/rst/performance.rst.
 # Options go through BENCH_ARGS, for example: make bench BENCH_ARGS=--quick
 bench:
 	@bash -c 'set -euo pipefail; root="$(CURDIR)"; source "$$root/scripts/lib.sh"; \
@@ -22,8 +22,9 @@ bench:
 	  venv=$$("$$root/scripts/venv.sh" "$$name" "$$python" "$$core_spec"); \
 	  ANSIBLE_COLLECTIONS_PATH=$$(collections_path) "$$venv/bin/python" "$$root/tests/benchmark/run.py" $(BENCH_ARGS)'
 
-# The HTML docs site (antsibull-docs + Sphinx, warnings fail it): plugin pages and the guides.
-# Opens at .build/docsite/build/html/index.html. Not part of make test.
+# The HTML docs site (antsibull-docs + Sphinx, warnings fail it): plugin pages and the guides,
+# then checked (links, anchors, empty pages, layout and screenshots in Chromium). Opens at
+# .build/docsite/build/html/index.html. make test runs it too.
 docs:
 	@bash scripts/docs.sh
 

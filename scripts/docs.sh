@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# `make docs`: the collection's HTML docs site in .build/docsite/build/html, built as
-# antsibull-docs' own `sphinx-init` + build.sh would, in .venv/docs, with Sphinx -W.
+# `make docs` (and part of `make test`): the collection's HTML docs site in
+# .build/docsite/build/html, built as antsibull-docs' own `sphinx-init` + build.sh would, in
+# .venv/docs, with Sphinx -W; then checked by scripts/check_docsite.py: internal links and
+# anchors, no empty page and, where Chromium is installed, the layout at 1280 and 800 px, with
+# a screenshot of every page in .build/docsite/screenshots.
 #
-# The guides are written once, in Markdown (docs/*.md: GitHub and Galaxy show them as they
-# are). antsibull-docs only takes RST extra docs, so each guide has a short stand-in page in
-# docs/docsite/rst/ (listed in extra-docs.yml, checked by lint-collection-docs) whose first
-# line is ".. markdown-guide: docs/X.md". Here, after antsibull-docs has copied the pages
-# into the site, each stand-in is replaced by its Markdown guide, which myst-parser renders.
-# An RST include of the Markdown would not do: lint-collection-docs checks each page on its
-# own, away from docs/, and fails on the include.
+# The guides are written once, in RST, in docs/docsite/rst/ (listed in extra-docs.yml), so a
+# docs build from the collection tarball (Galaxy, Automation Hub) shows them too. The landing
+# page, whose toctrees are every page's sidebar, is docs/site/index.rst. The event source's
+# page is generated from its DOCUMENTATION by scripts/event_source_doc.py and committed; a
+# stale one fails the build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -19,6 +20,8 @@ venv=$("$root/scripts/venv.sh" docs "$python" "ansible-core>=2.19,<2.20" "$root/
 export PATH="$venv/bin:$PATH"
 ANSIBLE_COLLECTIONS_PATH=$(collections_path)
 export ANSIBLE_COLLECTIONS_PATH
+"$venv/bin/python" "$root/scripts/event_source_doc.py" --check
+
 site="$root/.build/docsite"
 rm -rf "$site"
 mkdir -p "$root/.build"
@@ -26,17 +29,31 @@ mkdir -m 755 "$site"  # antsibull-docs wants it writable by its owner only
 
 antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$site" \
   --project sigcalcloud.cloud --copyright "sigcalcloud.cloud contributors" \
-  --title "sigcalcloud.cloud documentation" sigcalcloud.cloud >/dev/null
+  --title "sigcalcloud.cloud documentation" --index-rst-source "$root/docs/site/index.rst" \
+  sigcalcloud.cloud >/dev/null
 
-# Ours on top of the generated conf.py: Markdown pages, and Ansible's own docs from a local
+# Ours on top of the generated conf.py: a style sheet, and Ansible's own docs from a local
 # inventory (this build must not depend on the network; see below).
 cat >> "$site/conf.py" <<'EOF'
 
 # --- added by scripts/docs.sh ---
-extensions.append('myst_parser')
-myst_heading_anchors = 3
+html_static_path = ['_static']
+html_css_files = ['sigcalcloud.css']
 intersphinx_mapping = {
     'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '../ansible_devel.inv'),
+}
+EOF
+# Our style sheet (see its comments).
+mkdir -p "$site/_static"
+cat > "$site/_static/sigcalcloud.css" <<'EOF'
+/* Table cells wrap instead of running off the page: the theme keeps them on one line. */
+.rst-content table.docutils td, .rst-content table.docutils th { white-space: normal; vertical-align: top; padding: 6px 8px; }
+.rst-content table.docutils td code, .rst-content table.docutils th code,
+.rst-content table.docutils td a { overflow-wrap: anywhere; word-break: break-word; white-space: normal; }
+/* On a narrow screen, beside the sidebar, a wide table scrolls in its own box, not the page. */
+@media screen and (max-width: 1000px) {
+  .wy-nav-content { padding: 1.2em 1em; }
+  .rst-content table.docutils { display: block; overflow-x: auto; font-size: 90%; }
 }
 EOF
 
@@ -59,45 +76,51 @@ with open(sys.argv[1], "wb") as f:
 EOF
 
 cd "$site"
-# The two steps of the generated build.sh, with the stand-ins swapped in between.
 chmod og-w rst  # sphinx-init made it; antsibull-docs wants it writable by its owner only
 antsibull-docs --config-file antsibull-docs.cfg collection --cleanup everything --use-current \
   --fail-on-error --dest-dir rst sigcalcloud.cloud >/dev/null
 
-docsite=rst/collections/sigcalcloud/cloud/docsite
-"$venv/bin/python" - "$root" "$docsite" <<'EOF'
-# Replace each stand-in page by its Markdown guide, under the page's own label. Links to
-# other guides (X.md) stay links between pages; links to other files of the repository
-# go to GitHub, where those files are shown.
-import pathlib, posixpath, re, sys
-root, docsite = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-blob = "https://github.com/sigcalcloud/ansible-collection-cloud/blob/main/"
-
-def link(match):
-    target = match.group(2)
-    if re.match(r"[a-z]+:|#", target) or target.split("#")[0].endswith(".md"):
-        return match.group(0)
-    return match.group(1) + blob + posixpath.normpath("docs/" + target) + ")"
-
-for page in sorted(docsite.glob("*.rst")):
-    text = page.read_text(encoding="utf-8")
-    source = re.match(r"\.\. markdown-guide: (\S+)\n", text)
-    if not source:
-        continue  # a page written in RST
-    label = re.search(r"^\.\. _([^:]+):$", text, re.M).group(1)
-    guide = (root / source.group(1)).read_text(encoding="utf-8")
-    guide = re.sub(r"(\]\()([^)\s]+)\)", link, guide)
-    page.with_suffix(".md").write_text("(%s)=\n\n%s" % (label, guide), encoding="utf-8")
-    page.unlink()
+# The event source is no plugin type antsibull-docs knows: put the environment variables it
+# reads into the index of every plugin's environment variables, linked to its page.
+"$venv/bin/python" - "$root" rst/collections/environment_variables.rst <<'EOF'
+import pathlib, re, sys
+root, index = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+source = (root / "extensions/eda/plugins/event_source/uredis_backup_events.py").read_text(encoding="utf-8")
+ref = (":ref:`sigcalcloud.cloud.uredis\\_backup\\_events event source "
+       "<ansible_collections.sigcalcloud.cloud.docsite.uredis_backup_events>`")
+text = index.read_text(encoding="utf-8")
+for name in sorted(set(re.findall(r"E\((SIGCALCLOUD_[A-Z_]+)\)", source))):
+    entry = re.search(r"^\.\. envvar:: %s\n(?:.*\n)*?(?=^\.\. envvar::|\Z)" % name, text, re.M)
+    if entry:
+        block = entry.group(0).rstrip("\n")
+        text = text.replace(block, block + "\n    " + ref, 1)
+    else:
+        text = text.rstrip("\n") + "\n.. envvar:: %s\n\n    Read by the event source.\n\n    *Used by:*\n    %s\n" % (name, ref)
+index.write_text(text, encoding="utf-8")
 EOF
 
 sphinx-build -M html rst build -c . -W --keep-going -q
 
+# The theme's logo links to "/", the root of the web server: not this site's landing page
+# unless the site is served from there, and nothing from a file. Link it to the landing page.
+"$venv/bin/python" - build/html <<'EOF'
+import os, pathlib, sys
+html = pathlib.Path(sys.argv[1])
+for page in html.rglob("*.html"):
+    text = page.read_text(encoding="utf-8")
+    home = os.path.relpath(html / "index.html", page.parent)
+    fixed = text.replace('<a class="DocSite-nav" href="/"', '<a class="DocSite-nav" href="%s"' % home)
+    if fixed != text:
+        page.write_text(fixed, encoding="utf-8")
+EOF
+
 # Every plugin and every guide has its page.
 html=build/html/collections/sigcalcloud/cloud
-pages=(uredis_backup_info_module uredis_backup_inventory)
+pages=(uredis_backup_info_module uredis_backup_module uredis_backup_url_info_module uredis_backup_policy_module
+       uredis_group_info_module uredis_backup_inventory)
 for rst in "$root"/docs/docsite/rst/*.rst; do pages+=("docsite/$(basename "$rst" .rst)"); done
 for page in "${pages[@]}"; do
   [ -s "$html/$page.html" ] || { echo "docs: missing $html/$page.html" >&2; exit 1; }
 done
+"$venv/bin/python" "$root/scripts/check_docsite.py" build/html "$site/screenshots"
 echo "== docs built: $site/build/html/index.html"

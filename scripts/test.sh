@@ -56,6 +56,10 @@ while read -r name pyver core_spec scope; do
 done < <(matrix)
 
 bash "$root/scripts/lint.sh" || failed+=("lint")
+# The HTML docs site, built with warnings as errors and checked: links, anchors, empty pages and,
+# with Chromium, the layout at 1280 and 800 px (scripts/docs.sh).
+echo "== docs: make docs"
+bash "$root/scripts/docs.sh" || failed+=("docs")
 # The built tarball as Galaxy / Automation Hub and ansible-builder see it: galaxy-importer
 # (ansible-lint on, no warning allowed) and ansible-builder introspect / create.
 bash "$root/scripts/release_checks.sh" || failed+=("release checks")
