@@ -26,6 +26,7 @@ import threading
 import urllib.parse
 
 WIDTHS = (1280, 800)
+MAX_SHOT_HEIGHT = 16000  # px: taller pages are cut in their screenshot
 MIN_TEXT = 80  # characters of body text, title included, below which a page counts as empty
 SKIP = ("_static/", "_sources/", "genindex.html", "search.html")  # Sphinx's own pages and assets
 
@@ -100,7 +101,8 @@ def check_links(root, pages):
 # Loaded into each page by the layout check: what is wider than it should be.
 MEASURE = r"""
 (function () {
-  var out = {width: document.documentElement.clientWidth, page: document.documentElement.scrollWidth, tables: []};
+  var out = {width: document.documentElement.clientWidth, page: document.documentElement.scrollWidth,
+             height: document.documentElement.scrollHeight, tables: []};
   document.querySelectorAll('table').forEach(function (t) {
     var box = t.parentElement, wide = t.getBoundingClientRect().width > box.clientWidth + 2;
     var scrolls = t.scrollWidth > t.clientWidth + 2;
@@ -164,13 +166,16 @@ def check_layout(root, pages, shots):
         url = base + rel
         name = "%s-%d.png" % (rel[:-5].replace("/", "_"), width)
         profile = tempfile.mkdtemp(dir=work)
-        # A tall window, so that the screenshot shows most of the page, not only its top.
-        shot = browser(binary, profile, "--window-size=%d,4000" % width, "--screenshot=" + str(shots / name), url)
         dom = browser(binary, profile, "--window-size=%d,900" % width, "--virtual-time-budget=3000", "--dump-dom", url)
         found = re.search(r"<title>MEASURED (.*?)</title>", dom.stdout, re.S)
-        if shot.returncode or not found:
-            return ["%s at %d px: Chromium could not load it (%s)" % (rel, width, (dom.stderr or shot.stderr)[-300:])], []
+        if not found:
+            return ["%s at %d px: Chromium could not load it (%s)" % (rel, width, dom.stderr[-300:])], []
         measured = json.loads(html.unescape(found.group(1)))
+        # The whole page in one picture: a window as tall as the page (up to a limit).
+        height = min(max(measured["height"], 600), MAX_SHOT_HEIGHT)
+        shot = browser(binary, profile, "--window-size=%d,%d" % (width, height), "--screenshot=" + str(shots / name), url)
+        if shot.returncode:
+            return ["%s at %d px: Chromium could not take a screenshot (%s)" % (rel, width, shot.stderr[-300:])], []
         out, info = [], []
         if measured["page"] > measured["width"] + 2:
             out.append("%s at %d px: the page is %d px wide" % (rel, width, measured["page"]))
