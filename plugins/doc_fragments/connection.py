@@ -16,30 +16,42 @@ class ModuleDocFragment:
 options:
   public_key:
     description:
+      - Required; set it with this option, the environment variable E(SIGCALCLOUD_PUBLIC_KEY), or the
+        C(public_key) of a profile in the credential file (see O(profile)); the first of these that is set, in
+        that order, is used. When none is set, the module fails before any request, with a message that names
+        the option and these three ways.
       - The API public key of the sigcalcloud account.
-      - If not set, the environment variable E(SIGCALCLOUD_PUBLIC_KEY) is used.
     type: str
   private_key:
     description:
+      - Required; set it with this option, the environment variable E(SIGCALCLOUD_PRIVATE_KEY), or the
+        C(private_key) of a profile in the credential file (see O(profile)); the first of these that is set, in
+        that order, is used. When none is set, the module fails before any request, with a message that names
+        the option and these three ways.
       - The API private key that signs every request. It is never sent, logged or returned.
-      - If not set, the environment variable E(SIGCALCLOUD_PRIVATE_KEY) is used.
     type: str
   region:
     description:
+      - Required; set it with this option, the environment variable E(SIGCALCLOUD_REGION), or the C(region) of a
+        profile in the config file (see O(profile)); the first of these that is set, in that order, is used.
+        When none is set, the module fails before any request, with a message that names the option and these
+        three ways.
       - The region to query, for example V(cn-bj2).
-      - If not set, the environment variable E(SIGCALCLOUD_REGION) is used.
     type: str
   project_id:
     description:
       - The project to query. The account's default project when not set.
-      - If not set, the environment variable E(SIGCALCLOUD_PROJECT_ID) is used.
+      - If not set, the environment variable E(SIGCALCLOUD_PROJECT_ID) is used, else the C(project_id) of the profile
+        (see O(profile)).
     type: str
   base_url:
     description:
-      - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+      - The API endpoint. Point it at the emulator (see
+        R(the emulator guide,ansible_collections.sigcalcloud.cloud.docsite.emulator)) in tests.
       - A user name and password in the URL (V(https://user:password@gateway/)) are hidden wherever
         the URL is shown.
-      - If not set, the environment variable E(SIGCALCLOUD_BASE_URL) is used, else V(https://api.sigcalcloud.com).
+      - If not set, the environment variable E(SIGCALCLOUD_BASE_URL) is used, else the C(base_url) of the profile
+        (see O(profile)), else V(https://api.sigcalcloud.com).
     type: str
   validate_certs:
     description:
@@ -59,7 +71,8 @@ options:
         answer slowly cannot stretch it.
       - One request therefore ends within (O(max_retries) + 1) x O(timeout) seconds plus at most 60 seconds
         of waits between attempts.
-      - If not set, the environment variable E(SIGCALCLOUD_TIMEOUT) is used, else V(30).
+      - If not set, the environment variable E(SIGCALCLOUD_TIMEOUT) is used, else the C(timeout_sec) of the profile
+        (see O(profile)), else V(30).
     type: int
   max_retries:
     description:
@@ -95,12 +108,20 @@ requirements:
 options:
   public_key:
     description:
+      - Required to read the API, and to use the cache (whose entries are kept per account); set it with this
+        option, the environment variable E(SIGCALCLOUD_PUBLIC_KEY), or the C(public_key) of a profile in the
+        credential file (see O(profile)); the first of these that is set, in that order, is used. When none is
+        set, the inventory fails before any request, with a message that names the option and these three ways.
       - The API public key of the sigcalcloud account. May be a template, for example a vaulted string or a lookup.
     type: str
     env:
       - name: SIGCALCLOUD_PUBLIC_KEY
   private_key:
     description:
+      - Required to read the API (a cache hit does not need it); set it with this option, the environment
+        variable E(SIGCALCLOUD_PRIVATE_KEY), or the C(private_key) of a profile in the credential file (see
+        O(profile)); the first of these that is set, in that order, is used. When none is set, the inventory
+        fails before any request, with a message that names the option and these three ways.
       - The API private key that signs every request. It is never sent, logged, cached or shown.
       - May be a template, for example a vaulted string or a lookup.
     type: str
@@ -114,7 +135,8 @@ options:
       - name: SIGCALCLOUD_PROJECT_ID
   base_url:
     description:
-      - The API endpoint. Point it at the emulator (see the collection's C(docs/emulator.md)) in tests.
+      - The API endpoint. Point it at the emulator (see
+        R(the emulator guide,ansible_collections.sigcalcloud.cloud.docsite.emulator)) in tests.
       - A user name and password in the URL (V(https://user:password@gateway/)) are hidden wherever
         the URL is shown.
       - Defaults to V(https://api.sigcalcloud.com) when set nowhere (option, environment variable, profile).

@@ -25,6 +25,8 @@ description:
   - The configuration file's name must end in C(uredis_backup.yml) or C(uredis_backup.yaml).
 author:
   - sigcalcloud.cloud developers (@sigcalcloud)
+requirements:
+  - requests >= 2.25 (on the Ansible controller)
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -38,7 +40,8 @@ options:
   regions:
     description:
       - The regions to list backups from.
-      - Defaults to the region in the environment variable E(SIGCALCLOUD_REGION).
+      - Defaults to the region in the environment variable E(SIGCALCLOUD_REGION), else the C(region) of the
+        profile (O(profile)). The inventory fails, naming where a region can be set, when there is none.
     type: list
     elements: str
     env:
@@ -160,6 +163,22 @@ notes:
     wrong type) is a miss, and the API is read again (C(-vvv) says why).
   - Plays that target these hosts run their tasks on the controller with the play keyword
     C(connection) set to V(local); see the examples.
+seealso:
+  - module: sigcalcloud.cloud.uredis_backup_info
+    description: The same backups, with the same facts, listed in a task.
+  - module: sigcalcloud.cloud.uredis_group_info
+    description: The Redis groups that O(hosts_from=redis_group) makes hosts of, listed in a task.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.inventory
+    description: The inventory guide, with a first inventory, plays on backup hosts, host names, caching and untrusted data.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.credentials
+    description: The credentials guide, on the keys and the other connection options, profiles and precedence.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.awx
+    description: The AWX guide, on the execution environment, a credential type for the keys, an inventory source and job templates.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.reliability
+    description: The troubleshooting guide, which lists every error the collection reports, what causes it and what is tested.
+  - name: DescribeURedisBackup
+    description: The API call this plugin runs to list the backups.
+    link: https://docs.sigcalcloud.com/api/umem-api/describe_uredis_backup
 """
 
 EXAMPLES = r"""

@@ -77,6 +77,20 @@ options:
       - Anything else, such as V(-5), V(1e9) or V(yesterday), fails with a message that says what is accepted.
     type: str
 seealso:
+  - module: sigcalcloud.cloud.uredis_backup
+    description: Take a backup of a group, and wait for it.
+  - module: sigcalcloud.cloud.uredis_backup_url_info
+    description: The download link of a backup.
+  - module: sigcalcloud.cloud.uredis_group_info
+    description: The groups, also those that have no backup, and their automatic backup policy.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.module
+    description: The modules guide, with recipes for every module, paging and filters, and the failures each module reports.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.credentials
+    description: The credentials guide, on the keys, the region and the other connection options, profiles and precedence.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.reliability
+    description: The troubleshooting guide, which lists every error the collection reports, what causes it and what is tested.
+  - ref: ansible_collections.sigcalcloud.cloud.docsite.remediation
+    description: The remediation guide, a playbook that gives every Redis group a fresh good backup, and a rulebook to run it.
   - name: DescribeURedisBackup
     description: The API call this module runs.
     link: https://docs.sigcalcloud.com/api/umem-api/describe_uredis_backup

@@ -59,20 +59,20 @@ description:
   - The requests run in a worker thread, off the event loop, with the client's timeout and
     retries. Cancelling the source stops it at once.
   - Needs the Python library C(requests) where ansible-rulebook runs.
-  - See the collection's C(docs/eda.md) for a complete rulebook.
+  - See R(the Event-Driven Ansible guide,ansible_collections.sigcalcloud.cloud.docsite.eda) for a complete rulebook.
 author:
   - sigcalcloud.cloud developers (@sigcalcloud)
 version_added: 0.1.0
 options:
   public_key:
     description:
-      - The API public key. Default from the environment variable E(SIGCALCLOUD_PUBLIC_KEY),
-        else the profile.
+      - Required. The API public key. Default from the environment variable E(SIGCALCLOUD_PUBLIC_KEY),
+        else the profile; the source fails at start when none is set.
     type: str
   private_key:
     description:
-      - The API private key. Default from the environment variable E(SIGCALCLOUD_PRIVATE_KEY),
-        else the profile.
+      - Required. The API private key. Default from the environment variable E(SIGCALCLOUD_PRIVATE_KEY),
+        else the profile; the source fails at start when none is set.
     type: str
   profile:
     description:
@@ -82,7 +82,7 @@ options:
     type: str
   region:
     description:
-      - The region to watch when O(regions) is not set.
+      - The region to watch when O(regions) is not set (one of the two is required).
         Default from the environment variable E(SIGCALCLOUD_REGION), else the profile.
     type: str
   regions:
