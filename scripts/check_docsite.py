@@ -112,6 +112,26 @@ MEASURE = r"""
                        scrolls: scrolls && !wide, first: head ? head.textContent.trim().slice(0, 60) : ''});
     }
   });
+  // Anything that runs past the right edge of the text column, unless it scrolls in a box of
+  // its own (a code block, a wide table on a narrow screen): cut off or overlapping.
+  var column = document.querySelector('.rst-content') || document.body;
+  var right = column.getBoundingClientRect().right;
+  var cut = [];
+  column.querySelectorAll('*').forEach(function (el) {
+    var box = el.getBoundingClientRect();
+    if (box.width === 0) return;
+    // Its box runs past the column, or its content (a long word) runs out of its box.
+    var spills = el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 2 && getComputedStyle(el).overflowX === 'visible';
+    if (box.right <= right + 2 && !spills) return;
+    for (var up = el.parentElement; up && up !== column; up = up.parentElement) {
+      var style = getComputedStyle(up).overflowX;
+      if (style === 'auto' || style === 'scroll' || style === 'hidden') return;
+    }
+    cut.push(el);
+  });
+  // Name the innermost: a spilling heading, not also its section and the page around it.
+  out.cut = cut.filter(function (el) { return !cut.some(function (o) { return o !== el && el.contains(o); }); })
+    .slice(0, 5).map(function (el) { return el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 50); });
   var pre = 0;
   document.querySelectorAll('pre').forEach(function (p) { if (p.scrollWidth > p.clientWidth + 2) pre++; });
   out.pre = pre;
@@ -186,6 +206,8 @@ def check_layout(root, pages, shots):
                 info.append(text + ", and scrolls in its box")
             else:
                 out.append(text)
+        for cut in measured["cut"]:
+            out.append("%s at %d px: runs past the text column: %s" % (rel, width, cut))
         if measured["pre"]:
             info.append("%s at %d px: %d code blocks scroll sideways" % (rel, width, measured["pre"]))
         return out, info

@@ -37,6 +37,14 @@ antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$site" \
 cat >> "$site/conf.py" <<'EOF'
 
 # --- added by scripts/docs.sh ---
+# The theme's top bar links Ansible's blog and forum by default: ours instead, short enough to
+# leave room for the title at 800 px.
+html_theme_options = {
+    'topbar_links': {
+        'Source': 'https://github.com/sigcalcloud/ansible-collection-cloud',
+        'Issues': 'https://github.com/sigcalcloud/ansible-collection-cloud/issues',
+    },
+}
 html_static_path = ['_static']
 html_css_files = ['sigcalcloud.css']
 intersphinx_mapping = {
@@ -50,6 +58,8 @@ cat > "$site/_static/sigcalcloud.css" <<'EOF'
 .rst-content table.docutils td, .rst-content table.docutils th { white-space: normal; vertical-align: top; padding: 6px 8px; }
 .rst-content table.docutils td code, .rst-content table.docutils th code,
 .rst-content table.docutils td a { overflow-wrap: anywhere; word-break: break-word; white-space: normal; }
+/* A long plugin name in a title breaks rather than running off the page. */
+.rst-content h1, .rst-content h2, .rst-content h3 { overflow-wrap: break-word; }
 /* On a narrow screen, beside the sidebar, a wide table scrolls in its own box, not the page. */
 @media screen and (max-width: 1000px) {
   .wy-nav-content { padding: 1.2em 1em; }
