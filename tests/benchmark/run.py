@@ -877,7 +877,7 @@ def rst(markdown_text):
     def flush():
         if not table:
             return
-        header, rows = table[0], [row for row in table[2:]]
+        header, rows = table[0], table[2:]
         out.append(".. list-table::")
         out.append("   :header-rows: 1")
         out.append("")
