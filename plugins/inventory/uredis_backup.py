@@ -419,9 +419,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if name is None:
                 continue
             self.inventory.add_host(name, group=all_group)
-            host_vars = dict((prefix + key + suffix, value) for key, value in facts.items())
-            if local_connection:
-                host_vars["ansible_connection"] = "local"
+            if prefix or suffix or local_connection:
+                host_vars = dict((prefix + key + suffix, value) for key, value in facts.items())
+                if local_connection:
+                    host_vars["ansible_connection"] = "local"
+            else:  # the default: the facts as they are, without a copy per host
+                host_vars = facts
             for key, value in host_vars.items():
                 self.inventory.set_variable(name, key, value)
             if compose or groups or keyed_groups:

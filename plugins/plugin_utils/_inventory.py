@@ -32,10 +32,22 @@ GROUP_HOST_FACTS = tuple(RESERVED_GROUP_FACTS.get(n, n) for n in _groups.FACT_NA
     "uredis_group_listed", "uredis_backups", "uredis_latest_backup", "uredis_latest_successful_backup")
 
 
+def plain(value):
+    """``value`` as a plain str when it is a str of any kind, else as it is.
+
+    Options read from an inventory file are str subclasses: on ansible-core 2.19 and later
+    they carry tags (where in the file they came from, and trust as a template). The
+    queries' region and project become facts of every host and rows of the cache; as tagged
+    strings they would be trusted templates there, and the cache would hold and decode their
+    tags for every backup (on a cache hit of 50,000 backups, most of its time).
+    """
+    return str.__str__(value) if isinstance(value, str) else value
+
+
 def build_queries(regions, project_ids, region_types, group_ids):
     """One listing per region x project x region type x group (or all groups)."""
     return [
-        Query(region, project_id=project_id, region_type=region_type, group_id=group_id)
+        Query(plain(region), project_id=plain(project_id), region_type=plain(region_type), group_id=plain(group_id))
         for region, project_id, region_type, group_id in itertools.product(
             regions, project_ids or [None], region_types, group_ids or [None])
     ]
@@ -62,7 +74,7 @@ def merge_listings(queries, results):
 def group_queries(regions, project_ids, group_ids):
     """The DescribeURedisGroup listings that go with ``build_queries``' backup listings."""
     return [
-        _groups.Query(region, project_id=project_id, group_id=group_id)
+        _groups.Query(plain(region), project_id=plain(project_id), group_id=plain(group_id))
         for region, project_id, group_id in itertools.product(regions, project_ids or [None], group_ids or [None])
     ]
 

@@ -15,6 +15,23 @@ def backup(bid, group, time, state="Success", region="r1", project=None):
                       "GroupName": "name-" + group, "Zone": "z1"}, Query(region, project))
 
 
+class _TaggedText(str):
+    """What an option read from an inventory file is: a str subclass (tagged on 2.19 and later)."""
+
+
+def test_queries_hold_plain_strings_not_the_options_own_kind_of_str():
+    backups = _inventory.build_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("normal")],
+                                       [_TaggedText("uredis-1")])
+    groups = _inventory.group_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("uredis-1")])
+    for query in backups + groups:
+        for value in query:
+            assert value is None or type(value) is str, (query, type(value))  # pylint: disable=unidiomatic-typecheck
+    assert backups[0] == Query("cn-bj2", "org-1", "normal", "uredis-1")
+    # The region of every fact comes from the query: a plain string there too.
+    facts = shape_row({"BackupId": "b1"}, backups[0])
+    assert type(facts["region"]) is str and type(facts["project_id"]) is str  # pylint: disable=unidiomatic-typecheck
+
+
 def test_build_queries_is_the_product_of_the_lists():
     queries = _inventory.build_queries(["r1", "r2"], [], ["normal", "source"], ["g1"])
     assert len(queries) == 4
