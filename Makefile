@@ -12,7 +12,7 @@ test:
 test-quick:
 	@bash scripts/test.sh --no-sanity
 
-# The speed benchmark (tests/benchmark/run.py): several minutes on 2 cores, not part of
+# The speed benchmark (tests/benchmark/run.py): about 20 minutes on 2 cores, not part of
 # make test. Writes tests/benchmark/results.json and the figures in docs/docsite/rst/performance.rst.
 # Options go through BENCH_ARGS, for example: make bench BENCH_ARGS=--quick
 bench:

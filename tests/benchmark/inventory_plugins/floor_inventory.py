@@ -6,7 +6,9 @@
 
 It reads a JSON list of fact dictionaries (written by tests/benchmark/run.py from the
 same listing the uredis_backup plugin returns) and adds one host per entry, named by its
-``backup_id``, to the group ``uredis_backups``, with every fact as host variables:
+``backup_id``, to the group ``uredis_backups``, with every fact as host variables (an
+entry of a Redis group, as ``hosts_from: redis_group`` makes them, is named by its
+``group_id`` and goes to ``uredis_groups``):
 exactly what the uredis_backup plugin adds with its default options (no
 ``ansible_connection``: that takes ``local_connection: true``), and nothing else (no
 options, no templating, no network).
@@ -44,9 +46,11 @@ class InventoryModule(BaseInventoryPlugin):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
         with open(path, encoding="utf-8") as handle:
             entries = json.load(handle)
-        group = self.inventory.add_group("uredis_backups")
+        by_group = bool(entries) and "uredis_backups" in entries[0]
+        group = self.inventory.add_group("uredis_groups" if by_group else "uredis_backups")
+        name_fact = "group_id" if by_group else "backup_id"
         for facts in entries:
-            name = facts["backup_id"]
+            name = facts[name_fact]
             self.inventory.add_host(name, group=group)
             for key, value in facts.items():
                 self.inventory.set_variable(name, key, value)
