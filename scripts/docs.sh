@@ -10,6 +10,11 @@
 # page, whose toctrees are every page's sidebar, is docs/site/index.rst. The event source's
 # page is generated from its DOCUMENTATION by scripts/event_source_doc.py and committed; a
 # stale one fails the build.
+#
+# The release checks (scripts/release_checks.sh) build the site again from the installed
+# release tarball, as Galaxy builds it: SIGCALCLOUD_DOCS_COLLECTIONS_PATH is the collections
+# path that holds that copy, SIGCALCLOUD_DOCS_SITE where the site goes, and
+# SIGCALCLOUD_DOCS_NO_BROWSER=1 skips the Chromium layout check (run on the checkout already).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -18,13 +23,16 @@ source "$root/scripts/lib.sh"
 python=$(find_python 3.11) || python=$(command -v python3)
 venv=$("$root/scripts/venv.sh" docs "$python" "ansible-core>=2.19,<2.20" "$root/tests/docs-requirements.txt")
 export PATH="$venv/bin:$PATH"
-ANSIBLE_COLLECTIONS_PATH=$(collections_path)
+ANSIBLE_COLLECTIONS_PATH=${SIGCALCLOUD_DOCS_COLLECTIONS_PATH:-$(collections_path)}
 export ANSIBLE_COLLECTIONS_PATH
+# The collection the site documents: the checkout, or an installed copy.
+collection="$ANSIBLE_COLLECTIONS_PATH/ansible_collections/sigcalcloud/cloud"
+[ -f "$collection/plugins/modules/uredis_backup_info.py" ] || { echo "docs: no collection in $collection" >&2; exit 1; }
 "$venv/bin/python" "$root/scripts/event_source_doc.py" --check
 
-site="$root/.build/docsite"
+site=${SIGCALCLOUD_DOCS_SITE:-$root/.build/docsite}
 rm -rf "$site"
-mkdir -p "$root/.build"
+mkdir -p "$(dirname "$site")"
 mkdir -m 755 "$site"  # antsibull-docs wants it writable by its owner only
 
 antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$site" \
@@ -92,7 +100,7 @@ antsibull-docs --config-file antsibull-docs.cfg collection --cleanup everything 
 
 # The event source is no plugin type antsibull-docs knows: put the environment variables it
 # reads into the index of every plugin's environment variables, linked to its page.
-"$venv/bin/python" - "$root" rst/collections/environment_variables.rst <<'EOF'
+"$venv/bin/python" - "$collection" rst/collections/environment_variables.rst <<'EOF'
 import pathlib, re, sys
 root, index = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 source = (root / "extensions/eda/plugins/event_source/uredis_backup_events.py").read_text(encoding="utf-8")
@@ -128,7 +136,7 @@ EOF
 html=build/html/collections/sigcalcloud/cloud
 pages=(uredis_backup_info_module uredis_backup_module uredis_backup_url_info_module uredis_backup_policy_module
        uredis_group_info_module uredis_backup_inventory)
-for rst in "$root"/docs/docsite/rst/*.rst; do pages+=("docsite/$(basename "$rst" .rst)"); done
+for rst in "$collection"/docs/docsite/rst/*.rst; do pages+=("docsite/$(basename "$rst" .rst)"); done
 for page in "${pages[@]}"; do
   [ -s "$html/$page.html" ] || { echo "docs: missing $html/$page.html" >&2; exit 1; }
 done

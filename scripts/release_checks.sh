@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The release checks, as `make test` runs them once: build the release tarball, run
 # galaxy-importer on it as Galaxy and Automation Hub import it (offline: ansible-lint on, its
-# ansible-test step off), failing on any warning or error in its output, then the
-# execution-environment tests (tests/e2e/test_ee.py: ansible-builder introspect and create) on
-# that same tarball. In their own virtualenv, .venv/release (tests/release-requirements.txt).
+# ansible-test step off), failing on any warning or error in its output, build the docs site
+# from the installed tarball, then the execution-environment tests (tests/e2e/test_ee.py:
+# ansible-builder introspect and create) on that same tarball. In their own virtualenv, .venv/release (tests/release-requirements.txt).
 # Exits non-zero if anything failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,8 +31,8 @@ echo "== release: ansible-galaxy collection build"
 tarballs=("$work"/dist/sigcalcloud-cloud-*.tar.gz)
 tarball=${tarballs[0]}
 
-# galaxy-importer's settings (galaxy_importer/config.py). REQUIRE_V1_OR_GREATER stays off:
-# Automation Hub's certification wants a version of 1.0.0 or later, and galaxy.yml is still 0.x.
+# galaxy-importer's settings (galaxy_importer/config.py). REQUIRE_V1_OR_GREATER is on, as Automation
+# Hub's certification wants: a galaxy.yml version below 1.0.0 fails the import.
 cat > "$work/galaxy-importer.cfg" <<EOF
 [galaxy-importer]
 RUN_ANSIBLE_TEST = False
@@ -41,7 +41,7 @@ OFFLINE_ANSIBLE_LINT = True
 RUN_ANSIBLE_DOC = True
 CHECK_CHANGELOG = True
 CHECK_REQUIRED_TAGS = True
-REQUIRE_V1_OR_GREATER = False
+REQUIRE_V1_OR_GREATER = True
 LOG_LEVEL_MAIN = INFO
 ANSIBLE_LOCAL_TMP = $work/ansible-tmp
 TMP_ROOT_DIR = $work
@@ -63,6 +63,20 @@ if [ "$importer_rc" != 0 ] || [ "$problems" != 0 ] \
   failed+=(galaxy-importer)
 else
   echo "== galaxy-importer passed: no warning, no error"
+fi
+
+echo "== release: the docs site, built from the installed tarball"
+# What Galaxy and Automation Hub build: antsibull-docs on the installed collection, its guides
+# from the tarball's docs/docsite. Links, anchors and empty pages are checked; the layout
+# check in Chromium ran on the checkout's site (make docs) and is not repeated.
+if "${clean_env[@]}" ansible-galaxy collection install "$tarball" -p "$work/installed" > "$work/install.log" 2>&1 \
+   && SIGCALCLOUD_DOCS_COLLECTIONS_PATH="$work/installed" SIGCALCLOUD_DOCS_SITE="$work/docsite" \
+      SIGCALCLOUD_DOCS_NO_BROWSER=1 bash "$root/scripts/docs.sh"; then
+  echo "== docs site from the tarball passed"
+else
+  sed 's/^/   /' "$work/install.log"
+  echo "== docs site from the tarball FAILED"
+  failed+=("docs site from the tarball")
 fi
 
 echo "== release: pytest tests/e2e/test_ee.py (ansible-builder)"
