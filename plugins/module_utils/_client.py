@@ -42,7 +42,9 @@ else:
 HAS_REQUESTS = requests is not None
 
 COLLECTION_NAME = "sigcalcloud.cloud"
-COLLECTION_VERSION = "0.1.0"
+# Written by scripts/release.py from galaxy.yml (the one place the version is set), never by hand;
+# tests/unit/test_release_metadata.py fails when the two differ.
+COLLECTION_VERSION = "1.0.0"
 DEFAULT_BASE_URL = "https://api.sigcalcloud.com"
 
 # HTTP statuses a gateway or load balancer answers while the API is briefly
