@@ -1263,25 +1263,29 @@ def markdown(results):
         lines += ["", "The scale series: `ansible-inventory --list` over 8 regions, medians of %d runs. The floor "
                   "plugin adds the same hosts and facts from a file. At 50 ms the wall ratio is against the floor "
                   "plus the round-trip floor. The emulator's CPU is its own process's, not the plugin's "
-                  "(on 2 cores they compete at 0 ms). Growth is from the size before: the floor's CPU, the "
-                  "plugin's, and the plugin's CPU over the floor." % results["config"]["scale_runs"], "",
-                  "| Backups | Latency | Wall (s) plugin / floor | Ratio | CPU (s) plugin / floor | Ratio "
-                  "| Peak RSS (MB) plugin / floor | Ratio | Requests / pages needed | Emulator CPU (s) | Growth (floor / plugin / overhead) |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "(on 2 cores they compete at 0 ms)." % results["config"]["scale_runs"], "",
+                  "| Backups | Latency | Wall (s), plugin / floor (ratio) | CPU (s), plugin / floor (ratio) "
+                  "| Peak RSS (MB), plugin / floor (ratio) | Requests / pages needed | Emulator CPU (s) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
         for size, entry in scale.items():
             floor = entry["floor"]
-            growth = entry.get("growth")
-            grown = ("x%.1f / x%.1f / x%.1f for x%g backups" % (
-                growth["floor_cpu"], growth["plugin_0ms_cpu"], growth["plugin_0ms_overhead_cpu"], growth["size"])
-                if growth else "-")
             for lat in ("0ms", "50ms"):
                 x = entry[lat]
                 wall_floor = floor["wall"] + (entry["round_trip_floor"] if lat == "50ms" else 0.0)
-                lines.append("| %s | %s | %s / %s | %.3f | %s / %s | %.3f | %s / %s | %.3f | %d / %d | %s | %s |" % (
+                lines.append("| %s | %s | %s / %s (%.3f) | %s / %s (%.3f) | %s / %s (%.3f) | %d / %d | %s |" % (
                     "{:,}".format(int(size)), lat.replace("ms", " ms"), fmt(x["wall"], 2), fmt(wall_floor, 2),
                     x["wall_ratio"], fmt(x["cpu"], 2), fmt(floor["cpu"], 2), x["cpu_ratio"], fmt(x["rss_mb"], 0),
                     fmt(floor["rss_mb"], 0), x["rss_ratio"], x["requests_max"], x["pages_needed"],
-                    fmt(x["emulator_cpu"], 2), grown if lat == "0ms" else "-"))
+                    fmt(x["emulator_cpu"], 2)))
+        lines += ["", "Growth from one size to the next, at 0 ms (CPU):", "",
+                  "| Backups | Backups grew | Floor's CPU grew | Plugin's CPU grew | Plugin's CPU over the floor (s) |",
+                  "|---:|---:|---:|---:|---:|"]
+        for size, entry in scale.items():
+            growth = entry.get("growth")
+            lines.append("| %s | %s | %s | %s | %s |" % (
+                "{:,}".format(int(size)), "x%g" % growth["size"] if growth else "-",
+                "x%.2f" % growth["floor_cpu"] if growth else "-", "x%.2f" % growth["plugin_0ms_cpu"] if growth else "-",
+                fmt(entry["0ms"]["cpu"] - entry["floor"]["cpu"], 2)))
         lines += ["", "What the hardening costs: the network part at 0 ms (`_backups.list_backups` in-process), as "
                   "shipped and with the deadline watchdog, the answer size cap and the window of pages in flight "
                   "switched off:", "",
@@ -1332,7 +1336,9 @@ def rst(markdown_text):
         out.append("")
         for row in [header] + rows:
             for index, cell in enumerate(row):
-                out.append(("   * - " if index == 0 else "     - ") + (rst_inline(cell) or "\\"))
+                # An empty cell needs an escaped space, and a lone "-" would be an empty bullet list.
+                text = "\\-" if cell == "-" else (rst_inline(cell) or "\\")
+                out.append(("   * - " if index == 0 else "     - ") + text)
         out.append("")
         del table[:]
 
@@ -1400,8 +1406,15 @@ def main(argv=None):
     parser.add_argument("--wait-quiet", type=float, default=60, metavar="SECONDS",
                         help="wait at most this long for other processes to leave the machine idle (default 60)")
     parser.add_argument("--results", default=RESULTS_FILE, help="where to write the JSON figures")
-    parser.add_argument("--doc", default=DOC_FILE, help="the markdown file whose generated part is replaced")
+    parser.add_argument("--doc", default=DOC_FILE, help="the RST file whose generated part is replaced")
+    parser.add_argument("--from-results", action="store_true",
+                        help="measure nothing: write the doc's generated part again from the results file")
     args = parser.parse_args(argv)
+    if args.from_results:
+        with open(args.results, encoding="utf-8") as handle:
+            write_doc(args.doc, markdown(json.load(handle)))
+        print("bench: wrote %s from %s" % (os.path.relpath(args.doc, ROOT), os.path.relpath(args.results, ROOT)))
+        return 0
     if args.quick:
         args.runs, args.slow_runs, args.no_profile, args.scale_runs, args.scale_sizes = 1, 1, True, 1, "1000,10000"
     try:
