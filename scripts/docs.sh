@@ -64,8 +64,10 @@ mkdir -p "$site/_static"
 cat > "$site/_static/sigcalcloud.css" <<'EOF'
 /* Table cells wrap instead of running off the page: the theme keeps them on one line. */
 .rst-content table.docutils td, .rst-content table.docutils th { white-space: normal; vertical-align: top; padding: 6px 8px; }
+/* Code and links in cells break only where a word would otherwise not fit its cell: with
+   "anywhere", columns shrank below their longest name and split every one (SIGCALCLOUD_VALIDATE_CER|TS). */
 .rst-content table.docutils td code, .rst-content table.docutils th code,
-.rst-content table.docutils td a { overflow-wrap: anywhere; word-break: break-word; white-space: normal; }
+.rst-content table.docutils td a { overflow-wrap: break-word; white-space: normal; }
 /* A long plugin name in a title breaks rather than running off the page. */
 .rst-content h1, .rst-content h2, .rst-content h3 { overflow-wrap: break-word; }
 /* On a narrow screen, beside the sidebar, a wide table scrolls in its own box, not the page. */

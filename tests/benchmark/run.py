@@ -1228,21 +1228,22 @@ def markdown(results):
             m["nproc"], ": the figures are inflated" if results["config"]["other_processes_cpu_seconds"]
             > 0.05 * results["config"]["benchmark_seconds"] * m["nproc"] else ""),
         "",
-        "| Scenario | How it is measured | Wall (s) | CPU (s) | Peak RSS (MB) | API requests / pages needed | Peak concurrency (bound) | Emulator CPU (s) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| Scenario | Wall (s) | CPU (s) | Peak RSS (MB) | API requests / pages needed | Peak concurrency (bound) | Emulator CPU (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
 
     def row(key):
         r = s[key]
         requests = "%d / %d" % (r["requests_max"], r["pages_needed"]) if "requests_max" in r else "-"
         peak = "%d (%d)" % (r["peak_concurrency_max"], r["concurrency_bound"]) if "peak_concurrency_max" in r else "-"
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["label"], r["how"], fmt(r["wall_median"]), fmt(r.get("cpu_median"), 2), fmt(r.get("peak_rss_mb_median"), 0),
+        # How each is measured is in results.json ("how") and in the guide's table above.
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["label"], fmt(r["wall_median"]), fmt(r.get("cpu_median"), 2), fmt(r.get("peak_rss_mb_median"), 0),
             requests, peak, fmt(r.get("emulator_cpu_median"), 2)))
 
     def floor_row(label, key):
         x = f[key]
-        lines.append("| %s | computed: %d rounds x %g ms (%d pages, %d first pages, concurrency %d) | %s | - | - | - | - | - |" % (
+        lines.append("| %s, computed: %d rounds x %g ms (%d pages, %d first pages, concurrency %d) | %s | - | - | - | - | - |" % (
             label, x["rounds"], x["latency"] * 1000, x["pages"], x["first_pages"], x["concurrency"], fmt(x["seconds"])))
 
     for key in ("inventory_50ms", "inventory_50ms_c1", "network_50ms", "network_50ms_c1"):
@@ -1297,10 +1298,14 @@ def markdown(results):
                 "{:,}".format(int(size)), fmt(h["cpu"], 2), fmt(h["cpu_unhardened"], 2), h["cpu_ratio"],
                 fmt(h["wall"], 2), fmt(h["wall_unhardened"], 2), h["wall_ratio"]))
 
-    lines += ["", "| Target | Value | Goal | Result | Figures |", "|---|---:|---|---|---|"]
-    for t in results["targets"]:
-        lines.append("| %s | %s | %s | **%s** | %s |" % (t["target"], fmt(t["value"], 2), t["goal"],
-                                                         "PASS" if t["pass"] else "FAIL", t["detail"]))
+    # The figures behind each target are sentences: a list under the table, not a narrow column.
+    lines += ["", "| # | Target | Value | Goal | Result |", "|---:|---|---:|---|---|"]
+    for number, t in enumerate(results["targets"], 1):
+        lines.append("| %d | %s | %s | %s | **%s** |" % (number, t["target"], fmt(t["value"], 2), t["goal"],
+                                                         "PASS" if t["pass"] else "FAIL"))
+    lines += ["", "The figures behind each target:", ""]
+    for number, t in enumerate(results["targets"], 1):
+        lines.append("%d. %s" % (number, t["detail"]))
 
     phases = results.get("profile") or {}
     if phases:
@@ -1310,7 +1315,7 @@ def markdown(results):
         for phase in MAIN_PHASES:
             a, b = plugin.get("main", {}).get(phase), floor.get("main", {}).get(phase)
             if a or b:
-                lines.append("| %s | %s | %s |" % (phase, fmt(a, 2), fmt(b, 2)))
+                lines.append("| %s | %s | %s |" % (phase.replace("--list", "`--list`"), fmt(a, 2), fmt(b, 2)))
         lines.append("| **total** | **%s** | **%s** |" % (fmt(plugin.get("process_wall"), 2), fmt(floor.get("process_wall"), 2)))
         lines += ["", "The sampler sees the main thread where it gives up the GIL, mostly on entering a function, so the "
                   "plugin's own short stretches between Ansible calls are undercounted here; cProfile puts them at about 0.1 s."]
