@@ -210,6 +210,18 @@ def pages_needed(counts, page_size):
     return [max(1, math.ceil(count / page_size)) for count in counts]
 
 
+def write_json(path, data):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False)
+
+
+def adhoc_answer(path):
+    """The result an ``ansible localhost -m`` run printed to ``path`` (after "localhost | ... =>")."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    return json.loads(text[text.index("{"):])
+
+
 @contextlib.contextmanager
 def without_hardening():
     """The client and paginator without what guards them against a hostile server, for as
@@ -374,13 +386,9 @@ class Bench:
 
         # The hosts and facts of the CPU floor: the very listing the plugin reads, in its order.
         inv0 = self.emulators["inv0"]
-        results, _errors = self.uredis.list_backups(self._client(inv0, self.default_concurrency), self.inv_queries)
-        self.inv_pages = pages_needed([len(results[q]) for q in self.inv_queries], self.page_size)
-        backups = self.inventory_helpers.merge_listings(self.inv_queries, results)
-        self.host_count = len(backups)
         self.floor_source = os.path.join(self.work, "hosts.floor.json")
-        with open(self.floor_source, "w", encoding="utf-8") as handle:
-            json.dump(backups, handle, ensure_ascii=False)
+        backups, self.inv_pages = self._floor_listing(inv0, self.floor_source)
+        self.host_count = len(backups)
         results, _errors = self.uredis.list_backups(self._client(self.emulators["mod50"], 16), self.mod_queries)
         self.mod_count = len(results[self.mod_queries[0]])
         self.mod_pages = pages_needed([self.mod_count], self.page_size)
@@ -396,8 +404,7 @@ class Bench:
             backups, self.inventory_helpers.merge_groups(self.group_queries, group_results))
         self.group_host_count = len(entries)
         self.groups_floor_source = os.path.join(self.work, "groups.floor.json")
-        with open(self.groups_floor_source, "w", encoding="utf-8") as handle:
-            json.dump(entries, handle, ensure_ascii=False)
+        write_json(self.groups_floor_source, entries)
         del backups, entries, group_results
 
         self.configs = {
@@ -414,6 +421,14 @@ class Bench:
         self.eda_setup("inv0")
         for emulator in self.emulators.values():
             emulator.reset_stats()
+
+    def _floor_listing(self, emulator, path):
+        """The listing the plugin reads from ``emulator``, merged in its order, written to ``path``
+        for the floor plugin: ``(backups, pages needed per query)``."""
+        results, _errors = self.uredis.list_backups(self._client(emulator, self.default_concurrency), self.inv_queries)
+        backups = self.inventory_helpers.merge_listings(self.inv_queries, results)
+        write_json(path, backups)
+        return backups, pages_needed([len(results[q]) for q in self.inv_queries], self.page_size)
 
     def _fill_cache(self):
         """An inventory cache of the 10,000 backups, written by one untimed run; the timed runs
@@ -439,14 +454,11 @@ class Bench:
             out = os.path.join(self.work, "module-%s.out" % key)
             argv = [os.path.join(BIN, "ansible"), "localhost", "-m", "sigcalcloud.cloud.uredis_backup_info", "-a", args]
             self._check("the module's result", run_child(argv, self._module_env("mod50"), self.work, out), argv)
-            with open(out, encoding="utf-8") as handle:
-                text = handle.read()
-            answer = json.loads(text[text.index("{"):])
+            answer = adhoc_answer(out)
             answer.pop("changed", None)
             answer.pop("invocation", None)
             path = os.path.join(self.work, "module-%s.floor.json" % key)
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(answer, handle, ensure_ascii=False)
+            write_json(path, answer)
             self.module_floor_sources[key] = path
 
     def _wait_setup(self):
@@ -605,9 +617,7 @@ class Bench:
         result = run_child(argv, self._module_env(emulator_key), self.work, out)
         self._check(key, result, argv)
         if (expect is not None or check is not None) and key not in self.validated:
-            with open(out, encoding="utf-8") as handle:
-                text = handle.read()
-            answer = json.loads(text[text.index("{"):])
+            answer = adhoc_answer(out)
             problem = check(answer) if check is not None else None
             if expect is not None and (len(answer.get("backups", [])) != expect
                                        or answer.get("total_count") != MODULE_BACKUPS):
@@ -760,17 +770,12 @@ class Bench:
                 self.emulators[key] = EmulatorProcess("8 regions x %d, %g ms" % (per_region, latency), REGIONS,
                                                       per_region, latency).start()
             try:
-                results, _errors = self.uredis.list_backups(self._client(self.emulators["scale0"], self.default_concurrency),
-                                                            self.inv_queries)
-                pages = pages_needed([len(results[q]) for q in self.inv_queries], self.page_size)
-                backups = self.inventory_helpers.merge_listings(self.inv_queries, results)
+                floor_source = os.path.join(self.work, "scale-%d.floor.json" % total)
+                backups, pages = self._floor_listing(self.emulators["scale0"], floor_source)
                 hosts = len(backups)
                 if hosts != per_region * len(REGIONS):
                     raise RuntimeError("the %d-backup emulator listed %d backups" % (total, hosts))
-                floor_source = os.path.join(self.work, "scale-%d.floor.json" % total)
-                with open(floor_source, "w", encoding="utf-8") as handle:
-                    json.dump(backups, handle, ensure_ascii=False)
-                del results, backups
+                del backups
                 gc.collect()
                 configs = dict((key, self._config("scale%d_%s" % (total, key), self.emulators[key], REGIONS))
                                for key in ("scale0", "scale50"))
