@@ -3,7 +3,8 @@
 # galaxy-importer on it as Galaxy and Automation Hub import it (offline: ansible-lint on, its
 # ansible-test step off), failing on any warning or error in its output, build the docs site
 # from the installed tarball, then the execution-environment tests (tests/e2e/test_ee.py:
-# ansible-builder introspect and create) on that same tarball. In their own virtualenv, .venv/release (tests/release-requirements.txt).
+# ansible-builder introspect and create) on that same tarball. In their own virtualenv,
+# .venv/release (tests/release-requirements.txt).
 # Exits non-zero if anything failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -43,7 +43,7 @@ HAS_REQUESTS = requests is not None
 
 COLLECTION_NAME = "sigcalcloud.cloud"
 # Written by scripts/release.py from galaxy.yml (the one place the version is set), never by hand;
-# tests/unit/test_release_metadata.py fails when the two differ.
+# scripts/release.py --check and tests/unit/test_release_metadata.py fail when the two differ.
 COLLECTION_VERSION = "1.0.0"
 DEFAULT_BASE_URL = "https://api.sigcalcloud.com"
 
