@@ -87,6 +87,14 @@ options:
       - The most requests in flight at once while reading the pages of a listing.
       - If not set, the environment variable E(SIGCALCLOUD_MAX_CONCURRENCY) is used, else V(16).
     type: int
+  max_rows:
+    description:
+      - The most rows (backups or groups) one listing may hold, V(1) to V(1000000). A listing whose
+        C(TotalCount) claims more, or whose pages hold more, fails with an error naming this option, before
+        the rows fill memory. The default, V(100000), is far above any real account; raise it only for one
+        that really lists more (a listing of 100,000 backups takes some 300 MB of memory).
+      - If not set, the environment variable E(SIGCALCLOUD_MAX_ROWS) is used, else V(100000).
+    type: int
   profile:
     description:
       - A profile of the shared files C(~/.sigcalcloud/credential.json) (keys) and C(~/.sigcalcloud/config.json)
@@ -185,6 +193,16 @@ options:
     type: int
     env:
       - name: SIGCALCLOUD_MAX_CONCURRENCY
+  max_rows:
+    description:
+      - The most rows (backups or groups) one listing may hold, V(1) to V(1000000). A listing whose
+        C(TotalCount) claims more, or whose pages hold more, fails with an error naming this option, before
+        the rows fill memory. The default is far above any real account; raise it only for one that really
+        lists more (a listing of 100,000 backups takes some 300 MB of memory).
+      - Defaults to V(100000) when set nowhere (option, environment variable).
+    type: int
+    env:
+      - name: SIGCALCLOUD_MAX_ROWS
   profile:
     description:
       - A profile of the shared files C(~/.sigcalcloud/credential.json) (keys) and C(~/.sigcalcloud/config.json)

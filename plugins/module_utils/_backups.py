@@ -19,8 +19,9 @@ import random
 import re
 import time
 
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _create
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError, may_have_happened
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 
 ACTION = "DescribeURedisBackup"
 REGION_TYPES = ("normal", "source", "target")
@@ -74,6 +75,31 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
             "Limit": limit,
         }
 
+    def mismatch(self, facts):
+        """What in a listed backup's facts shows it is not one this listing asked for, or None.
+
+        Each filter the request sent that a row can show is checked: the group, the backup,
+        the region type (a cross-region copy names its source and target regions, an ordinary
+        backup neither) and the region (a copy's source or target, else its Zone's region).
+        """
+        if self.group_id is not None and facts["group_id"] != self.group_id:
+            return "backup %s of group %s" % (shown_value(facts["backup_id"]), shown_value(facts["group_id"]))
+        if self.backup_id is not None and facts["backup_id"] != self.backup_id:
+            return "backup %s" % shown_value(facts["backup_id"])
+        source, target = facts["src_region_name"], facts["dst_region_name"]
+        listed = {"normal": not source and not target, "source": source == self.region, "target": target == self.region}
+        if self.region_type is not None and not listed[self.region_type]:
+            return "backup %s with source region %s and target region %s, not a %s backup of region %s" % (
+                shown_value(facts["backup_id"]), shown_value(source), shown_value(target), self.region_type,
+                self.region)
+        if source or target:
+            if self.region not in (source, target):
+                return "backup %s, a copy from region %s to %s" % (
+                    shown_value(facts["backup_id"]), shown_value(source), shown_value(target))
+        elif not in_region(facts["zone"], self.region):
+            return "backup %s in zone %s" % (shown_value(facts["backup_id"]), shown_value(facts["zone"]))
+        return None
+
     def describe(self):
         parts = ["region %s" % self.region]
         if self.project_id:
@@ -83,6 +109,11 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         if self.group_id:
             parts.append("group %s" % self.group_id)
         return ", ".join(parts)
+
+
+def in_region(zone, region):
+    """Whether a Zone (``cn-bj2-02``) lies in ``region`` (``cn-bj2``); a row without one says nothing."""
+    return not zone or zone == region or zone.startswith(region + "-")
 
 
 def _field_error(query, message):
@@ -181,11 +212,6 @@ def newest_first(backups):
 
 
 BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=shape_row, key="backup_id", order=newest_first)
-
-
-def parse_page(data, query, offset):
-    """Check a successful answer's shape and turn it into a Page of facts."""
-    return _paging.parse_page(BACKUPS, data, query, offset)
 
 
 def fetch_page(client, query, offset=0, limit=PAGE_SIZE):
@@ -351,10 +377,8 @@ def group_backups(client, region, project_id, group_id, backup_id=None, max_conc
 
 def get_backup(client, region, project_id, group_id, backup_id):
     """One backup's facts, or None when the group's listing does not hold it."""
-    for backup in group_backups(client, region, project_id, group_id, backup_id=backup_id, max_concurrency=1):
-        if backup["backup_id"] == backup_id:
-            return backup
-    return None
+    backups = group_backups(client, region, project_id, group_id, backup_id=backup_id, max_concurrency=1)
+    return backups[0] if backups else None  # the paginator let no other backup through
 
 
 def fresh_backup(backups, since):
@@ -386,53 +410,47 @@ class BackupFailed(SigcalcloudError):
 
 
 def create_backup(client, region, project_id, group_id, name, zone=None, slave_zone=None,
-                  known_ids=(), sleep=time.sleep):
+                  known_ids=(), wait_timeout=_create.LOOKUP_WINDOW, sleep=time.sleep, clock=time.monotonic,
+                  rand=random.random):
     """Send CreateURedisBackup and return ``(backup_id, sends)``; never two backups for one call.
 
-    The create is not idempotent on the server, so it is never simply retried. When it fails
-    in a way that may have created the backup (no answer, a reset, an HTTP error, a garbled
-    answer, a transient RetCode), the group is listed and a backup called ``name`` that is
-    not one of ``known_ids`` (the group's backups before the first send) is taken as its
-    result. Only when there is none is the create sent again, within the client's retry
-    bounds, and looked up again after each failure. A refusal (a request error, a product
-    RetCode such as 20208, backup quota reached) is raised at once.
+    The rule is ``_create.create_once``'s: a create whose answer may have been lost is looked up
+    (a backup of the group called ``name`` that is not one of ``known_ids``, the group's backups
+    before the first send) on a schedule, for up to 30 s or ``wait_timeout``, before it is ever
+    sent again. A refusal (a request error, RetCode 20208, backup quota reached) is raised at once.
     """
     known_ids = set(known_ids)
     params = {"GroupId": group_id, "BackupName": name, "Zone": zone, "SlaveZone": slave_zone}
-    sends = client.backoff.max_retries + 1
-    last_error = None
-    for attempt in range(sends):
-        if attempt:
-            sleep(client.backoff.delay(attempt - 1, getattr(last_error, "retry_after", None)))
-        try:
-            answer = client.call_once(CREATE_ACTION, params, region=region)
-        except SigcalcloudError as error:
-            if not may_have_happened(error):
-                if error.ret_code == QUOTA_RET_CODE:
-                    error.message = ("group %s has as many manual backups as it may keep (backup count over the "
-                                     "limit): %s" % (group_id, error.message))
-                raise
-            last_error = error
-        else:
-            backup_id = answer.get("BackupId")
-            if isinstance(backup_id, str) and backup_id.strip():
-                return _as_text(backup_id), attempt + 1
-            # It was created, but the answer does not say which: the lookup finds it.
-            last_error = SigcalcloudError("the answer has no BackupId", action=CREATE_ACTION, region=region)
-        try:
-            found = [b for b in group_backups(client, region, project_id, group_id)
-                     if b["backup_name"] == name and b["backup_id"] not in known_ids]
-        except SigcalcloudError as error:
-            raise SigcalcloudError(
-                "the answer to creating backup %s of group %s was lost (%s), and looking it up failed too (%s): "
-                "the backup may exist; list the group's backups before trying again" % (
-                    name, group_id, last_error, error), action=CREATE_ACTION, region=region)
-        if found:
-            return found[0]["backup_id"], attempt + 1
-    raise SigcalcloudError(
-        "creating backup %s of group %s failed %d times, and no backup of that name appeared in the group: "
-        "%s" % (name, group_id, sends, last_error), action=CREATE_ACTION, region=region,
-        ret_code=last_error.ret_code, http_status=last_error.http_status, request_id=last_error.request_id)
+
+    def answered_id(answer):
+        backup_id = answer.get("BackupId")
+        return _as_text(backup_id) if isinstance(backup_id, str) and backup_id.strip() else None
+
+    def find():
+        for backup in group_backups(client, region, project_id, group_id):
+            if backup["backup_name"] == name and backup["backup_id"] not in known_ids:
+                return backup["backup_id"]
+        return None
+
+    try:
+        return _create.create_once(client, CREATE_ACTION, params, region, answered_id, find,
+                                   "backup %s of group %s" % (name, group_id), clock() + wait_timeout,
+                                   clock=clock, sleep=sleep, rand=rand)
+    except SigcalcloudError as error:
+        if error.ret_code == QUOTA_RET_CODE:
+            error.message = ("group %s has as many manual backups as it may keep (backup count over the "
+                             "limit): %s" % (group_id, error.message))
+        raise
+
+
+def listed_backup(client, region, project_id, group_id, backup_id, wait_timeout, sleep=time.sleep,
+                  clock=time.monotonic):
+    """A new backup's facts once the group's listing holds it, looked up on ``_create``'s schedule
+    for up to ``wait_timeout`` seconds (a listing may show a new backup only some calls later); None
+    when it never did."""
+    found, _lookups, _seconds = _create.look_up(
+        lambda: get_backup(client, region, project_id, group_id, backup_id), wait_timeout, clock=clock, sleep=sleep)
+    return found
 
 
 def wait_for_backup(client, backup, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep,

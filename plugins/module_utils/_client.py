@@ -52,6 +52,9 @@ DEFAULT_BASE_URL = "https://api.sigcalcloud.com"
 RETRYABLE_HTTP_STATUSES = frozenset((429, 500, 502, 503, 504))
 # Gateway RetCodes that say "try again" (API timeout, service break, overload, rate limit).
 TRANSIENT_RET_CODES = frozenset((110, 130, 150, 153))
+# Of those, the ones that leave open whether the backend acted: 110 (it took too long to
+# answer) and 130 (the gateway lost it). 150 and 153 are the gateway's own refusals.
+MAYBE_DONE_RET_CODES = frozenset((110, 130))
 # Codes from 2000 up come from the product behind the gateway. The official SDKs
 # retry them; reads do too, bounded. Writes do not (Client.call, call_once): a product
 # that refused a change, or a create over the backup quota (20208), refuses it again.
@@ -66,6 +69,10 @@ READ_CHUNK = 64 << 10
 MAX_RET_CODE = 2 ** 31 - 1
 # How much of a server's Message goes into an error.
 MAX_MESSAGE_CHARS = 500
+# The most rows one listing may hold (the max_rows option's default): far above any real
+# account (a region holds hundreds to a few thousand backups), and a bound on what a server
+# that claims or serves more can make a client hold in memory.
+DEFAULT_MAX_ROWS = 100000
 
 # Words a user can act on, for the RetCodes that mean "your request is wrong".
 RET_CODE_HINTS = {
@@ -120,10 +127,14 @@ def is_retryable_ret_code(ret_code):
 def may_have_happened(error):
     """Whether the server may have done what a failed call asked for.
 
-    Only an answer that refuses the request (a RetCode other than a transient one) says it
-    did not; a timeout, a reset, an HTTP error or a garbled answer leaves it open.
+    Only an answer that refuses the request says it did not: a RetCode, except 110 (the
+    backend timed out, after it may have acted) and 130 (a break between gateway and
+    backend), or HTTP 429 (the rate limiter in front of the API). A timeout, a reset, any
+    other HTTP error, a garbled answer or an answer to another question leaves it open.
     """
-    return error.ret_code is None or error.ret_code in TRANSIENT_RET_CODES
+    if error.ret_code is not None:
+        return error.ret_code in MAYBE_DONE_RET_CODES
+    return error.http_status != 429
 
 
 class SigcalcloudError(Exception):
@@ -335,6 +346,16 @@ def ret_code_of(data, fail):
     return value
 
 
+def check_action(data, action, fail):
+    """Refuse a successful answer whose Action is not ``<action>Response``: an answer to
+    another question (a proxy's mix-up, a cache keyed wrongly) is never read as this one's."""
+    expected = action + "Response"
+    found = data.get("Action")
+    if found != expected:
+        shown = "no Action" if found is None else "Action %s" % _clip(repr(found), 80)
+        raise fail("the answer is not one to %s: it has %s, expected %s; none of it is used" % (action, shown, expected))
+
+
 # --- deadlines: every attempt ends by its deadline, whatever the server sends ------------
 
 class _Attempt:
@@ -516,7 +537,7 @@ class Client:
 
     def __init__(self, public_key, private_key, base_url=DEFAULT_BASE_URL,
                  project_id=None, timeout=30, max_retries=3, validate_certs=True,
-                 ca_path=None, pool_size=16, backoff=None, session=None):
+                 ca_path=None, pool_size=16, backoff=None, session=None, max_rows=DEFAULT_MAX_ROWS):
         if not HAS_REQUESTS and session is None:
             raise SigcalcloudError("the Python library 'requests' is required")
         self.public_key = public_key
@@ -526,6 +547,7 @@ class Client:
         self.display_url = redact_url(self.base_url)
         self.project_id = project_id
         self.timeout = timeout
+        self.max_rows = max_rows  # the most rows one listing may hold (_paging)
         self.backoff = backoff or Backoff(max_retries=max_retries)
         # validate_certs: false means no verification at all, whatever ca_path says.
         self.verify = (ca_path or True) if validate_certs else False
@@ -606,7 +628,7 @@ class Client:
         response = None
         try:
             response = self._post(body, fail)
-            data = self._answer(response, fail)
+            data = self._answer(response, fail, action)
             response = None  # read to the end: its connection goes back to the pool
             return data
         except SigcalcloudError as error:
@@ -650,7 +672,7 @@ class Client:
                 "signed the server's certificate, or validate_certs to false for a test endpoint" % (
                     self.display_url, _reason(exc)))
 
-    def _answer(self, response, fail):
+    def _answer(self, response, fail, action):
         status = response.status_code
         request_id = _request_id(response.headers)
 
@@ -682,6 +704,7 @@ class Client:
             hint = RET_CODE_HINTS.get(ret_code)
             raise answer_fail("%s: %s" % (hint, message) if hint else message, ret_code=ret_code,
                               retryable=is_retryable_ret_code(ret_code))
+        check_action(data, action, answer_fail)
         return data
 
 

@@ -77,6 +77,17 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
         return {"ProjectId": self.project_id, "GroupId": self.group_id, "Zone": self.zone,
                 "Offset": offset, "Limit": limit}
 
+    def mismatch(self, facts):
+        """What in a listed group's facts shows it is not one this listing asked for, or None:
+        another group id, another zone, or a zone outside the region."""
+        if self.group_id is not None and facts["group_id"] != self.group_id:
+            return "group %s" % _backups.shown_value(facts["group_id"])
+        if self.zone is not None and facts["zone"] != self.zone:
+            return "group %s in zone %s" % (_backups.shown_value(facts["group_id"]), _backups.shown_value(facts["zone"]))
+        if not _backups.in_region(facts["zone"], self.region):
+            return "group %s in zone %s" % (_backups.shown_value(facts["group_id"]), _backups.shown_value(facts["zone"]))
+        return None
+
     def describe(self):
         parts = ["the Redis groups of region %s" % self.region]
         if self.project_id:
@@ -170,8 +181,7 @@ def get_group(client, region, project_id, group_id, zone=None):
     """The facts of one group, or None when the region (and project) has no such group."""
     query = Query(region, project_id, group_id=group_id, zone=zone)
     results, _errors = list_groups(client, [query], max_concurrency=1)
-    matches = [group for group in results[query] if group["group_id"] == group_id]
-    return matches[0] if matches else None
+    return results[query][0] if results[query] else None  # the paginator let no other group through
 
 
 def require_group(client, region, project_id, group_id, zone=None):

@@ -7,9 +7,12 @@ and DataSet, read concurrently and checked against what the server claims.
 
 A resource (backups, groups) describes itself with a ``Resource``: its action, how a
 row becomes facts, which fact identifies a row, and the order of a result. The server
-is not trusted: its TotalCount decides how many pages are asked for only up to
-MAX_PAGES, pages go out in a bounded window, an empty page ends a listing, and a
-listing whose pages do not add up to the count is read again, then refused.
+is not trusted: an answer must answer the request that asked for it (its Action, the
+client checks; each row against the query's filters, ``query.mismatch``), a page may
+hold no more rows than its Limit asked for, a listing no more than the client's
+``max_rows``; its TotalCount decides how many pages are asked for only up to those
+bounds, pages go out in a bounded window, an empty page ends a listing, and a listing
+whose pages do not add up to the count is read again, then refused.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ MAX_PAGES = 10000
 Resource = collections.namedtuple("Resource", "action noun shape key order")
 Resource.__doc__ = """What the paginator needs to know of one Describe* action.
 
-``shape(row, query)`` makes a row's facts (raising SigcalcloudError for a bad row),
+``shape(row, query)`` makes a row's facts (raising SigcalcloudError for a bad row), and
+the query's ``mismatch(facts)`` says what shows a row is not one it asked for (or None);
 ``key`` is the fact that identifies a row (rows with None there are all kept), ``order``
 sorts a listing's facts, ``noun`` names the rows in messages ("backups").
 """
@@ -59,15 +63,24 @@ def _count(value):
     return value
 
 
-def parse_page(resource, data, query, offset):
-    """Check a successful answer's shape and turn it into a Page of facts."""
+def parse_page(resource, data, query, offset, limit):
+    """Check a successful answer's shape, size and rows and turn it into a Page of facts."""
     dataset = data.get("DataSet")
     has_dataset = dataset is not None
     if dataset is None:
         dataset = []
     if not isinstance(dataset, list):
         raise _field_error(resource, query, "DataSet is %s, expected a list" % type(dataset).__name__)
+    # Before any row is shaped: the Limit is what bounds the rows of a page, not the server.
+    if len(dataset) > limit:
+        raise _field_error(resource, query, "its page at offset %d holds %d %s, more than the Limit of %d asked for" % (
+            offset, len(dataset), resource.noun, limit))
     rows = [resource.shape(row, query) for row in dataset]
+    for facts in rows:
+        problem = query.mismatch(facts)
+        if problem is not None:
+            raise _field_error(resource, query, "it holds %s, which that request did not ask for; none of it is "
+                                                "used" % problem)
     # Without a count nothing could tell a partial listing from a whole one.
     if "TotalCount" not in data:
         raise _field_error(resource, query, "it has no TotalCount")
@@ -81,7 +94,7 @@ def parse_page(resource, data, query, offset):
 
 def fetch_page(client, resource, query, offset=0, limit=PAGE_SIZE):
     data = client.call(resource.action, query.params(offset, limit), region=query.region)
-    return parse_page(resource, data, query, offset)
+    return parse_page(resource, data, query, offset, limit)
 
 
 def _page_problem(page):
@@ -98,7 +111,8 @@ def _page_problem(page):
 def read_page(client, resource, query, offset, limit):
     """One page as the API returns it (the module's offset/limit mode), checked against its count.
 
-    A page that contradicts its own count is read again, then refused.
+    A page that contradicts its own count is read again, then refused. (``max_rows`` bounds
+    listings: one page is bounded by its ``limit``.)
     """
     for _attempt in range(LISTING_ATTEMPTS):
         page = fetch_page(client, resource, query, offset, limit)
@@ -112,15 +126,17 @@ def read_page(client, resource, query, offset, limit):
 class _Listing:
     """One query's pages, read in a bounded window, and whether they add up."""
 
-    def __init__(self, resource, query, window):
+    def __init__(self, resource, query, window, max_rows):
         self.resource = resource
         self.query = query
         self.window = window
+        self.max_rows = max_rows
         self.attempt = 1
         self.reset()
 
     def reset(self):
         self.pages = []
+        self.rows = 0  # rows held so far, duplicates included: what memory holds
         self.outstanding = 0
         self.step = None  # the server's page size, from the first page
         self.next_offset = None
@@ -131,6 +147,8 @@ class _Listing:
         self.step = len(page.rows)
         self.end = page.total if self.step else 0
         self.next_offset = self.step
+        if page.total > self.max_rows:
+            raise self.too_many("the server claims TotalCount=%d" % page.total)
         if self.step:
             pages = -(-(page.total - self.step) // self.step) + 1
             if pages > MAX_PAGES:
@@ -141,7 +159,17 @@ class _Listing:
                         self.step, self.resource.noun),
                     action=self.resource.action, region=self.query.region)
 
+    def too_many(self, what):
+        return SigcalcloudError(
+            "%s for %s, more than the %d %s one listing may hold (max_rows, SIGCALCLOUD_MAX_ROWS); nothing is "
+            "returned. Narrow the listing (group_id, region), or raise max_rows if the account really holds that many" % (
+                what, self.query.describe(), self.max_rows, self.resource.noun),
+            action=self.resource.action, region=self.query.region)
+
     def add(self, page):
+        self.rows += len(page.rows)
+        if self.rows > self.max_rows:  # pages that hold more than their count said, say
+            raise self.too_many("its pages held %d %s" % (self.rows, self.resource.noun))
         self.pages.append(page)
         if page.offset and not page.rows:
             self.end = min(self.end, page.offset)  # an empty page ends the listing, whatever the count says
@@ -211,7 +239,7 @@ def list_all(client, resource, queries, max_concurrency=16, page_size=PAGE_SIZE,
     failed query to its SigcalcloudError. With ``fail_fast`` the first error is raised.
     """
     window = max(1, max_concurrency)
-    listings = dict((query, _Listing(resource, query, window)) for query in queries)
+    listings = dict((query, _Listing(resource, query, window, client.max_rows)) for query in queries)
     results = {}
     errors = {}
 
@@ -241,10 +269,10 @@ def list_all(client, resource, queries, max_concurrency=16, page_size=PAGE_SIZE,
                         page = future.result()
                         if page.offset == 0:
                             listing.first_page(page)
+                        listing.add(page)
                     except SigcalcloudError as error:
                         failed(listing, error)
                         continue
-                    listing.add(page)
                     for offset in listing.offsets():
                         submit(listing, offset)
                     if listing.outstanding:

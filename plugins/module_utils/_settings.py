@@ -23,7 +23,7 @@ import os
 import stat
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, redact_url
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, DEFAULT_MAX_ROWS, redact_url
 
 # name -> (type, environment variable, built-in default)
 CONNECTION_OPTIONS = {
@@ -37,6 +37,7 @@ CONNECTION_OPTIONS = {
     "timeout": ("int", "SIGCALCLOUD_TIMEOUT", 30),
     "max_retries": ("int", "SIGCALCLOUD_MAX_RETRIES", 3),
     "max_concurrency": ("int", "SIGCALCLOUD_MAX_CONCURRENCY", 16),
+    "max_rows": ("int", "SIGCALCLOUD_MAX_ROWS", DEFAULT_MAX_ROWS),
     "profile": ("str", "SIGCALCLOUD_PROFILE", None),
 }
 SECRET_OPTIONS = ("private_key",)
@@ -60,6 +61,7 @@ BOUNDS = {
     "timeout": (1, 3600),
     "max_retries": (0, 10),
     "max_concurrency": (1, 64),
+    "max_rows": (1, 1000000),
 }
 
 
@@ -133,6 +135,7 @@ class Settings:
             validate_certs=self.validate_certs,
             ca_path=self.ca_path,
             pool_size=self.max_concurrency,
+            max_rows=self.max_rows,
         )
 
 

@@ -322,25 +322,19 @@ class BackupModule(SigcalcloudModule):
             name = params["backup_name"] or _backups.generated_backup_name()
             backup_id, _sends = _backups.create_backup(
                 self.client, region, project_id, group_id, name, zone=params["zone"],
-                slave_zone=params["slave_zone"], known_ids=[b["backup_id"] for b in backups])
-            backup = self.listed(region, project_id, group_id, backup_id, name)
+                slave_zone=params["slave_zone"], known_ids=[b["backup_id"] for b in backups],
+                wait_timeout=params["wait_timeout"])
+            backup = _backups.listed_backup(self.client, region, project_id, group_id, backup_id,
+                                            params["wait_timeout"])
+            if backup is None:
+                self.fail("backup %s (%s) of group %s was created, but the group's backups did not list it within "
+                          "%ss (wait_timeout)" % (backup_id, name, group_id, params["wait_timeout"]), changed=True)
         if params["wait"]:
             try:
                 backup = _backups.wait_for_backup(self.client, backup, params["wait_timeout"], params["poll_interval"])
             except _backups.BackupFailed as error:
                 self.fail_from(error, changed=changed, backup=error.backup)
         return dict(changed=changed, backup=backup)
-
-    def listed(self, region, project_id, group_id, backup_id, name):
-        """The new backup's facts, once the group's listing holds it."""
-        for attempt in range(_backups.MISSING_POLLS):
-            if attempt:
-                time.sleep(min(self.params["poll_interval"], 5))
-            backup = _backups.get_backup(self.client, region, project_id, group_id, backup_id)
-            if backup is not None:
-                return backup
-        self.fail("backup %s (%s) of group %s was created, but the group's backups do not list it" % (
-            backup_id, name, group_id), changed=True)
 
 
 def main():

@@ -86,8 +86,6 @@ def merge_groups(queries, results):
     for query in queries:
         for group in results.get(query, ()):
             key = (group["region"], group["project_id"], group["group_id"])
-            if query.group_id is not None and group["group_id"] != query.group_id:
-                continue  # a server that ignored the filter: not a group that was asked for
             if key not in seen:
                 seen.add(key)
                 merged.append(group)

@@ -98,13 +98,38 @@ def test_a_create_refused_for_good_is_sent_once(emu):
     assert "DescribeURedisBackup" not in emu.stats()["by_action"]  # nothing to look up
 
 
-def test_a_create_that_never_gets_through_gives_up_within_the_retries(emu):
-    emu.faults = FaultPlan(schedule=dict((n, "503") for n in range(1, 50) if n % 2 == 1))  # every create
+def test_a_create_the_gateway_keeps_refusing_is_sent_again_without_lookups(emu):
+    emu.faults = FaultPlan(schedule=dict((n, "retcode150") for n in range(1, 50)))  # every create: busy
     with pytest.raises(SigcalcloudError) as failed:
         _backups.create_backup(client(emu, max_retries=2), "cn-bj2", None, GROUP, "never-made", sleep=lambda s: None)
-    assert "failed 3 times, and no backup of that name appeared" in str(failed.value)
-    assert emu.stats()["by_action"] == {"CreateURedisBackup": 3, "DescribeURedisBackup": 3}
+    assert "(sent 3 times, nothing was created)" in str(failed.value)
+    assert emu.stats()["by_action"] == {"CreateURedisBackup": 3}  # a refusal says nothing was made: no lookup
     assert emu.stats()["creates"] == 0
+
+
+def test_a_create_whose_answer_may_be_lost_is_looked_up_on_the_schedule_before_it_is_sent_again(emu):
+    emu.faults = FaultPlan(schedule=dict((n, "503") for n in (1, 13)))  # the two creates (11 lookups between)
+    sleeps = []
+    with pytest.raises(SigcalcloudError) as failed:
+        _backups.create_backup(client(emu, max_retries=1), "cn-bj2", None, GROUP, "never-made", sleep=sleeps.append,
+                               rand=lambda: 0.5)
+    assert "failed 2 times" in str(failed.value) and "not sent again: it may still appear" in str(failed.value)
+    assert emu.stats()["by_action"] == {"CreateURedisBackup": 2, "DescribeURedisBackup": 22}
+    # Looked up at once, then 0.5 s later, 1.5 times longer each time up to 5 s, for 30 s.
+    first = sleeps[:11]
+    assert first[:4] == [pytest.approx(0.5), pytest.approx(0.75), pytest.approx(1.125), pytest.approx(1.6875)]
+    assert max(first) == 5 and sum(first) == pytest.approx(30, abs=0.5)
+
+
+def test_the_waits_between_creates_stay_within_the_retry_budget(emu):
+    emu.faults = FaultPlan(schedule=dict((n, "429") for n in range(1, 50)))  # Retry-After: 1
+    sleeps = []
+    busy = client(emu, max_retries=10)
+    busy.backoff.budget = 2.5
+    with pytest.raises(SigcalcloudError) as failed:
+        _backups.create_backup(busy, "cn-bj2", None, GROUP, "never-made", sleep=sleeps.append)
+    assert "retry time budget of 2.5s spent" in str(failed.value)
+    assert sum(sleeps) <= 2.5 and emu.stats()["by_action"] == {"CreateURedisBackup": len(sleeps) + 1}
 
 
 def test_a_lookup_that_fails_too_says_the_backup_may_exist(emu):
@@ -112,7 +137,7 @@ def test_a_lookup_that_fails_too_says_the_backup_may_exist(emu):
     emu.faults = FaultPlan(schedule=dict((n, "500") for n in range(2, 50)))  # the lookups fail
     with pytest.raises(SigcalcloudError) as failed:
         _backups.create_backup(client(emu, max_retries=1), "cn-bj2", None, GROUP, "maybe-made", sleep=lambda s: None)
-    assert "was lost" in str(failed.value) and "the backup may exist" in str(failed.value)
+    assert "was lost" in str(failed.value) and "it may exist" in str(failed.value)
     assert emu.stats()["creates"] == 1 and emu.stats()["by_action"]["CreateURedisBackup"] == 1
 
 

@@ -15,18 +15,24 @@ import threading
 
 import pytest
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import DEFAULT_MAX_ROWS, SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._paging import parse_page as _parse_page
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import (
+    BACKUPS,
     FACT_NAMES,
+    PAGE_SIZE,
     Query,
     filter_backups,
     list_backups,
     newest_first,
     parse_age,
-    parse_page,
     parse_since,
     shape_row,
 )
+
+
+def parse_page(data, query, offset):
+    return _parse_page(BACKUPS, data, query, offset, PAGE_SIZE)
 
 
 def row(n, **extra):
@@ -38,6 +44,8 @@ def row(n, **extra):
 
 class PagedBackend:
     """Serves rows by Offset/Limit, capping pages like a real server may."""
+
+    max_rows = DEFAULT_MAX_ROWS  # as a Client has
 
     def __init__(self, rows, cap=100, mutate=None):
         self.rows = list(rows)

@@ -164,6 +164,20 @@ def make_client(script, max_retries=3, **kwargs):
     return client, session, sleeps
 
 
+@pytest.mark.parametrize("body, shown", [
+    ({"RetCode": 0, "Action": "DescribeURedisGroupResponse", "TotalCount": 0, "DataSet": []},
+     "it has Action 'DescribeURedisGroupResponse', expected XResponse"),
+    ({"RetCode": 0, "TotalCount": 0, "DataSet": []}, "it has no Action, expected XResponse"),
+    ({"RetCode": 0, "Action": ["XResponse"]}, "it has Action ['XResponse'], expected XResponse"),
+])
+def test_an_answer_to_another_action_is_refused_not_used(body, shown):
+    client, session, _sleeps = make_client([FakeResponse(body=body), OK])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {}, region="r1")
+    assert "the answer is not one to X: %s; none of it is used" % shown in str(caught.value)
+    assert len(session.posts) == 1  # a server that answers another question is not asked again
+
+
 @pytest.mark.parametrize("failure", [
     FakeResponse(429, b"slow down"), FakeResponse(500, b"oops"), FakeResponse(502), FakeResponse(503),
     FakeResponse(504), FakeResponse(200, b'{"RetCode": 0, "DataS'), FakeResponse(200, b"<html>busy</html>"),
@@ -348,7 +362,7 @@ def serve():
         server.close()
 
 
-GOOD = json.dumps({"RetCode": 0, "TotalCount": 0, "DataSet": []}).encode()
+GOOD = json.dumps({"RetCode": 0, "Action": "XResponse", "TotalCount": 0, "DataSet": []}).encode()
 
 
 def test_good_answers_reuse_one_kept_alive_connection(serve):
@@ -442,7 +456,7 @@ def test_hostile_json_is_refused_once_with_the_one_error_type(body, words):
 
 
 def test_a_ret_code_as_a_string_of_digits_is_read():
-    client, _session, _sleeps = make_client([FakeResponse(body={"RetCode": "0"})])
+    client, _session, _sleeps = make_client([FakeResponse(body={"RetCode": "0", "Action": "XResponse"})])
     assert client.call("X", {})["RetCode"] == "0"
 
 

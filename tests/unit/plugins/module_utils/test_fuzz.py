@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Backoff, Client, SigcalcloudError
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, parse_page
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import BACKUPS, PAGE_SIZE, Query
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._paging import parse_page as _parse_page
 from emulator.server import Emulator, generate_dataset
 
 RESERVED = {"Action", "PublicKey", "Signature", "Region", "ProjectId", "GroupId", "RegionType", "Offset",
@@ -78,7 +79,7 @@ def test_any_answer_shape_ends_in_data_or_a_clear_error(answer):
     if not isinstance(answer, dict):
         answer = {"DataSet": answer}
     try:
-        page = parse_page(answer, Query("cn-bj2"), 0)
+        page = _parse_page(BACKUPS, answer, Query("cn-bj2"), 0, PAGE_SIZE)
     except SigcalcloudError as error:
         assert "unexpected answer for region cn-bj2" in str(error)
         return

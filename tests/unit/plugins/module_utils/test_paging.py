@@ -19,7 +19,7 @@ import tracemalloc
 import pytest
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import DEFAULT_MAX_ROWS, SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, fetch_page, list_backups
 
 
@@ -32,6 +32,8 @@ class LyingBackend:
 
     ``dataset`` may be "missing" (no DataSet key) or "empty" (always []).
     """
+
+    max_rows = DEFAULT_MAX_ROWS  # as a Client has
 
     def __init__(self, rows, claimed=None, cap=100, dataset=None, latency=0.0):
         self.rows, self.claimed, self.cap, self.dataset, self.latency = list(rows), claimed, cap, dataset, latency
@@ -60,8 +62,47 @@ class LyingBackend:
 Q = Query("cn-bj2")
 
 
+def test_a_claimed_total_over_max_rows_is_refused_after_one_request_naming_the_option():
+    backend = LyingBackend([row(1)], claimed=DEFAULT_MAX_ROWS + 1, cap=100)
+    with pytest.raises(SigcalcloudError) as caught:
+        list_backups(backend, [Q])
+    assert backend.calls == [0]
+    assert "the server claims TotalCount=%d for region cn-bj2, more than the %d backups one listing may hold " \
+        "(max_rows, SIGCALCLOUD_MAX_ROWS)" % (DEFAULT_MAX_ROWS + 1, DEFAULT_MAX_ROWS) in str(caught.value)
+
+
+def test_pages_that_hold_more_rows_than_max_rows_are_refused_as_they_come():
+    # A count within max_rows, a first page of one row (so 49 more pages are planned), then full pages.
+    class ShortFirstPage(LyingBackend):
+        def call(self, action, params, region=None):
+            answer = LyingBackend.call(self, action, params, region)
+            if params["Offset"] == 0:
+                answer["DataSet"] = answer["DataSet"][:1]
+            return answer
+
+    backend = ShortFirstPage([row(n) for n in range(5000)], claimed=50, cap=100)
+    backend.max_rows = 50
+    with pytest.raises(SigcalcloudError) as caught:
+        list_backups(backend, [Q], max_concurrency=1)
+    assert "its pages held 101 backups for region cn-bj2, more than the 50 backups one listing may hold" in str(caught.value)
+    assert len(backend.calls) == 2
+
+
+def test_a_page_larger_than_its_limit_is_refused_before_its_rows_are_read():
+    class IgnoresLimit(LyingBackend):
+        def call(self, action, params, region=None):
+            return LyingBackend.call(self, action, dict(params, Limit=self.cap), region)
+
+    backend = IgnoresLimit([row(n) for n in range(300)], cap=300)
+    with pytest.raises(SigcalcloudError) as caught:
+        list_backups(backend, [Q], page_size=100)
+    assert "its page at offset 0 holds 300 backups, more than the Limit of 100 asked for" in str(caught.value)
+    assert backend.calls == [0]
+
+
 def test_a_huge_claimed_total_is_refused_after_one_request_without_memory_growth():
     backend = LyingBackend([row(1)], claimed=10 ** 12, cap=1)
+    backend.max_rows = 10 ** 13  # past max_rows, the page bound still holds
     tracemalloc.start()
     try:
         with pytest.raises(SigcalcloudError) as caught:
@@ -144,3 +185,50 @@ def test_a_total_count_that_is_not_a_count_is_refused(total):
     backend = LyingBackend([row(1)], claimed=total)
     with pytest.raises(SigcalcloudError, match="TotalCount=.*, expected an integer of 0 or more"):
         list_backups(backend, [Q])
+
+
+# --- every row is checked against the request that asked for it --------------------------
+
+@pytest.mark.parametrize("query, extra, words", [
+    (Query("cn-bj2", group_id="g-1"), {"GroupId": "g-2"}, "it holds backup 'b-000001' of group 'g-2', which that request"),
+    (Query("cn-bj2", group_id="g-1"), {}, "backup 'b-000001' of group None"),
+    (Query("cn-bj2", group_id="g-1", backup_id="b-9"), {"GroupId": "g-1"}, "it holds backup 'b-000001', which"),
+    (Query("cn-bj2"), {"Zone": "hk-01"}, "backup 'b-000001' in zone 'hk-01'"),
+    (Query("cn-bj2"), {"SrcRegionName": "cn-bj2", "DstRegionName": "hk"}, "not a normal backup of region cn-bj2"),
+    (Query("cn-bj2", region_type="target"), {"SrcRegionName": "cn-bj2", "DstRegionName": "hk"},
+     "with source region 'cn-bj2' and target region 'hk', not a target backup of region cn-bj2"),
+    (Query("cn-bj2", group_id="g-1"), {"GroupId": "g-1", "SrcRegionName": "hk", "DstRegionName": "cn-sh2"},
+     "a copy from region 'hk' to 'cn-sh2'"),
+])
+def test_a_row_the_request_did_not_ask_for_fails_the_listing(query, extra, words):
+    with pytest.raises(SigcalcloudError) as caught:
+        list_backups(LyingBackend([dict(row(1), **extra)]), [query])
+    assert "unexpected answer for %s: it holds " % query.describe() in str(caught.value)
+    assert words in str(caught.value) and "none of it is used" in str(caught.value)
+
+
+@pytest.mark.parametrize("query, extra", [
+    (Query("cn-bj2", group_id="g-1"), {"GroupId": "g-1", "Zone": "cn-bj2-03"}),
+    (Query("cn-bj2", group_id="g-1"), {"GroupId": "g-1", "SrcRegionName": "cn-bj2", "DstRegionName": "hk"}),
+    (Query("cn-bj2", region_type="source"), {"SrcRegionName": "cn-bj2", "DstRegionName": "hk", "Zone": "cn-bj2-01"}),
+    (Query("hk", region_type="target"), {"SrcRegionName": "cn-bj2", "DstRegionName": "hk", "Zone": "cn-bj2-01"}),
+    (Query("cn-bj2"), {"Zone": None}),
+])
+def test_rows_that_answer_the_request_are_kept(query, extra):
+    assert len(list_backups(LyingBackend([dict(row(1), **extra)]), [query])[0][query]) == 1
+
+
+def test_a_group_listing_holding_another_group_or_zone_fails():
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+
+    class Groups(LyingBackend):
+        pass
+
+    for query, group, words in [
+            (_groups.Query("cn-bj2", group_id="g-1"), {"GroupId": "g-2", "Zone": "cn-bj2-01"}, "it holds group 'g-2'"),
+            (_groups.Query("cn-bj2", zone="cn-bj2-01"), {"GroupId": "g-2", "Zone": "cn-bj2-02"},
+             "it holds group 'g-2' in zone 'cn-bj2-02'"),
+            (_groups.Query("cn-bj2"), {"GroupId": "g-2", "Zone": "hk-01"}, "it holds group 'g-2' in zone 'hk-01'")]:
+        with pytest.raises(SigcalcloudError) as caught:
+            _groups.list_groups(Groups([group]), [query])
+        assert words in str(caught.value) and "which that request did not ask for" in str(caught.value)

@@ -124,13 +124,6 @@ def test_listed_groups_and_groups_known_only_by_backups_have_the_same_facts():
     assert [b["backup_id"] for b in by_id["g1"]["uredis_backups"]] == ["a"]
 
 
-def test_merge_groups_keeps_only_the_group_asked_for():
-    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
-    one = _groups.Query("r1", group_id="g1")
-    merged = _inventory.merge_groups([one], {one: [group("g1"), group("g2")]})
-    assert [g["group_id"] for g in merged] == ["g1"]
-
-
 def test_no_host_fact_has_a_name_ansible_reserves():
     # A host variable named like a play keyword (name, port, ...) draws a warning on every run.
     from ansible.vars.reserved import get_reserved_names

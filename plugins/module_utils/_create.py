@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Creating exactly once: the rule every create of the collection keeps (backups now, groups next).
+
+A create is not idempotent on the server, and its answer can be lost after the server acted
+(a timeout, a reset, an HTTP 5xx, a garbled answer). So a create is never simply retried:
+
+- A refusal that proves nothing was done (``_client.may_have_happened`` is false) is raised,
+  unless it is the gateway's "try again" (RetCode 150/153, HTTP 429): that is sent again after
+  the client's backoff.
+- Any other failure may have created the thing. The listing is then looked up on the
+  LOOKUP schedule below, because listings are eventually consistent and may show a new row
+  only some calls later: at once, then after 0.5 s, each wait 1.5 times the one before up to
+  5 s (about 10 lookups in the 30 s window), until it is found, or LOOKUP_WINDOW seconds have
+  passed, or the task's deadline comes. Only then may the create be sent again.
+- Every wait between two sends, backoff and lookup window alike, counts against the client's
+  retry budget (``Backoff.budget``), and at most ``max_retries`` + 1 sends are made.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import (SigcalcloudError, TRANSIENT_RET_CODES,
+                                                                             may_have_happened)
+
+LOOKUP_FIRST = 0.5
+LOOKUP_GROWTH = 1.5
+LOOKUP_CAP = 5.0
+LOOKUP_WINDOW = 30.0
+
+
+def look_up(find, window, clock=time.monotonic, sleep=time.sleep, rand=random.random):
+    """``(found, lookups, seconds)``: call ``find()`` on the LOOKUP schedule until it returns
+    something other than None or ``window`` seconds have passed (it is called at least once).
+
+    Each wait has +-10% jitter, so that many tasks looking at once do not poll in step. The
+    window is counted both on ``clock`` and as the sum of the waits (so a test's ``sleep``
+    that does not sleep still ends it).
+    """
+    started = clock()
+    delay, waited, lookups = LOOKUP_FIRST, 0.0, 0
+    while True:
+        found = find()
+        lookups += 1
+        elapsed = max(clock() - started, waited)
+        if found is not None or elapsed >= window:
+            return found, lookups, elapsed
+        pause = min(delay * (0.9 + 0.2 * rand()), window - elapsed)
+        sleep(pause)
+        waited += pause
+        delay = min(delay * LOOKUP_GROWTH, LOOKUP_CAP)
+
+
+def create_once(client, action, params, region, answered_id, find, what, deadline,
+                clock=time.monotonic, sleep=time.sleep, rand=random.random):
+    """Send ``action`` and return ``(id, sends)``, never making two of ``what`` for one call.
+
+    ``answered_id(answer)`` is the id a successful answer gives (None when it gives none);
+    ``find()`` looks up what this create would have made (by its name, leaving out what was
+    there before the first send) and returns its id, or None. ``deadline`` is a ``clock()``
+    time after which no lookup goes on. ``what`` names the thing in messages
+    ("backup nightly-1 of group uredis-1").
+    """
+    backoff = client.backoff
+    sends, slept = 0, 0.0
+    while True:
+        sends += 1
+        try:
+            answer = client.call_once(action, params, region=region)
+        except SigcalcloudError as error:
+            if not may_have_happened(error):
+                busy = error.ret_code in TRANSIENT_RET_CODES or error.http_status == 429  # the gateway's "try again"
+                if not busy or sends > backoff.max_retries:
+                    if busy:
+                        error.message += " (sent %d times, nothing was created)" % sends
+                    raise
+                wait = backoff.delay(sends - 1, getattr(error, "retry_after", None))
+                if slept + wait > backoff.budget:
+                    error.message += " (sent %d times, nothing was created; retry time budget of %ss spent)" % (
+                        sends, backoff.budget)
+                    raise
+                sleep(wait)
+                slept += wait
+                continue
+            lost = error
+        else:
+            created = answered_id(answer)
+            if created is not None:
+                return created, sends
+            lost = SigcalcloudError("the answer has no id", action=action, region=region)
+        # It may have been made: look before anything is sent again.
+        window = min(LOOKUP_WINDOW, max(0.0, deadline - clock()))
+        try:
+            found, lookups, looked = look_up(find, window, clock=clock, sleep=sleep, rand=rand)
+        except SigcalcloudError as error:
+            raise SigcalcloudError(
+                "the answer to creating %s was lost (%s), and looking it up failed too (%s): it may exist; "
+                "look before trying again" % (what, lost, error), action=action, region=region)
+        if found is not None:
+            return found, sends
+        slept += looked
+        if sends > backoff.max_retries or slept > backoff.budget or clock() >= deadline:
+            raise SigcalcloudError(
+                "creating %s failed %d time%s (last: %s), and it was not listed in %d lookups over %ds; not sent "
+                "again: it may still appear, look before trying again" % (
+                    what, sends, "" if sends == 1 else "s", lost, lookups, looked),
+                action=action, region=region, ret_code=lost.ret_code, http_status=lost.http_status,
+                request_id=lost.request_id)
