@@ -92,7 +92,7 @@ options:
       - The most rows (backups or groups) one listing may hold, V(1) to V(1000000). A listing whose
         C(TotalCount) claims more, or whose pages hold more, fails with an error naming this option, before
         the rows fill memory. The default, V(100000), is far above any real account; raise it only for one
-        that really lists more (a listing of 100,000 backups takes some 300 MB of memory).
+        that really lists more (reading 100,000 backups takes about 160 MB of memory).
       - If not set, the environment variable E(SIGCALCLOUD_MAX_ROWS) is used, else V(100000).
     type: int
   profile:
@@ -198,7 +198,7 @@ options:
       - The most rows (backups or groups) one listing may hold, V(1) to V(1000000). A listing whose
         C(TotalCount) claims more, or whose pages hold more, fails with an error naming this option, before
         the rows fill memory. The default is far above any real account; raise it only for one that really
-        lists more (a listing of 100,000 backups takes some 300 MB of memory).
+        lists more (reading 100,000 backups takes about 160 MB of memory).
       - Defaults to V(100000) when set nowhere (option, environment variable).
     type: int
     env:

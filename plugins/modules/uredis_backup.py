@@ -17,11 +17,17 @@ description:
     V(Success) or V(Backuping). A backup that is still V(Backuping) is waited for. With both,
     O(fresh_within) is checked first. With neither, every run takes a new backup."
   - A second identical run therefore changes nothing, as long as the first run's backup did not fail.
-  - "Never two backups for one task: the create is not idempotent on the server. When its answer is lost
-    (a timeout, a reset, an HTTP 5xx, a garbled answer, a transient RetCode), the module lists the group's
-    backups and takes a new backup of that name as the result; only when there is none is the create sent
-    again, within O(max_retries), and looked up again. A refusal (a request error, a product RetCode such as
-    20208 for a group at its limit of manual backups) fails at once."
+  - "Never two backups for one task: the create is not idempotent on the server. When its answer may have been
+    lost (a timeout, a reset, an HTTP 5xx, a garbled answer, an answer to another action, RetCode 110 or 130),
+    the module looks for a new backup of that name in the group's backups, at once and then on a schedule
+    (0.5 s, each wait 1.5 times longer up to 5 s), for 30 seconds or O(wait_timeout) if shorter, since a
+    listing may show a new backup only some calls later; it takes the one it finds as the result. Only when none
+    appeared is the create sent again, within O(max_retries) and the 60 s retry time budget, which counts every
+    wait between sends; otherwise the task fails saying the backup may still appear."
+  - "The gateway's own refusals (RetCode 150 or 153, HTTP 429) are sent again after the usual backoff, without a
+    lookup. A refusal (a request error, a product RetCode such as 20208 for a group at its limit of manual
+    backups) fails at once."
+  - A created backup is waited for until the group's backups list it, on the same schedule, within O(wait_timeout).
   - Fails when the group does not exist, when the backup ends in V(Error) or V(Expired) (naming its id, group
     and state), or when it is not done within O(wait_timeout) (naming the last state seen and how long it
     waited).
@@ -74,6 +80,8 @@ options:
   wait_timeout:
     description:
       - How many seconds to wait, at most, for the backup to finish; V(1) to V(604800) (a week).
+      - Also bounds, with or without O(wait), how long a new backup is looked for in the group's listing after
+        its create, whether the create's answer came or was lost.
     type: int
     default: 1800
   poll_interval:
