@@ -20,12 +20,17 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import 
 # Version 2 added "policies": each listed group's AutoBackup, to announce its changes.
 # A version 1 state (written before groups were listed) is migrated, not refused: its
 # policies are "not known yet" (null), and the next poll that lists the groups learns them.
-STATE_VERSION = 2
-STATE_KEYS = ("version", "scope", "primed", "backups", "stale_groups", "policies")
+# Version 3 added "missing": the backups, and the groups, that one complete listing missed
+# and that are gone only if the next complete listing misses them too. A version 1 or 2
+# state is migrated with nothing pending.
+STATE_VERSION = 3
+STATE_KEYS = ("version", "scope", "primed", "backups", "stale_groups", "policies", "missing")
 STATE_KEYS_BY_VERSION = {
     1: ("version", "scope", "primed", "backups", "stale_groups"),
-    2: STATE_KEYS,
+    2: ("version", "scope", "primed", "backups", "stale_groups", "policies"),
+    3: STATE_KEYS,
 }
+MISSING_KEYS = ("backups", "groups")
 BACKUP_EVENTS = ("backup_new", "backup_state_changed", "backup_removed")
 GROUP_EVENTS = ("group_stale", "group_recovered", "group_auto_backup_disabled", "group_auto_backup_enabled")
 # What the state's policies remember of a group's AutoBackup: the API's two values. A group that
@@ -40,14 +45,20 @@ class OtherScope(ValueError):
 def new_state(scope):
     """The state before any poll. ``scope`` says what is watched (it is kept as is)."""
     return {"version": STATE_VERSION, "scope": scope, "primed": False, "backups": {}, "stale_groups": [],
-            "policies": None}
+            "policies": None, "missing": nothing_missing()}
+
+
+def nothing_missing():
+    """The state's ``missing`` when no removal is pending."""
+    return {"backups": [], "groups": []}
 
 
 def restore_state(data, scope):
     """A state read back from JSON, checked through and through, as a state of this version.
 
     A state of version 1 is migrated: it has all a version 2 state has but ``policies``,
-    which becomes null (the groups' AutoBackup is not known yet).
+    which becomes null (the groups' AutoBackup is not known yet). A state of version 1 or 2
+    has no ``missing``: nothing is pending removal.
 
     Raises ``OtherScope`` for a sound state remembered for another scope (other regions,
     project, endpoint or account: its backups are not the ones watched now), and
@@ -58,7 +69,8 @@ def restore_state(data, scope):
         raise ValueError("it is not a JSON object")
     version = data.get("version")
     if not _is_int(version) or version not in STATE_KEYS_BY_VERSION:
-        raise ValueError("it is not a version %s state" % " or ".join(str(v) for v in sorted(STATE_KEYS_BY_VERSION)))
+        versions = [str(v) for v in sorted(STATE_KEYS_BY_VERSION)]
+        raise ValueError("it is not a version %s or %s state" % (", ".join(versions[:-1]), versions[-1]))
     expected = STATE_KEYS_BY_VERSION[version]
     if set(data) != set(expected):
         raise ValueError("it has the keys %s, expected %s (version %d)" % (
@@ -70,10 +82,13 @@ def restore_state(data, scope):
     _check_stale_groups(data["stale_groups"])
     policies = data.get("policies")  # version 1: not known yet
     _check_policies(policies)
+    missing = data.get("missing", nothing_missing())  # versions 1 and 2: nothing pending
+    _check_missing(missing, data["backups"], policies)
     if data["scope"] != scope:
         raise OtherScope("it was written for other settings (%r, now %r)" % (data["scope"], scope))
     return {"version": STATE_VERSION, "scope": scope, "primed": data["primed"],
-            "backups": data["backups"], "stale_groups": data["stale_groups"], "policies": policies}
+            "backups": data["backups"], "stale_groups": data["stale_groups"], "policies": policies,
+            "missing": missing}
 
 
 def _is_int(value):
@@ -124,6 +139,40 @@ def _check_policies(entries):
         if tuple(entry[:2]) in seen:
             raise ValueError("its policies name group %r of region %r twice (entry %d)" % (entry[1], entry[0], index))
         seen.add(tuple(entry[:2]))
+
+
+def _check_missing(missing, backups, policies):
+    """``missing`` names backups that ``backups`` remembers, and groups that ``policies`` does, each once."""
+    if not isinstance(missing, dict) or set(missing) != set(MISSING_KEYS):
+        raise ValueError("its missing is not a mapping of backups (a list of backup ids) and groups "
+                         "(a list of [region, group_id] pairs)")
+    ids = missing["backups"]
+    if not isinstance(ids, list):
+        raise ValueError("its missing backups are not a list of backup ids")
+    seen = set()
+    for index, backup_id in enumerate(ids):
+        if not isinstance(backup_id, str):
+            raise ValueError("its missing backups are not a list of backup ids (entry %d is %r)" % (index, backup_id))
+        if backup_id not in backups:
+            raise ValueError("its missing backups name %r, which is not one of its backups" % backup_id)
+        if backup_id in seen:
+            raise ValueError("its missing backups name %r twice" % backup_id)
+        seen.add(backup_id)
+    pairs = missing["groups"]
+    shape = "a list of [region, group_id] pairs"
+    if not isinstance(pairs, list):
+        raise ValueError("its missing groups are not %s" % shape)
+    known = set(tuple(entry[:2]) for entry in policies or [])
+    seen = set()
+    for index, pair in enumerate(pairs):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(item, str) for item in pair)):
+            raise ValueError("its missing groups are not %s (entry %d is %r)" % (shape, index, pair))
+        if tuple(pair) not in known:
+            raise ValueError("its missing groups name group %r of region %r, which is not one of its policies"
+                             % (pair[1], pair[0]))
+        if tuple(pair) in seen:
+            raise ValueError("its missing groups name group %r of region %r twice" % (pair[1], pair[0]))
+        seen.add(tuple(pair))
 
 
 def chronological(backups):
@@ -239,11 +288,24 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
     what it saw (new backups, changed states) but no removal and no change of staleness,
     since what it did not see may still be there; and it forgets nothing.
 
+    A removal is confirmed before it is announced. A backup that a complete poll does not
+    list is kept (with its last facts) and pending removal (``missing["backups"]`` of the
+    new state); the next complete poll that does not list it either announces it
+    ``backup_removed`` and forgets it. A pending backup listed again is no news: no event
+    at all (unless its state changed meanwhile). A poll with a failed listing neither
+    confirms nor cancels a pending removal, unless it lists the backup. So one listing that
+    misses backups (empty, or short) announces nothing, and a real removal is announced
+    one poll late. Staleness is computed over the backups believed to exist: those listed
+    and those pending removal.
+
     ``groups`` is None when groups are not watched, else the Redis groups the poll listed;
     ``groups_complete`` is false when a group listing failed. A listed group is watched for
     staleness also when it has no backup at all (stale once it is older than ``stale_after``
     with no Success backup), and a change of its AutoBackup is announced. A failed group
-    listing changes no staleness either, and announces and learns no AutoBackup.
+    listing changes no staleness either, and announces and learns no AutoBackup. A group
+    that one complete group listing misses is pending too (``missing["groups"]``): its
+    AutoBackup and its staleness are kept as they were, and it is forgotten only when the
+    next complete group listing misses it too.
 
     The first poll that lists anything (``primed``) announces nothing unless
     ``announce_existing``: what exists at the start is remembered, not news. A poll that
@@ -272,12 +334,19 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
         elif before["state"] != backup["state"]:
             events.append(backup_event("backup_state_changed", backup, previous_state=before["state"]))
 
+    # What is not listed: gone when it was pending already (a complete poll confirms it),
+    # else kept, pending (a complete poll), or as it was (a poll that failed: no news of it).
+    pending = set(state["missing"]["backups"])
     remembered = dict(current)
-    gone = [backup for backup_id, backup in previous.items() if backup_id not in current]
+    unlisted = [backup for backup_id, backup in previous.items() if backup_id not in current]
     if complete:
-        events.extend(backup_event("backup_removed", backup) for backup in chronological(gone))
+        events.extend(backup_event("backup_removed", backup)
+                      for backup in chronological(b for b in unlisted if b["backup_id"] in pending))
+        unlisted = [backup for backup in unlisted if backup["backup_id"] not in pending]
+        pending = set(backup["backup_id"] for backup in unlisted)
     else:
-        remembered.update((backup["backup_id"], backup) for backup in gone)
+        pending &= set(backup["backup_id"] for backup in unlisted)  # a pending backup listed again is there
+    remembered.update((backup["backup_id"], backup) for backup in unlisted)
 
     watched = groups is not None
     listed = listed_groups(groups)
@@ -286,13 +355,23 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
     # The first settled poll that lists the groups learns them: it announces their news
     # (what only the group listing shows) only with announce_existing.
     learning = watched and settled and not groups_known and not announce_existing
-    status = group_status(current.values(), listed.values())
+    # A poll that learns or renews the groups' policies: every group listing answered.
+    renewing = watched and groups_complete and (groups_known or settled)
+    known = dict(((region, group_id), value) for region, group_id, value in state["policies"] or [])
+    pending_groups = set(tuple(key) for key in state["missing"]["groups"]) if watched else set()
+    if renewing:
+        unlisted_groups = set(known) - set(listed)
+        pending_groups = unlisted_groups - pending_groups  # those missing twice are forgotten
+
+    status = group_status(remembered.values(), listed.values())
     stale = set(tuple(key) for key in state["stale_groups"])
     if stale_after is None:
         stale = set()
     elif settled:
-        now_stale = set()
+        now_stale = stale & pending_groups  # a group pending removal keeps its staleness
         for key, (newest, last_success, group) in sorted(status.items()):
+            if key in pending_groups:
+                continue
             if is_stale(last_success, now, stale_after, group):
                 now_stale.add(key)
                 if key not in stale and not (learning and newest is None):
@@ -304,12 +383,12 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
     policies = state["policies"]
     if not watched:
         policies = None  # not known when the groups are watched again
-    elif groups_complete and (groups_known or settled):  # learnt together with the groups' staleness
-        known = dict(((region, group_id), value) for region, group_id, value in policies or [])
+    elif renewing:  # learnt together with the groups' staleness
         if not learning:
             events.extend(_policy_events(known, listed, status, now, stale_after))
-        # exactly the groups listed: a group no longer listed is forgotten
-        policies = sorted([region, group_id, auto_backup_of(group)] for (region, group_id), group in listed.items())
+        # the groups listed, and those pending removal: a group missing twice is forgotten
+        policies = sorted([[region, group_id, auto_backup_of(group)] for (region, group_id), group in listed.items()]
+                          + [[region, group_id, known[(region, group_id)]] for region, group_id in pending_groups])
 
     after = {
         "version": STATE_VERSION,
@@ -318,7 +397,63 @@ def poll_events(state, backups, now, complete=True, stale_after=None, announce_e
         "backups": remembered,
         "stale_groups": sorted(list(key) for key in stale),
         "policies": policies,
+        "missing": {"backups": sorted(pending), "groups": sorted(list(key) for key in pending_groups)},
     }
     if not state["primed"] and not announce_existing:
         events = []
     return events, after
+
+
+def _counted(count, one, many):
+    return "%d %s" % (count, one if count == 1 else many)
+
+
+def _named(names, limit=10):
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else "%s and %d more" % (shown, len(names) - limit)
+
+
+def missing_report(before, after):
+    """Warnings, for the source's log, of the poll that turned the state ``before`` into ``after``:
+    the backups (and groups) it found missing, now pending removal, and those it listed again
+    after the previous listing had missed them. A list of strings; none for an ordinary poll."""
+    warnings = []
+    was = set(before["missing"]["backups"])
+    now = set(after["missing"]["backups"])
+    newly = sorted(now - was)
+    if newly:
+        regions = sorted(set(after["backups"][backup_id]["region"] for backup_id in newly))
+        warnings.append(
+            "%s of the %d remembered %s missing from this poll's listing (%s); %s announced as backup_removed only "
+            "if still missing at the next poll: %s" % (
+                _counted(len(newly), "backup", "backups"), len(before["backups"]),
+                "is" if len(newly) == 1 else "are", ", ".join(regions),
+                "it is" if len(newly) == 1 else "they are", _named(newly)))
+    back = sorted(backup_id for backup_id in was - now if backup_id in after["backups"])
+    if back:
+        regions = sorted(set(after["backups"][backup_id]["region"] for backup_id in back))
+        warnings.append(
+            "%s missing from the previous poll's listing %s listed again (%s): that listing had missed %s, "
+            "and no backup_removed is sent: %s" % (
+                _counted(len(back), "backup", "backups"), "is" if len(back) == 1 else "are", ", ".join(regions),
+                "it" if len(back) == 1 else "them", _named(back)))
+    was = set(tuple(key) for key in before["missing"]["groups"])
+    now = set(tuple(key) for key in after["missing"]["groups"])
+    newly = sorted(now - was)
+    if newly:
+        warnings.append(
+            "%s of the %d remembered %s missing from this poll's group listing (%s); %s forgotten only if still "
+            "missing at the next poll: %s" % (
+                _counted(len(newly), "Redis group", "Redis groups"), len(before["policies"] or []),
+                "is" if len(newly) == 1 else "are", ", ".join(sorted(set(region for region, _id in newly))),
+                "it is" if len(newly) == 1 else "they are", _named(group_id for _region, group_id in newly)))
+    listed = set(tuple(entry[:2]) for entry in after["policies"] or [])
+    back = sorted(key for key in was - now if key in listed)
+    if back:
+        warnings.append(
+            "%s missing from the previous poll's group listing %s listed again (%s): that listing had missed %s: %s" % (
+                _counted(len(back), "Redis group", "Redis groups"), "is" if len(back) == 1 else "are",
+                ", ".join(sorted(set(region for region, _id in back))), "it" if len(back) == 1 else "them",
+                _named(group_id for _region, group_id in back)))
+    return warnings

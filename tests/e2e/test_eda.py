@@ -279,6 +279,109 @@ def test_a_failing_listing_sends_api_error_and_polling_goes_on(source, emulator)
     asyncio.run(scenario())
 
 
+def at_backup_listings(emu, *actions):
+    """Run each of ``actions`` as one DescribeURedisBackup request begins, before it is answered:
+    the first at the next such request, the second at the one after, ... A poll of one region and
+    one region type with less than a page of backups makes one such request: the first action
+    changes what one poll lists, the next one what the next poll lists. Returns the list of the
+    actions not yet run."""
+    left, begin = list(actions), emu._begin_api_request
+
+    def hooked(region, name=""):
+        number = begin(region, name)
+        if name == "DescribeURedisBackup" and left:
+            left.pop(0)()
+        return number
+
+    emu._begin_api_request = hooked
+    return left
+
+
+async def until_done(watch, left, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while left:
+        if watch.task.done():
+            watch.task.result()
+            pytest.fail("the source stopped")
+        if time.monotonic() > deadline:
+            pytest.fail("the source did not poll in %ss" % timeout)
+        await asyncio.sleep(0.02)
+
+
+def test_one_empty_listing_announces_no_removal_and_the_state_file_keeps_every_backup(source, start_emulator,
+                                                                                      tmp_path, caplog):
+    """The listing answers TotalCount 0 for exactly one poll, then everything again: no backup_removed,
+    no backup_new, no group_stale; the state file written after that poll still holds every backup."""
+    rows = [row("a1", age=HOUR), row("a2", age=2 * HOUR), row("a3", state="Error", age=3 * HOUR)]
+    emu = start_emulator(data=controlled_dataset(rows))
+    state_file = tmp_path / "state.json"
+    args = connection(emu, regions=["cn-bj2"], interval=0.1, stale_after="1d", state_file=str(state_file))
+    ids = sorted(r["BackupId"] for r in rows)
+    seen = {}
+
+    def blip():
+        seen["before"] = json.loads(state_file.read_text())
+        emu.change(delete=ids)
+
+    def back():  # the blip poll's events are on the queue, and its state saved
+        seen["after blip"] = json.loads(state_file.read_text())
+        emu.change(upsert=rows)
+
+    async def scenario():
+        watch = Watch(source, emu, args)
+        assert await watch.settle(per_poll=2) == []  # the first poll remembers a1, a2, a3
+        left = at_backup_listings(emu, blip, back)
+        await until_done(watch, left)
+        events = await watch.settle(per_poll=2)
+        await watch.stop()
+        return events
+
+    assert asyncio.run(scenario()) == []  # no backup_removed, no backup_new, nothing else
+    before, during, after = seen["before"], seen["after blip"], json.loads(state_file.read_text())
+    assert sorted(before["backups"]) == ids and before["missing"] == {"backups": [], "groups": []}
+    assert during["backups"] == before["backups"]  # every backup, with its facts
+    assert during["missing"]["backups"] == ids and during["stale_groups"] == before["stale_groups"] == []
+    assert sorted(after["backups"]) == ids and after["missing"] == {"backups": [], "groups": []}
+    log = " ".join(caplog.text.split())
+    assert ("3 backups of the 3 remembered are missing from this poll's listing (cn-bj2); they are announced as "
+            "backup_removed only if still missing at the next poll: a1, a2, a3") in log
+    assert ("3 backups missing from the previous poll's listing are listed again (cn-bj2): that listing had "
+            "missed them, and no backup_removed is sent: a1, a2, a3") in log
+
+
+def test_a_real_removal_is_announced_once_one_poll_later(source, start_emulator, tmp_path, caplog):
+    rows = [row("a1", age=HOUR), row("a2", age=2 * HOUR), row("a3", age=3 * HOUR)]
+    emu = start_emulator(data=controlled_dataset(rows))
+    state_file = tmp_path / "state.json"
+    args = connection(emu, regions=["cn-bj2"], interval=0.1, stale_after="1d", state_file=str(state_file))
+    seen = []
+
+    async def scenario():
+        watch = Watch(source, emu, args)
+        assert await watch.settle(per_poll=2) == []
+
+        def look():  # as a poll begins: the events of the polls before, and the state they left
+            seen.append((watch.queue.qsize(), json.loads(state_file.read_text())))
+
+        left = at_backup_listings(emu, lambda: emu.change(delete=["a2"]), look, look)
+        await until_done(watch, left)
+        events = await watch.settle(per_poll=2)
+        await watch.stop()
+        return events
+
+    gone = next(b for b in expected_backups(emu.data, "cn-bj2") if b["backup_id"] == "a2")
+    events = asyncio.run(scenario())
+    assert summary(events) == [("backup_removed", "a2", None)]  # once
+    assert facts_of(events[0]) == gone
+    (queued_first, first), (queued_second, second) = seen
+    # The first poll without a2: nothing sent, a2 kept and pending. The next one: removed.
+    assert queued_first == 0 and first["missing"]["backups"] == ["a2"] and sorted(first["backups"]) == ["a1", "a2", "a3"]
+    assert queued_second == 1 and second["missing"]["backups"] == [] and sorted(second["backups"]) == ["a1", "a3"]
+    assert ("1 backup of the 3 remembered is missing from this poll's listing (cn-bj2); it is announced as "
+            "backup_removed only if still missing at the next poll: a2") in " ".join(caplog.text.split())
+    assert "listed again" not in caplog.text
+
+
 def fail_action(emu, action):
     """Make every request of ``action`` fail with HTTP 503 until the returned set is emptied
     (the emulator fails by region or request number; this picks by action, in this test)."""
@@ -334,7 +437,7 @@ def test_a_failing_group_listing_sends_api_error_and_holds_back_staleness_and_po
 
 def test_a_version_1_state_file_is_migrated_not_set_aside(source, start_emulator, tmp_path, caplog):
     """Users upgrading keep their state: no backup is news again, the groups' automatic backups
-    are learnt without events, and the file is rewritten as version 2."""
+    are learnt without events, and the file is rewritten as version 3."""
     data = generate_dataset(["cn-bj2"], 0, seed=7)
     data["backups"] = [r for r in data["backups"] if r["ProjectId"] != "org-demo"] + [row("a1", group="uredis-a")]
     emu = start_emulator(data=data)
@@ -343,7 +446,7 @@ def test_a_version_1_state_file_is_migrated_not_set_aside(source, start_emulator
     state = sound_state(source, emu, args)
     backup = expected_backups(emu.data, "cn-bj2")[0]
     state.update(version=1, backups={backup["backup_id"]: backup}, stale_groups=[])
-    del state["policies"]
+    del state["policies"], state["missing"]
     state_file.write_text(json.dumps(state))
 
     async def scenario():
@@ -359,7 +462,7 @@ def test_a_version_1_state_file_is_migrated_not_set_aside(source, start_emulator
     assert (event["type"], event["group_id"]) == ("group_auto_backup_disabled", "uredis-cnbj2-90")
     assert "not usable" not in caplog.text and not [p for p in tmp_path.iterdir() if "invalid" in p.name]
     saved = json.loads(state_file.read_text())
-    assert saved["version"] == 2 and list(saved["backups"]) == [backup["backup_id"]]
+    assert saved["version"] == 3 and list(saved["backups"]) == [backup["backup_id"]]
     assert ["cn-bj2", "uredis-cnbj2-90", "disable"] in saved["policies"]
 
 
@@ -530,7 +633,7 @@ def make_link_to_dev_zero(path, _state):
     (changed(lambda s: s.update(primed="yes")), "its primed is 'yes', expected true or false"),
     (changed(lambda s: s["scope"].update(odd=1)), "its scope is not a mapping of account, base_url"),
     (changed(lambda s: s["scope"].update(regions="cn-bj2,hk", group_ids=[3])), "its scope has group_ids=[3]"),
-    (changed(lambda s: s.update(version=True)), "it is not a version 1 or 2 state"),
+    (changed(lambda s: s.update(version=True)), "it is not a version 1, 2 or 3 state"),
     (make_fifo, "it is a FIFO, not a regular file"),
     (make_folder, "it is a directory, not a regular file"),
     (make_link_to_dev_zero, "it is a character device, not a regular file"),

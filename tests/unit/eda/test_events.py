@@ -20,6 +20,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils._events import (
     OtherScope,
     group_status,
     is_stale,
+    missing_report,
     new_state,
     poll_events,
     restore_state,
@@ -82,7 +83,10 @@ def test_a_region_that_always_fails_does_not_silence_the_others():
     assert kinds(events) == [("backup_new", "b")]
     # ...but no removal, since what the failing listing would show may still be there.
     events, state = poll_events(state, [b], NOW, complete=False)
-    assert events == []
+    assert events == [] and state["missing"]["backups"] == []
+    # Two complete polls without a: removed, at the second.
+    events, state = poll_events(state, [b], NOW)
+    assert events == [] and state["missing"]["backups"] == ["a"]
     events, state = poll_events(state, [b], NOW)
     assert kinds(events) == [("backup_removed", "a")]
 
@@ -103,6 +107,8 @@ def test_backup_events_carry_the_facts_a_type_and_the_previous_state():
     assert list(events[0])[0] == "type"
     assert set(events[1]) == set(fresh) | {"type"}
     events, state = poll_events(state, [fresh], NOW)
+    assert events == [] and state["backups"] == {"a": done, "b": fresh}  # pending removal
+    events, state = poll_events(state, [fresh], NOW)
     assert events == [dict(done, type="backup_removed")]
     assert state["backups"] == {"b": fresh}
 
@@ -118,6 +124,7 @@ def test_a_change_of_other_facts_is_remembered_but_not_announced():
 def test_events_of_one_poll_come_in_a_fixed_order():
     state = primed(backup("keep", state="Backuping", age=3 * HOUR), backup("gone-new", age=HOUR),
                    backup("gone-old", age=9 * HOUR), stale_after=None)
+    _events, state = poll_events(state, [backup("keep", state="Backuping", age=3 * HOUR)], NOW)  # the gone are pending
     listed = [backup("late", age=10), backup("keep", state="Error", age=3 * HOUR), backup("early", age=5 * HOUR)]
     events, _state = poll_events(state, listed, NOW)
     assert kinds(events) == [
@@ -144,9 +151,12 @@ def test_a_partial_poll_announces_what_it_saw_but_removes_and_forgets_nothing():
     assert kinds(events) == [("backup_state_changed", "a"), ("backup_new", "c")]
     assert set(state["backups"]) == {"a", "b", "c"}
     assert state["stale_groups"] == [["cn-bj2", "g-2"]]
-    # A complete poll settles it (and g-1, whose only good backup expired, is now stale).
+    # A complete poll settles it (g-1, whose only good backup expired, is now stale; g-2 is fresh);
+    # b is pending removal, and removed at the next complete poll that does not list it either.
     events, state = poll_events(state, [backup("a", state="Expired"), c], NOW, stale_after=26 * HOUR)
-    assert kinds(events) == [("backup_removed", "b"), ("group_stale", "g-1"), ("group_recovered", "g-2")]
+    assert kinds(events) == [("group_stale", "g-1"), ("group_recovered", "g-2")]
+    events, state = poll_events(state, [backup("a", state="Expired"), c], NOW, stale_after=26 * HOUR)
+    assert kinds(events) == [("backup_removed", "b")]
 
 
 # --- staleness ------------------------------------------------------------------------
@@ -203,6 +213,8 @@ def test_a_group_without_a_success_is_stale_and_without_backups_is_forgotten():
     events, state = poll_events(state, [backup("a", state="Error")], NOW, stale_after=HOUR)
     assert kinds(events) == [("backup_state_changed", "a"), ("group_stale", "g-1")]
     assert events[1]["last_success"] is None and events[1]["last_success_age"] is None
+    events, state = poll_events(state, [], NOW, stale_after=HOUR)
+    assert events == [] and state["stale_groups"] == [["cn-bj2", "g-1"]]  # a is pending removal
     events, state = poll_events(state, [], NOW, stale_after=HOUR)
     assert kinds(events) == [("backup_removed", "a")]
     assert state["stale_groups"] == []
@@ -270,10 +282,10 @@ DELETE = object()
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda data: data.clear() or data.update(version=99), "not a version 1 or 2 state"),
-    (setter("version", True), "not a version 1 or 2 state"),
-    (setter("version", "1"), "not a version 1 or 2 state"),
-    (setter("version", 1.0), "not a version 1 or 2 state"),
+    (lambda data: data.clear() or data.update(version=99), "not a version 1, 2 or 3 state"),
+    (setter("version", True), "not a version 1, 2 or 3 state"),
+    (setter("version", "1"), "not a version 1, 2 or 3 state"),
+    (setter("version", 1.0), "not a version 1, 2 or 3 state"),
     (setter("extra", 1), "has the keys"),
     (setter("primed", DELETE), "has the keys"),
     (setter("primed", 1), "its primed is 1, expected true or false"),
@@ -327,8 +339,11 @@ def test_a_damaged_state_of_another_scope_is_damaged_first():
 def test_a_restored_state_polls_without_error():
     """What passes the checks is what poll_events can use: no TypeError on a later poll."""
     state = restore_state(sound_state(), SCOPE)
-    events, _state = poll_events(state, [backup("c")], NOW, stale_after=HOUR)
-    assert kinds(events) == [("backup_new", "c"), ("backup_removed", "b"), ("backup_removed", "a")]
+    events, state = poll_events(state, [backup("c")], NOW, stale_after=HOUR)
+    assert kinds(events) == [("backup_new", "c")]
+    events, _state = poll_events(restore_state(json.loads(json.dumps(state)), SCOPE), [backup("c")], NOW,
+                                 stale_after=HOUR)
+    assert kinds(events) == [("backup_removed", "b"), ("backup_removed", "a")]
 
 
 # --- properties over any sequence of polls ------------------------------------------
@@ -345,20 +360,30 @@ def listing(snap):
     return [backup(i, state=s, group=g, age=hours * HOUR) for i, (s, g, hours) in sorted(snap.items())]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(snapshot, st.booleans()), min_size=1, max_size=6))
-def test_events_replayed_on_what_was_known_give_what_is_listed(polls):
-    """Complete polls: every difference is announced once, nothing else is. A JSON round
-    trip of the state between two polls (a restart with state_file) changes nothing."""
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(snapshot, st.booleans(), st.booleans()), min_size=1, max_size=8))
+def test_events_replayed_on_what_was_known_give_what_is_believed(polls):
+    """Any polls, some with a failed listing: every difference is announced once, nothing else
+    is; a backup is removed at the second complete poll in a row that misses it (a failed poll
+    in between changes nothing of that), and one listed again before is no news. Staleness
+    follows the backups believed to exist: listed, or pending removal. A JSON round trip of
+    the state between two polls (a restart with state_file) changes nothing."""
     state = primed(stale_after=24 * HOUR)
-    known = {}
+    known = {}  # what the events said exists, and its state
+    believed = {}  # backup id -> (state, group, hours): listed, or not yet confirmed gone
+    pending = set()
     stale = set()
-    for snap, restart in polls:
+    for snap, failed, restart in polls:
         if restart:
             state = restore_state(json.loads(json.dumps(state)), SCOPE)
-        events, state = poll_events(state, listing(snap), NOW, stale_after=24 * HOUR)
-        listed_groups = set(group for _state, group, _hours in snap.values())
-        stale &= listed_groups  # a group no longer listed is forgotten, without an event
+        events, state = poll_events(state, listing(snap), NOW, complete=not failed, stale_after=24 * HOUR)
+        removed = set() if failed else pending - set(snap)
+        pending = (pending - set(snap)) if failed else (set(believed) - set(snap) - removed)
+        believed = dict((i, facts) for i, facts in believed.items() if i not in removed)
+        believed.update(snap)
+        believed_groups = set(group for _state, group, _hours in believed.values())
+        if not failed:
+            stale &= believed_groups  # a group no longer believed to have backups is forgotten, without an event
         for event in events:
             if event["type"] == "backup_new":
                 assert event["backup_id"] not in known
@@ -367,16 +392,22 @@ def test_events_replayed_on_what_was_known_give_what_is_listed(polls):
                 assert known[event["backup_id"]] == event["previous_state"] != event["state"]
                 known[event["backup_id"]] = event["state"]
             elif event["type"] == "backup_removed":
+                assert event["backup_id"] in removed
+                removed.remove(event["backup_id"])
                 del known[event["backup_id"]]
             elif event["type"] == "group_stale":
-                assert event["group_id"] not in stale
+                assert not failed and event["group_id"] not in stale
                 stale.add(event["group_id"])
             else:
-                assert event["type"] == "group_recovered"
+                assert not failed and event["type"] == "group_recovered"
                 stale.remove(event["group_id"])
-        assert known == dict((i, s) for i, (s, _g, _h) in snap.items())
-        fresh = set(group for s, group, hours in snap.values() if s == "Success" and hours <= 24)
-        assert stale == listed_groups - fresh
+        assert removed == set()  # every confirmed removal was announced
+        assert known == dict((i, s) for i, (s, _g, _h) in believed.items())
+        assert state["missing"]["backups"] == sorted(pending) and set(state["backups"]) == set(believed)
+        if not failed:
+            fresh = set(group for s, group, hours in believed.values() if s == "Success" and hours <= 24)
+            assert stale == believed_groups - fresh
+        assert state["stale_groups"] == [["cn-bj2", g] for g in sorted(stale)]
 
 
 def test_a_state_file_with_incomplete_facts_is_not_used():
@@ -445,10 +476,11 @@ def test_a_new_group_seen_with_backups_off_is_announced_and_at_the_start_only_wi
 
 def test_a_version_1_state_is_migrated_and_learns_policies_without_announcing_them():
     state = primed(backup("a"))
-    old = dict((k, v) for k, v in json.loads(json.dumps(state)).items() if k != "policies")
+    old = dict((k, v) for k, v in json.loads(json.dumps(state)).items() if k not in ("policies", "missing"))
     old["version"] = 1
     restored = restore_state(old, SCOPE)
-    assert restored["version"] == 2 and restored["policies"] is None and restored["backups"] == state["backups"]
+    assert restored["version"] == 3 and restored["policies"] is None and restored["backups"] == state["backups"]
+    assert restored["missing"] == {"backups": [], "groups": []}
     events, after = poll_events(restored, [backup("a")], NOW, groups=[group("g-1", auto="disable")])
     assert events == []
     assert after["policies"] == [["cn-bj2", "g-1", "disable"]]
@@ -489,7 +521,10 @@ def test_a_group_no_longer_listed_is_forgotten_and_is_news_when_it_comes_back_sw
     state = primed()
     _events, state = poll_events(state, [], NOW, groups=[group("g-1", auto="disable"), group("g-2")])
     _events, state = poll_events(state, [], NOW, groups=[group("g-2")])
-    assert state["policies"] == [["cn-bj2", "g-2", "enable"]]
+    assert state["policies"] == [["cn-bj2", "g-1", "disable"], ["cn-bj2", "g-2", "enable"]]  # g-1 pending removal
+    assert state["missing"]["groups"] == [["cn-bj2", "g-1"]]
+    _events, state = poll_events(state, [], NOW, groups=[group("g-2")])
+    assert state["policies"] == [["cn-bj2", "g-2", "enable"]] and state["missing"]["groups"] == []
     events, state = poll_events(state, [], NOW, groups=[group("g-1", auto="disable"), group("g-2")])
     assert kinds(events) == [("group_auto_backup_disabled", "g-1")]
 
@@ -514,6 +549,8 @@ def test_a_failed_group_listing_announces_no_policy_and_no_staleness_and_learns_
 
 def test_a_failed_group_listing_does_not_hold_back_the_removal_of_a_backup():
     state = primed(backup("a"))
+    events, state = poll_events(state, [], NOW, groups=[], groups_complete=False)
+    assert events == [] and state["missing"]["backups"] == ["a"]
     events, _state = poll_events(state, [], NOW, groups=[], groups_complete=False)
     assert kinds(events) == [("backup_removed", "a")]
 
@@ -522,7 +559,7 @@ def test_the_first_listing_of_the_groups_learns_them_silently_after_an_upgrade()
     """A version 1 state: the groups without backups that are stale, and those switched off,
     were there before; they are learnt, not announced (announce_existing announces them)."""
     v1 = json.loads(json.dumps(primed(backup("a", age=99 * HOUR), stale_after=HOUR)))
-    del v1["policies"]
+    del v1["policies"], v1["missing"]
     v1["version"] = 1
     listed = [group("g-1"), group("never", auto="disable")]
     events, state = poll_events(restore_state(v1, SCOPE), [backup("a", age=99 * HOUR)], NOW, stale_after=HOUR,
@@ -588,12 +625,13 @@ def test_more_damaged_policies_are_refused(policies, message):
         restore_state(data, SCOPE)
 
 
-@pytest.mark.parametrize("version, keys", [(1, "policies"), (2, None)])
-def test_a_state_of_one_version_with_the_keys_of_the_other_is_refused(version, keys):
+@pytest.mark.parametrize("version, drop", [(1, ["missing"]), (2, []), (2, ["policies", "missing"]), (3, ["missing"]),
+                                           (3, ["policies"])])
+def test_a_state_of_one_version_with_the_keys_of_another_is_refused(version, drop):
     data = json.loads(json.dumps(primed()))
     data["version"] = version
-    if keys is None:
-        del data["policies"]
+    for key in drop:
+        del data[key]
     with pytest.raises(ValueError, match=r"has the keys .*\(version %d\)" % version):
         restore_state(data, SCOPE)
 
@@ -606,10 +644,14 @@ group_snapshot = st.dictionaries(st.sampled_from(["g-1", "g-2", "g-3"]),
 @given(st.lists(st.tuples(group_snapshot, st.booleans(), st.booleans()), min_size=1, max_size=6))
 def test_policy_events_replayed_give_the_groups_switched_off(polls):
     """Over any polls (some with a failed group listing, some restarted from JSON): a group is
-    announced off exactly when it is listed off and was not known off, on when it was."""
+    announced off exactly when it is listed off and was not known off, on when it was. A group
+    that one complete listing misses is kept as it was; the next complete listing that misses
+    it too forgets it (without an event)."""
     state = primed()
     _events, state = poll_events(state, [], NOW, groups=[])  # the groups' first listing: none
     off = set()
+    remembered = {}  # group id -> its AutoBackup (listed, or pending removal)
+    pending = set()
     for snap, failed, restart in polls:
         if restart:
             state = restore_state(json.loads(json.dumps(state)), SCOPE)
@@ -625,5 +667,225 @@ def test_policy_events_replayed_give_the_groups_switched_off(polls):
         if failed:
             assert events == []
         else:
-            off &= set(snap)  # a group no longer listed is forgotten
-            assert off == set(g for g, a in snap.items() if a == "disable")
+            forgotten = pending - set(snap)
+            pending = set(remembered) - set(snap) - forgotten
+            remembered = dict((g, a) for g, a in remembered.items() if g in pending)
+            remembered.update((g, "disable" if a == "disable" else "enable") for g, a in snap.items())
+            off -= forgotten  # forgotten without an event
+            assert off == set(g for g, a in remembered.items() if a == "disable")
+        assert state["missing"]["groups"] == [["cn-bj2", g] for g in sorted(pending)]
+
+
+# --- a removal is confirmed at the next complete poll: one listing that misses backups sets nothing off ---
+
+
+def test_an_empty_listing_then_the_full_one_announces_nothing_and_forgets_nothing():
+    a, b, c = backup("a"), backup("b", state="Error", group="g-2"), backup("c", age=2 * HOUR)
+    state = primed(a, b, c, stale_after=26 * HOUR)
+    events, blip = poll_events(state, [], NOW, stale_after=26 * HOUR)  # TotalCount 0, once
+    assert events == []
+    assert blip["backups"] == {"a": a, "b": b, "c": c}  # every backup, with its last facts
+    assert blip["missing"] == {"backups": ["a", "b", "c"], "groups": []}
+    assert blip["stale_groups"] == state["stale_groups"] == [["cn-bj2", "g-2"]]
+    assert restore_state(json.loads(json.dumps(blip)), SCOPE) == blip  # and so does the state file
+    events, after = poll_events(blip, [a, b, c], NOW, stale_after=26 * HOUR)
+    assert events == []  # no backup_new either
+    assert after == dict(state, missing={"backups": [], "groups": []})
+
+
+def test_a_short_listing_announces_nothing():
+    a, b, c = backup("a"), backup("b"), backup("c")
+    state = primed(a, b, c)
+    events, state = poll_events(state, [b], NOW)  # one row of three
+    assert events == [] and state["missing"]["backups"] == ["a", "c"] and set(state["backups"]) == {"a", "b", "c"}
+    events, state = poll_events(state, [a, b, c], NOW)
+    assert events == [] and state["missing"]["backups"] == []
+
+
+def test_a_real_removal_is_announced_at_the_second_poll_that_misses_it_and_once():
+    a, b = backup("a"), backup("b")
+    state = primed(a, b)
+    events, state = poll_events(state, [b], NOW)
+    assert events == []
+    events, state = poll_events(state, [b], NOW)
+    assert events == [dict(a, type="backup_removed")]  # its last facts
+    assert state["backups"] == {"b": b} and state["missing"]["backups"] == []
+    for _poll in range(3):
+        events, state = poll_events(state, [b], NOW)
+        assert events == []
+
+
+def test_a_failed_poll_neither_confirms_nor_cancels_a_pending_removal():
+    a, b = backup("a"), backup("b", region="hk")
+    state = primed(a, b)
+    events, state = poll_events(state, [b], NOW)
+    assert events == [] and state["missing"]["backups"] == ["a"]
+    events, state = poll_events(state, [b], NOW, complete=False)  # cn-bj2's listing failed
+    assert events == [] and state["missing"]["backups"] == ["a"] and "a" in state["backups"]
+    events, state = poll_events(state, [], NOW, complete=False)  # a failed poll misses b: b is not pending
+    assert events == [] and state["missing"]["backups"] == ["a"]
+    events, state = poll_events(state, [b], NOW)
+    assert kinds(events) == [("backup_removed", "a")]
+
+
+def test_a_pending_backup_listed_by_a_failed_poll_is_there():
+    a, b = backup("a"), backup("b", region="hk")
+    state = primed(a, b)
+    _events, state = poll_events(state, [b], NOW)
+    events, state = poll_events(state, [a], NOW, complete=False)  # hk failed; a is listed again
+    assert events == [] and state["missing"]["backups"] == []
+    events, state = poll_events(state, [b], NOW)
+    assert events == [] and state["missing"]["backups"] == ["a"]  # pending again, not removed
+
+
+def test_a_pending_backup_listed_again_in_another_state_is_a_state_change_only():
+    state = primed(backup("a", state="Backuping"))
+    _events, state = poll_events(state, [], NOW)
+    events, state = poll_events(state, [backup("a", state="Error")], NOW)
+    assert kinds(events) == [("backup_state_changed", "a")] and events[0]["previous_state"] == "Backuping"
+
+
+def test_a_group_whose_backups_blip_does_not_go_stale():
+    """A listed group whose backups one listing misses would have none: stale, but only for that poll."""
+    fresh, failed = backup("a", age=HOUR), backup("e", state="Error", age=60)
+    listed = [group("g-1"), group("g-2")]
+    state = primed(fresh, failed, backup("old", group="g-2", age=99 * HOUR), stale_after=26 * HOUR)
+    _events, state = poll_events(state, [fresh, failed, backup("old", group="g-2", age=99 * HOUR)], NOW,
+                                 stale_after=26 * HOUR, groups=listed)
+    assert state["stale_groups"] == [["cn-bj2", "g-2"]]
+    for blip in ([], [failed]):  # an empty listing; a short one, that leaves g-1 only a failed backup
+        events, after = poll_events(state, blip, NOW, stale_after=26 * HOUR, groups=listed)
+        assert events == [] and after["stale_groups"] == [["cn-bj2", "g-2"]]  # g-1 not stale, g-2 still stale
+        events, after = poll_events(after, [fresh, failed, backup("old", group="g-2", age=99 * HOUR)], NOW,
+                                    stale_after=26 * HOUR, groups=listed)
+        assert events == [] and after == state
+    # Without the group listing too: g-1 known by its backups only.
+    state = primed(fresh, failed, stale_after=26 * HOUR)
+    events, after = poll_events(state, [failed], NOW, stale_after=26 * HOUR)
+    assert events == [] and after["stale_groups"] == []
+    # Gone for good: the next poll confirms it, and g-1 (a failed backup only) is stale then.
+    events, after = poll_events(after, [failed], NOW, stale_after=26 * HOUR)
+    assert kinds(events) == [("backup_removed", "a"), ("group_stale", "g-1")]
+
+
+def test_a_group_that_blips_out_of_the_group_listing_is_not_news_when_it_comes_back():
+    off, young = group("g-1", auto="disable"), group("g-2", age=HOUR)
+    old = group("g-3")  # no backup, old: stale
+    state = primed()
+    _events, state = poll_events(state, [], NOW, stale_after=2 * HOUR, groups=[off, young, old])
+    assert state["stale_groups"] == [["cn-bj2", "g-1"], ["cn-bj2", "g-3"]]
+    events, blip = poll_events(state, [], NOW, stale_after=2 * HOUR, groups=[])  # an empty group listing
+    assert events == []
+    assert blip["policies"] == state["policies"] and blip["stale_groups"] == state["stale_groups"]
+    assert blip["missing"]["groups"] == [["cn-bj2", "g-1"], ["cn-bj2", "g-2"], ["cn-bj2", "g-3"]]
+    assert restore_state(json.loads(json.dumps(blip)), SCOPE) == blip
+    events, after = poll_events(blip, [], NOW, stale_after=2 * HOUR, groups=[off, young, old])
+    assert events == []  # no group_auto_backup_disabled again, no group_stale again
+    assert after == dict(state, missing={"backups": [], "groups": []})
+
+
+def test_a_group_blip_with_a_failed_listing_between_keeps_it_pending_and_two_misses_forget_it():
+    off = group("g-1", auto="disable")
+    state = primed()
+    _events, state = poll_events(state, [], NOW, groups=[off, group("g-2")])
+    _events, state = poll_events(state, [], NOW, groups=[group("g-2")])
+    events, state = poll_events(state, [], NOW, groups=[], groups_complete=False)
+    assert events == [] and state["missing"]["groups"] == [["cn-bj2", "g-1"]]
+    _events, state = poll_events(state, [], NOW, groups=[group("g-2")])
+    assert state["policies"] == [["cn-bj2", "g-2", "enable"]] and state["missing"]["groups"] == []
+    events, state = poll_events(state, [], NOW, groups=[off, group("g-2")])
+    assert kinds(events) == [("group_auto_backup_disabled", "g-1")]  # forgotten: news again, as before
+
+
+def test_not_watching_the_groups_forgets_those_pending_removal():
+    state = primed()
+    _events, state = poll_events(state, [], NOW, groups=[group("g-1")])
+    _events, state = poll_events(state, [], NOW, groups=[])
+    assert state["missing"]["groups"] == [["cn-bj2", "g-1"]]
+    _events, state = poll_events(state, [], NOW)
+    assert state["missing"]["groups"] == [] and state["policies"] is None
+
+
+def test_the_missing_report_says_what_one_poll_missed_and_what_came_back():
+    everything = [backup("a"), backup("b"), backup("c"), backup("h", region="hk")]
+    _events, state = poll_events(primed(*everything), everything, NOW, groups=[group("g-1"), group("g-2")])
+    _events, blip = poll_events(state, [backup("h", region="hk")], NOW, groups=[group("g-2")])
+    assert missing_report(state, blip) == [
+        "3 backups of the 4 remembered are missing from this poll's listing (cn-bj2); they are announced as "
+        "backup_removed only if still missing at the next poll: a, b, c",
+        "1 Redis group of the 2 remembered is missing from this poll's group listing (cn-bj2); it is forgotten "
+        "only if still missing at the next poll: g-1",
+    ]
+    _events, back = poll_events(blip, [backup("a"), backup("b"), backup("h", region="hk")], NOW,
+                                groups=[group("g-1"), group("g-2")])
+    assert missing_report(blip, back) == [
+        "2 backups missing from the previous poll's listing are listed again (cn-bj2): that listing had missed "
+        "them, and no backup_removed is sent: a, b",
+        "1 Redis group missing from the previous poll's group listing is listed again (cn-bj2): that listing "
+        "had missed it: g-1",
+    ]
+    _events, gone = poll_events(back, [backup("a"), backup("b"), backup("h", region="hk")], NOW,
+                                groups=[group("g-1"), group("g-2")])
+    assert missing_report(back, gone) == []  # c's removal is an event, not a warning
+    assert missing_report(gone, gone) == []
+
+
+def test_the_missing_report_names_at_most_ten():
+    state = primed(*[backup("b%02d" % n) for n in range(12)])
+    _events, blip = poll_events(state, [], NOW)
+    [warning] = missing_report(state, blip)
+    assert warning.startswith("12 backups of the 12 remembered are missing")
+    assert warning.endswith(": b00, b01, b02, b03, b04, b05, b06, b07, b08, b09 and 2 more")
+
+
+def test_a_version_2_state_is_migrated_with_nothing_pending():
+    state = primed(backup("a"), backup("b"))
+    _events, state = poll_events(state, [backup("a"), backup("b")], NOW, groups=[group("g-1")])
+    v2 = json.loads(json.dumps(state))
+    del v2["missing"]
+    v2["version"] = 2
+    restored = restore_state(v2, SCOPE)
+    assert restored == dict(state, missing={"backups": [], "groups": []}) and restored["version"] == 3
+    events, after = poll_events(restored, [backup("b")], NOW, groups=[group("g-1")])
+    assert events == [] and after["missing"]["backups"] == ["a"]  # a first miss: pending, as with a version 3 state
+
+
+def missing_set(*path_and_value):
+    return setter("missing", *path_and_value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (setter("missing", None), "its missing is not a mapping of backups"),
+    (setter("missing", []), "its missing is not a mapping of backups"),
+    (setter("missing", {"backups": []}), "its missing is not a mapping of backups"),
+    (setter("missing", {"backups": [], "groups": [], "x": 1}), "its missing is not a mapping"),
+    (missing_set("backups", "a"), "its missing backups are not a list of backup ids"),
+    (missing_set("backups", {"a": 1}), "its missing backups are not a list of backup ids"),
+    (missing_set("backups", None), "its missing backups are not a list"),
+    (missing_set("backups", [1]), r"its missing backups are not a list of backup ids \(entry 0 is 1\)"),
+    (missing_set("backups", ["a", None]), r"\(entry 1 is None\)"),
+    (missing_set("backups", [["a"]]), r"\(entry 0 is \['a'\]\)"),
+    (missing_set("backups", ["zz"]), "its missing backups name 'zz', which is not one of its backups"),
+    (missing_set("backups", ["a", "a"]), "its missing backups name 'a' twice"),
+    (missing_set("groups", {}), r"its missing groups are not a list of \[region, group_id\] pairs"),
+    (missing_set("groups", [["cn-bj2"]]), r"\(entry 0 is \['cn-bj2'\]\)"),
+    (missing_set("groups", [["cn-bj2", 1]]), "entry 0"),
+    (missing_set("groups", ["cn-bj2/g-1"]), "entry 0 is 'cn-bj2/g-1'"),
+    (missing_set("groups", [["cn-bj2", "g-9"]]), "its missing groups name group 'g-9' of region 'cn-bj2', which is not"),
+    (missing_set("groups", [["cn-bj2", "g-1"], ["cn-bj2", "g-1"]]), "name group 'g-1' of region 'cn-bj2' twice"),
+])
+def test_a_damaged_missing_is_refused(change, message):
+    data = json.loads(json.dumps(primed(backup("a"), backup("b"))))
+    data["policies"] = [["cn-bj2", "g-1", "enable"]]
+    assert restore_state(json.loads(json.dumps(data)), SCOPE) == data  # sound before the change
+    change(data)
+    with pytest.raises(ValueError, match=message) as caught:
+        restore_state(data, SCOPE)
+    assert not isinstance(caught.value, OtherScope)
+
+
+def test_a_pending_group_needs_known_policies():
+    data = json.loads(json.dumps(primed()))
+    data["missing"]["groups"] = [["cn-bj2", "g-1"]]  # policies null: no group is known
+    with pytest.raises(ValueError, match="which is not one of its policies"):
+        restore_state(data, SCOPE)

@@ -53,6 +53,15 @@ description:
     polling goes on. A poll with a failed listing announces no removal and no change of
     staleness, since what it could not see may still be there; a poll whose group listing
     failed announces no change of automatic backups either (the next one that answers does).
+  - A removal is confirmed before it is announced, so that one listing that misses backups (an
+    empty or a short answer) sets nothing off. A backup is announced C(backup_removed) only when two
+    complete polls in a row (polls where no listing failed) do not list it, one poll after it went.
+    A poll with a failed listing in between neither confirms nor cancels that removal. A backup that
+    one poll misses and the next one lists again sends no event at all, and meanwhile counts for its
+    group's staleness as before. Such a poll is reported in the log with a warning (how many backups
+    of those remembered are missing, their regions and ids), and so is the poll that lists them
+    again. Likewise a group that one complete group listing misses keeps its automatic backup policy
+    and its staleness until the next one misses it too.
   - The first poll announces nothing but remembers what exists, unless O(announce_existing).
     With O(state_file), what was seen is kept across restarts, so a restart announces
     only what changed meanwhile.
@@ -116,6 +125,12 @@ options:
   max_concurrency:
     description: Pages read at once. Default from E(SIGCALCLOUD_MAX_CONCURRENCY), else V(16).
     type: int
+  max_rows:
+    description:
+      - The most rows (backups or groups) one listing may hold; a listing that claims or serves more fails
+        (an C(api_error) event naming this argument) before it fills memory. Default from
+        E(SIGCALCLOUD_MAX_ROWS), else V(100000), far above any real account.
+    type: int
   group_ids:
     description:
       - Only the backups of these Redis groups. All groups when empty.
@@ -162,8 +177,11 @@ options:
       - A state file written for other regions, region types, groups, project, endpoint or
         account (another public key or profile) is not used (the source then starts as on a
         first poll). The account is kept as a salted hash of the public key, never the key.
+      - The state file is version 3 (it also remembers the backups and groups pending removal). A state
+        file of version 2 (written by 1.0.0) is used, and rewritten as version 3, with nothing pending
+        removal.
       - A state file of version 1 (written before groups were listed) is used, and rewritten as
-        version 2; the first poll that then lists the groups learns their automatic backups
+        version 3; the first poll that then lists the groups learns their automatic backups
         without announcing them (unless O(announce_existing)).
       - A state file that is not one the source writes (not JSON, not a regular file, larger
         than 64 MiB, or a value of the wrong type inside) is set aside, renamed to
@@ -497,6 +515,8 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
             failures = failures + group_failures
             for failure in failures:
                 logger.warning("%s", failure["message"])
+            for warning in _events.missing_report(state, after):  # a listing that missed what was there?
+                logger.warning("%s", _client.printable(warning))  # it names ids the server sent
             # put() does not suspend on an unbounded queue (ansible-rulebook's is one), so a
             # cancellation cannot fall between these events and the save that remembers them.
             for event in failures + events:
