@@ -9,7 +9,9 @@ server-side page cap), so a client that works against it works against the cloud
 misbehaves on demand (latency, HTTP errors, resets, hangs, garbled bodies, rows changing
 between pages) and turns hostile on demand (answers dripped a byte at a time, oversized or
 compressed bodies, an endless or lying TotalCount, pages that contradict their count, terminal
-control text, JSON that breaks decoders), so a client can prove it survives and stays bounded.
+control text, JSON that breaks decoders, consistent answers to another request than the one sent,
+a listing that lags behind creates), so a client can prove it survives, stays bounded and checks each
+answer against its request.
 One file, Python 3.9+ standard library only: copy it into your own CI. docs/docsite/rst/emulator.rst is the
 user guide.
 
@@ -36,7 +38,11 @@ prints one JSON line when ready, {"base_url", "port", "public_key", "private_key
   --drip-interval S              seconds between the bytes of drip and drip_headers (default 1)
   --oversize-bytes N             size of oversized, oversized_chunked and (inflated) gzip_bomb
                                  bodies (default 67108864: 64 MiB)
-  --claimed-total N              the TotalCount of total_claimed and endless (default 10**12)
+  --claimed-total N              the TotalCount of total_claimed, endless and over_limit (default 10**12)
+  --over-limit-rows N            the rows of every over_limit page (default 1000)
+  --listing-lag N                a backup created while this is N is left out of DescribeURedisBackup
+                                 answers (rows and TotalCount) until N of them that would have listed it
+                                 have been answered; the (N+1)-th lists it (default 0: at once)
   --mutate-between-pages [N]     before a page with Offset > 0, add a newest backup and drop
                                  the oldest of the listing (the first N such pages; no N: all)
   --tls-cert FILE --tls-key FILE serve HTTPS
@@ -69,8 +75,25 @@ Hostile kinds (every one composes with --fault-schedule, --fail-region and --fau
   retcode_fraction   "RetCode": 0.9 with the right TotalCount and DataSet
   huge_int           TotalCount as a HUGE_INT_DIGITS (5000) digit integer literal
   lone_surrogate     the first row's BackupName (a group's Name) ends with the JSON escape \\ud800
+Answers to another request (well formed and consistent: only a client that checks an answer against
+its request sees the lie):
+  wrong_action       RetCode 0 and another action's answer for the same Region and ProjectId: to
+                     DescribeURedisBackup the DescribeURedisGroup answer (Offset and Limit as sent), to
+                     every other action the DescribeURedisBackup answer with RegionType normal; a
+                     faulted CreateURedisBackup or UpdateURedisBackupStrategy is not performed
+  other_group        a GroupId-filtered DescribeURedisBackup or DescribeURedisGroup answered with the
+                     rows of the first other GroupId (sorted) that has rows in that listing (backups:
+                     same RegionType, BackupId dropped); none, or no GroupId sent: passes through
+  ignore_filter      the listing as if GroupId and BackupId (a group listing: GroupId and Zone) were not
+                     sent (backups: RegionType as sent, else normal); none sent: passes through
+  over_limit         every page holds --over-limit-rows made-up rows as endless makes them, whatever
+                     Limit and --max-page-size say; TotalCount = --claimed-total
+  empty_listing      RetCode 0, "TotalCount": 0, "DataSet": []
+  short_listing      RetCode 0, the first row of the right page and "TotalCount": 1 (at Offset > 0 no
+                     rows, TotalCount 1); an empty listing passes through
 The kinds that change a listing (total_claimed, endless, empty_dataset, no_dataset,
-control_rows, huge_int, lone_surrogate) leave a refusal (RetCode other than 0) as it is.
+control_rows, huge_int, lone_surrogate and the answers to another request but wrong_action) leave a
+refusal (RetCode other than 0) as it is; so does wrong_action. A kind that passes through counts no fault.
 Dripping and oversized answers end quietly when the client goes away or the emulator stops.
 
 Actions: DescribeURedisBackup, DescribeURedisGroup, CreateURedisBackup, DescribeURedisBackupURL and
@@ -97,15 +120,16 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
 Faults strike every action before it is performed: a faulted CreateURedisBackup or
 UpdateURedisBackupStrategy creates or changes nothing, and a kind that sends a body (hang,
 truncated, the garbled and hostile kinds) sends the gateway's RetCode 150 "Service unavailable" in
-place of the action's answer. The kinds that change a listing touch only answers with a DataSet:
+place of the action's answer (wrong_action: the DescribeURedisBackup answer). The kinds that change a listing touch only answers with a DataSet:
 for the other actions they pass through (no fault counted).
 
 Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action
 and creates, the backups actually created), POST reset_stats, GET backups (the data set), POST
 backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included), POST groups
 {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], "policy": {id: {"AutoBackup":
-"disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, and
-GET download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a
+"disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
+POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), and GET
+download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a
 backup no longer Success). A bad body is HTTP 400 with the reason, and changes nothing.
 """
 
@@ -199,13 +223,26 @@ HOSTILE_GARBLED_FAULTS = (
     "retcode_infinity",  # "RetCode": Infinity (not JSON, but Python's json reads it)
     "retcode_fraction",  # "RetCode": 0.9 with the right TotalCount and DataSet
 )
-HOSTILE_FAULTS = STREAMED_FAULTS + RAW_FAULTS + HOSTILE_GARBLED_FAULTS
+# Hostile answers that are well formed and consistent, but not the answer to the request that asked:
+# a client must check each answer against its request.
+MISMATCH_FAULTS = (
+    "wrong_action",   # RetCode 0 and another action's answer (DescribeURedisGroup's for DescribeURedisBackup, else that)
+    "other_group",    # a GroupId-filtered listing answered with the rows of another group
+    "ignore_filter",  # a filtered listing answered as if GroupId, BackupId (and a group listing's Zone) were not sent
+    "over_limit",     # every page holds over_limit_rows made-up rows, whatever Limit says; TotalCount = claimed_total
+    "empty_listing",  # RetCode 0, "TotalCount": 0, "DataSet": []
+    "short_listing",  # RetCode 0, only the first row of the right page, "TotalCount": 1
+)
+# The mismatch kinds that change a listing (wrong_action answers every action).
+MISMATCH_LISTING_FAULTS = MISMATCH_FAULTS[1:]
+HOSTILE_FAULTS = STREAMED_FAULTS + RAW_FAULTS + HOSTILE_GARBLED_FAULTS + MISMATCH_FAULTS
 FAULT_KINDS = HTTP_ERROR_FAULTS + ("reset", "hang", "truncated", "html", "empty", "retcode150",
                                    "no_retcode", "dataset_not_list", "bad_row_types") + HOSTILE_FAULTS
 # Faults that answer 200 with well-formed JSON that breaks the API's contract.
 GARBLED_FAULTS = ("retcode150", "no_retcode", "dataset_not_list", "bad_row_types") + HOSTILE_GARBLED_FAULTS
 # Faults that change a listing: a refused request (RetCode other than 0) gets its refusal unchanged.
-LISTING_FAULTS = ("total_claimed", "endless", "empty_dataset", "no_dataset", "control_rows", "huge_int", "lone_surrogate")
+LISTING_FAULTS = ("total_claimed", "endless", "empty_dataset", "no_dataset", "control_rows", "huge_int",
+                  "lone_surrogate") + MISMATCH_LISTING_FAULTS
 # Terminal control text for control_message and control_rows: clear the screen and home the
 # cursor, a fake Ansible "ok" line, an OSC window title, a right-to-left override and an 8-bit CSI.
 CONTROL_TEXT = u"\x1b[2J\x1b[H\r\nok: [localhost]\x1b]0;pwned\x07\u202egpj.exe\x9b0m"
@@ -629,7 +666,10 @@ class Emulator:
     True (or a negative number) every one. ``tls``: (cert file, key file) to serve HTTPS.
     Hostile faults: ``drip_interval`` (seconds between the bytes of drip and drip_headers),
     ``oversize_bytes`` (the size of oversized, oversized_chunked and gzip_bomb bodies, inflated),
-    ``claimed_total`` (the TotalCount of total_claimed and endless).
+    ``claimed_total`` (the TotalCount of total_claimed, endless and over_limit), ``over_limit_rows`` (the rows
+    of an over_limit page).
+    ``listing_lag``: a backup created while it is N is left out of DescribeURedisBackup answers until N of
+    them that would have listed it have been answered (also the ``listing_lag`` property, settable).
     Acting on backups: ``backup_seconds`` (how long a created backup is Backuping),
     ``manual_backup_limit`` (20208 past it), ``url_ttl`` (seconds a download link works),
     ``lose_create_answers`` ((count, kind): the next creates are performed, their answer lost).
@@ -638,7 +678,8 @@ class Emulator:
     def __init__(self, data=None, host="127.0.0.1", port=0, max_page_size=100, latency=0.0,
                  faults=None, fail_regions=None, hang_seconds=30.0, mutate_between_pages=0,
                  tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12,
-                 backup_seconds=2.0, manual_backup_limit=10, url_ttl=3600, lose_create_answers=(0, "reset")):
+                 backup_seconds=2.0, manual_backup_limit=10, url_ttl=3600, lose_create_answers=(0, "reset"),
+                 listing_lag=0, over_limit_rows=1000):
         if max_page_size < 1 or latency < 0 or hang_seconds < 0:
             raise ValueError("max_page_size must be 1 or more, latency and hang_seconds 0 or more")
         if backup_seconds < 0 or manual_backup_limit < 0 or url_ttl < 0:
@@ -652,6 +693,11 @@ class Emulator:
         self.host, self.port = host, port
         self.max_page_size, self.latency, self.hang_seconds = max_page_size, latency, hang_seconds
         self.drip_interval, self.oversize_bytes, self.claimed_total = drip_interval, int(oversize_bytes), int(claimed_total)
+        if not isinstance(over_limit_rows, int) or isinstance(over_limit_rows, bool) or over_limit_rows < 1:
+            raise ValueError("over_limit_rows must be a count of 1 or more")
+        self.over_limit_rows = over_limit_rows
+        self._lagging = {}  # BackupId -> listing calls it is still left out of (only those above 0)
+        self._listing_lag = 0
         self._stopping = threading.Event()  # set by stop(): ends hangs and drips at once
         self.faults = faults or FaultPlan()
         self.faults.fail_regions.update(FaultPlan(fail_regions=fail_regions).fail_regions)
@@ -660,6 +706,7 @@ class Emulator:
         self.mutations = 0
         self.tls, self.verbose = tls, verbose
         self._lock = threading.Lock()
+        self.listing_lag = listing_lag  # checked by the setter
         self._in_flight = 0
         self._install(json.loads(json.dumps(data if data is not None else generate_dataset())))
         self._server = self._thread = None
@@ -767,6 +814,19 @@ class Emulator:
         with self._lock:
             return tuple(self._lost)
 
+    @property
+    def listing_lag(self):
+        """How many DescribeURedisBackup answers that would list it leave out a backup created now."""
+        with self._lock:
+            return self._listing_lag
+
+    @listing_lag.setter
+    def listing_lag(self, calls):
+        if not isinstance(calls, int) or isinstance(calls, bool) or calls < 0:
+            raise ValueError("listing_lag takes a count of listing calls, 0 or more, not %r" % (calls,))
+        with self._lock:
+            self._listing_lag = calls
+
     def _take_lost_answer(self):
         with self._lock:
             if not self._lost[0]:
@@ -784,6 +844,8 @@ class Emulator:
         self._projects.update(row["ProjectId"] for row in data["backups"] + data["groups"])
         self._data = data
         self._listings = {}
+        backup_ids = set(row["BackupId"] for row in data["backups"])  # a deleted backup lags no more
+        self._lagging = dict((key, left) for key, left in self._lagging.items() if key in backup_ids)
         # endless rows count down from the data set's newest BackupTime
         self._newest = max((row["BackupTime"] for row in data["backups"] if isinstance(row.get("BackupTime"), int)),
                            default=EPOCH_BASE)
@@ -836,10 +898,12 @@ class Emulator:
     _HANDLERS = {ACTION: "_describe", GROUP_ACTION: "_describe_groups", CREATE_ACTION: "_create",
                  URL_ACTION: "_backup_url", POLICY_ACTION: "_update_policy"}
 
-    def _describe(self, params, account):
+    def _describe(self, params, account, internal=False):
+        """A DescribeURedisBackup answer's TotalCount and DataSet. ``internal`` (a listing a fault answers
+        with, not the one asked for) neither mutates the data nor counts toward a backup's listing lag."""
         with self._lock:
             query = self._query(params, account)
-            if query.offset > 0:
+            if query.offset > 0 and not internal:
                 self._mutate(query)
             # Each listing is filtered and sorted once per data version, not once per page:
             # with 10,000 rows that scan, not the network, would bound a benchmark.
@@ -847,8 +911,96 @@ class Emulator:
             rows = self._listings.get(key)
             if rows is None:
                 rows = self._listings[key] = newest_first(row for row in self._data["backups"] if _matches(row, query))
+            if self._lagging:  # the cache holds what the backend has; the lagging rows are left out per answer
+                rows = self._lag(rows, count=not internal)
         page = rows[query.offset:query.offset + min(query.limit, self.max_page_size)]
         return {"TotalCount": len(rows), "DataSet": [public_view(row) for row in page]}
+
+    def _lag(self, rows, count):
+        """``rows`` without the backups that still lag (under the lock); ``count``: this answer counts for them."""
+        hidden = set(row["BackupId"] for row in rows if self._lagging.get(row["BackupId"]))
+        if not hidden:
+            return rows
+        if count:
+            for backup_id in hidden:
+                self._lagging[backup_id] -= 1
+                if not self._lagging[backup_id]:
+                    del self._lagging[backup_id]  # listed from the next answer on
+        return [row for row in rows if row["BackupId"] not in hidden]
+
+    def mismatch(self, kind, params, right):
+        """The answer of the MISMATCH_FAULTS ``kind`` to ``params``, or None where the kind does not apply.
+
+        ``right`` is the answer without faults (None for a CreateURedisBackup or UpdateURedisBackupStrategy
+        that wrong_action strikes: those are not performed). A refusal is never changed (None).
+        """
+        action = params.get("Action", "")
+        if right is not None and right.get("RetCode") != 0:
+            return None
+        try:
+            with self._lock:
+                account = self._authenticate(params)
+            if kind == "wrong_action":
+                self._scope(params, account)  # the checks a changing action would have failed first
+                other = dict((key, params[key]) for key in ("Region", "ProjectId") if params.get(key))
+                if action in (ACTION, GROUP_ACTION):
+                    other.update((key, params[key]) for key in ("Offset", "Limit") if key in params)
+                if action == ACTION:
+                    return dict({"RetCode": 0, "Action": "%sResponse" % GROUP_ACTION}, **self._describe_groups(other, account))
+                other["RegionType"] = "normal"
+                return dict({"RetCode": 0, "Action": "%sResponse" % ACTION}, **self._describe(other, account, internal=True))
+            if right is None or "DataSet" not in right:
+                return None
+            return self._mismatched_listing(kind, params, right, account)
+        except ApiError:
+            return None
+
+    def _mismatched_listing(self, kind, params, right, account):
+        """mismatch() for the kinds that change a listing (``right`` is one, RetCode 0)."""
+        groups = params.get("Action") == GROUP_ACTION
+        if kind == "empty_listing":
+            return dict(right, TotalCount=0, DataSet=[])
+        if kind == "short_listing":
+            if not right.get("TotalCount"):
+                return None  # an empty listing is already as short as it gets
+            first = right["DataSet"][:1] if _int_param(params, "Offset", 0, minimum=0) == 0 else []
+            return dict(right, TotalCount=1, DataSet=first)
+        if kind == "over_limit":
+            made_up = _endless_groups if groups else _endless_rows
+            return dict(right, TotalCount=self.claimed_total,
+                        DataSet=made_up(params, self.max_page_size, self._newest, count=self.over_limit_rows))
+        filters = ("GroupId", "Zone") if groups else ("GroupId", "BackupId")
+        if kind == "ignore_filter":
+            if not any(params.get(key) for key in filters):
+                return None
+            other = dict((key, value) for key, value in params.items() if key not in filters)
+            if groups:
+                return dict(right, **self._describe_groups(other, account))
+            other["RegionType"] = params.get("RegionType") or "normal"
+            return dict(right, **self._describe(other, account, internal=True))
+        # other_group
+        group_id = params.get("GroupId")
+        if not group_id:
+            return None
+        if groups:
+            region, project = self._scope(params, account)
+            zone = params.get("Zone") or None
+            with self._lock:
+                ids = set(row["GroupId"] for row in self._data["groups"]
+                          if (row["Region"], row["ProjectId"]) == (region, project) and zone in (None, row.get("Zone")))
+        else:
+            with self._lock:
+                query = self._query(params, account)._replace(group_id=None, backup_id=None)
+                ids = set(row.get("GroupId") for row in self._data["backups"]
+                          if _matches(row, query) and not self._lagging.get(row["BackupId"]))
+        others = sorted(value for value in ids if isinstance(value, str) and value and value != group_id)
+        if not others:
+            return None
+        other = dict((key, value) for key, value in params.items() if key != "BackupId")
+        other["GroupId"] = others[0]
+        if groups:
+            return dict(right, **self._describe_groups(other, account))
+        return dict(right, **self._describe(other, account, internal=True))
 
     def _authenticate(self, params):
         """The account that signed the request, checked in the gateway's order."""
@@ -944,6 +1096,8 @@ class Emulator:
                     row[field] = group[source]
             self._data["backups"].append(row)
             self._listings = {}
+            if self._listing_lag:
+                self._lagging[row["BackupId"]] = self._listing_lag
             self._pending[row["BackupId"]] = (row, time.time() + self.backup_seconds, bool(group.get("FailBackups")))
             self._stats["creates"] += 1
         return {"BackupId": row["BackupId"]}
@@ -1149,10 +1303,19 @@ class _Handler(BaseHTTPRequestHandler):
         if emu.latency:
             time.sleep(emu.latency)
         answer, lost = None, False
-        if fault in LISTING_FAULTS:
+        if fault == "wrong_action":
+            # Another action's answer: a changing action is not performed (its right answer is not made).
+            right = None if action in CHANGING_ACTIONS else emu.answer(params)
+            answer = emu.mismatch(fault, params, right)
+            if answer is None:  # a refusal stays a refusal; a changing action's is made below (it changes nothing)
+                fault, answer = None, right
+        elif fault in LISTING_FAULTS:
             answer = emu.answer(params)
             if answer["RetCode"] != 0 or "DataSet" not in answer:
                 fault = None  # a refusal stays a refusal (and no fault is counted): only a listing is lied about
+            elif fault in MISMATCH_LISTING_FAULTS:
+                mismatched = emu.mismatch(fault, params, answer)
+                fault, answer = (None, answer) if mismatched is None else (fault, mismatched)
         elif fault and action in CHANGING_ACTIONS:
             # The fault strikes in front of the backend, which never sees the request: nothing is
             # created or changed, and what the kind sends (late, cut or garbled) is the gateway's 150.
@@ -1288,7 +1451,9 @@ class _Handler(BaseHTTPRequestHandler):
                   ("groups", "GET"): emu.groups,
                   ("groups", "POST"): lambda: self._change_groups(form),
                   ("lose_create_answers", "GET"): self._lost_answers,
-                  ("lose_create_answers", "POST"): lambda: self._lose(form)}
+                  ("lose_create_answers", "POST"): lambda: self._lose(form),
+                  ("listing_lag", "GET"): lambda: {"calls": emu.listing_lag},
+                  ("listing_lag", "POST"): lambda: self._set_listing_lag(form)}
         if (name, self.command) not in routes:
             known = any(route == name for route, _method in routes)
             return self._send(405 if known else 404, b"no such emulator path or method", "text/plain; charset=utf-8")
@@ -1325,6 +1490,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError('send {"count": N, "kind": "reset"}')
         self.emulator.lose_create_answers(order.get("count", 1), order.get("kind", "reset"))
         return dict(self._lost_answers(), ok=True)
+
+    def _set_listing_lag(self, form):
+        order = json.loads(form or "{}")
+        if not isinstance(order, dict) or set(order) != {"calls"}:
+            raise ValueError('send {"calls": N}')
+        self.emulator.listing_lag = order["calls"]
+        return {"ok": True, "calls": self.emulator.listing_lag}
 
     def _lost_answers(self):
         count, kind = self.emulator.create_answers_to_lose()
@@ -1390,10 +1562,12 @@ def _garble(kind, answer, emu=None, params=None):
     return dict(answer, DataSet=[dict(row, **wrong) for row in rows])
 
 
-def _endless_rows(params, max_page_size, newest):
-    """A full page of made-up rows at the request's Offset: valid, newest first, ids endless-<n>."""
+def _endless_rows(params, max_page_size, newest, count=None):
+    """A full page of made-up rows at the request's Offset: valid, newest first, ids endless-<n>.
+    ``count`` rows (over_limit), else min(Limit, max_page_size)."""
     offset = _int_param(params, "Offset", 0, minimum=0)
-    count = min(_int_param(params, "Limit", 10, minimum=1), max_page_size)
+    if count is None:
+        count = min(_int_param(params, "Limit", 10, minimum=1), max_page_size)
     return [{"BackupId": "endless-%d" % number, "BackupName": "endless-%d" % number,
              "BackupTime": max(0, newest - number), "BackupSize": 1 << 20, "BackupType": "Auto", "State": "Success",
              "GroupId": params.get("GroupId") or "uredis-endless", "GroupName": "endless",
@@ -1401,10 +1575,11 @@ def _endless_rows(params, max_page_size, newest):
             for number in range(offset, offset + count)]
 
 
-def _endless_groups(params, max_page_size, newest):
+def _endless_groups(params, max_page_size, newest, count=None):
     """_endless_rows for DescribeURedisGroup: made-up Running groups endless-<n>, newest first (Limit default 20)."""
     offset = _int_param(params, "Offset", 0, minimum=0)
-    count = min(_int_param(params, "Limit", 20, minimum=1), max_page_size)
+    if count is None:
+        count = min(_int_param(params, "Limit", 20, minimum=1), max_page_size)
     return [{"GroupId": "endless-%d" % number, "Name": "endless-%d" % number, "Zone": "%s-01" % params.get("Region", ""),
              "Version": "6.0", "Protocol": "redis", "Role": "master", "Type": "single", "HighAvailability": "enable",
              "AutoBackup": "enable", "BackupTime": 3, "RewriteTime": 4, "State": "Running", "Size": 1, "MemorySize": 1,
@@ -1528,6 +1703,10 @@ def _parser():
         help="size of an oversized, oversized_chunked or (inflated) gzip_bomb body (default %d: 64 MiB)" % (64 << 20))
     add("--claimed-total", type=_number(int, 0, "a count"), default=10 ** 12, metavar="N",
         help="the TotalCount of total_claimed and endless answers (default 10**12)")
+    add("--over-limit-rows", type=_number(int, 1, "rows"), default=1000, metavar="N",
+        help="the rows of every over_limit page, whatever Limit says (default 1000)")
+    add("--listing-lag", type=_number(int, 0, "listing calls"), default=0, metavar="N",
+        help="a created backup is left out of the next N DescribeURedisBackup answers that would list it (default 0)")
     add("--mutate-between-pages", type=int, nargs="?", const=-1, default=0, metavar="N",
         help="add and drop a row before pages with Offset > 0 (the first N; no N: every one)")
     add("--backup-seconds", type=_number(float, 0, "seconds"), default=2.0, metavar="S",
@@ -1566,6 +1745,7 @@ def emulator_from_args(args):
                     oversize_bytes=args.oversize_bytes, claimed_total=args.claimed_total,
                     backup_seconds=args.backup_seconds, manual_backup_limit=args.manual_backup_limit,
                     url_ttl=args.url_ttl, lose_create_answers=(int(count), kind.strip() or "reset"),
+                    listing_lag=args.listing_lag, over_limit_rows=args.over_limit_rows,
                     tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 

@@ -32,8 +32,8 @@ import pytest
 
 from emulator import server as server_module
 from emulator.server import (CONTROL_TEXT, DEEP_JSON_DEPTH, FAULT_KINDS, HOSTILE_FAULTS, HUGE_INT_DIGITS, LISTING_FAULTS,
-                             LONE_SURROGATE, REQUEST_ID_HEADER, Emulator, FaultPlan, _parser, emulator_from_args,
-                             generate_dataset, sign)
+                             LONE_SURROGATE, MISMATCH_FAULTS, REQUEST_ID_HEADER, Emulator, FaultPlan, _parser,
+                             emulator_from_args, generate_dataset, sign)
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVER = ROOT / "tests" / "emulator" / "server.py"
@@ -140,7 +140,8 @@ def make_emulator():
 
 EXPECTED_HOSTILE = {"drip", "drip_headers", "oversized", "oversized_chunked", "gzip_bomb", "total_claimed", "endless",
                     "empty_dataset", "no_dataset", "control_message", "control_rows", "deep_json", "retcode_infinity",
-                    "retcode_huge", "retcode_fraction", "huge_int", "lone_surrogate"}
+                    "retcode_huge", "retcode_fraction", "huge_int", "lone_surrogate",
+                    "wrong_action", "other_group", "ignore_filter", "over_limit", "empty_listing", "short_listing"}
 
 
 def test_every_hostile_kind_is_a_fault_kind():
@@ -568,6 +569,284 @@ def test_lone_surrogate_leaves_an_empty_page_empty(make_emulator):
     assert json.loads(exchange(emu, params(Offset=1000))[1]) == right(emu, Offset=1000)
 
 
+# --- answers to another request: a client must check each answer against its request ---------------
+
+GROUP_ONE = "uredis-cnbj2-01"  # cn-bj2's groups -00 to -05 hold the demo backups; -90 and -91 none
+
+
+def answer_of(emu, request_params):
+    """The decoded answer to a POST of ``request_params``."""
+    return json.loads(exchange(emu, request_params)[1])
+
+
+def groups_params(**overrides):
+    return params(Action="DescribeURedisGroup", **overrides)
+
+
+def control(emu, name, body=None):
+    """(status, body) of GET (no body) or POST (``body``: bytes or JSON) /_emulator/<name>."""
+    connection = HTTPConnection("127.0.0.1", emu.port, timeout=10)
+    try:
+        if body is None:
+            connection.request("GET", "/_emulator/" + name)
+        else:
+            connection.request("POST", "/_emulator/" + name, body if isinstance(body, bytes) else json.dumps(body))
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_mismatch_kinds_are_hostile_kinds_that_leave_refusals_alone():
+    assert set(MISMATCH_FAULTS) == {"wrong_action", "other_group", "ignore_filter", "over_limit", "empty_listing",
+                                    "short_listing"}
+    assert set(MISMATCH_FAULTS) <= set(HOSTILE_FAULTS)
+    assert set(MISMATCH_FAULTS) - {"wrong_action"} <= set(LISTING_FAULTS) and "wrong_action" not in LISTING_FAULTS
+
+
+def test_wrong_action_answers_a_backup_listing_with_the_group_listing(make_emulator):
+    emu = make_emulator("wrong_action")
+    document = answer_of(emu, params(Offset=1, Limit=3))
+    assert document["RetCode"] == 0 and document["Action"] == "DescribeURedisGroupResponse"
+    assert document == emu.answer(groups_params(Offset=1, Limit=3))  # Offset and Limit as sent
+    assert len(document["DataSet"]) == 3 and document["TotalCount"] == 8
+    assert all("BackupId" not in row and row["GroupId"].startswith("uredis-cnbj2-") and "Name" in row for row in document["DataSet"])
+    assert emu.stats()["faults_injected"] == 1
+
+
+def test_wrong_action_answers_the_other_actions_with_the_backup_listing(make_emulator):
+    emu = make_emulator("wrong_action")
+    success = next(row for row in emu.data["backups"]
+                   if (row["Region"], row["ProjectId"], row["State"]) == ("cn-bj2", "org-demo", "Success") and "SrcRegionName" not in row)
+    policies = emu.groups()
+    listing = right(emu)  # RegionType normal, Offset 0, Limit 10
+    for request_params, expected in ((groups_params(Offset=2, Limit=4), right(emu, Offset=2, Limit=4)),
+                                     (params(Action="DescribeURedisBackupURL", BackupId=success["BackupId"]), listing),
+                                     (params(Action="UpdateURedisBackupStrategy", GroupId=GROUP_ONE, AutoBackup="disable"), listing),
+                                     (params(Action="CreateURedisBackup", GroupId=GROUP_ONE, BackupName="wrong-action-1"), listing)):
+        document = answer_of(emu, request_params)
+        assert document == expected and document["Action"] == "DescribeURedisBackupResponse", request_params["Action"]
+        assert all("BackupId" in row for row in document["DataSet"]) and document["DataSet"]
+    assert emu.stats()["faults_injected"] == 4
+    assert emu.groups() == policies  # the policy update was not performed
+
+
+def test_a_create_struck_by_wrong_action_creates_nothing(make_emulator):
+    emu = make_emulator(faults=FaultPlan(schedule={1: "wrong_action"}))
+    before = emu.data["backups"]
+    create_params = params(Action="CreateURedisBackup", GroupId=GROUP_ONE, BackupName="never-made")
+    document = answer_of(emu, create_params)
+    assert document["Action"] == "DescribeURedisBackupResponse" and "BackupId" not in document
+    assert emu.data["backups"] == before and emu.stats()["creates"] == 0
+    assert emu.stats()["faults_injected"] == 1
+    made = answer_of(emu, create_params)  # request 2: no fault, performed
+    assert made["Action"] == "CreateURedisBackupResponse" and emu.stats()["creates"] == 1
+
+
+def test_wrong_action_leaves_a_refusal_as_it_is(make_emulator):
+    emu = make_emulator("wrong_action")
+    for request_params, ret_code in ((params(private_key="wrong"), 171), (params(Region="nowhere"), 230),
+                                     (params(RegionType=""), 210),
+                                     (params(Action="CreateURedisBackup", Region="nowhere", GroupId=GROUP_ONE, BackupName="refused-1"), 230)):
+        document = answer_of(emu, request_params)
+        assert document["RetCode"] == ret_code and document["Action"] == request_params["Action"] + "Response", request_params
+    assert emu.stats()["faults_injected"] == 0 and emu.stats()["creates"] == 0
+    # A create's own checks are the backend's, which a faulted create never reaches: the listing comes back.
+    document = answer_of(emu, params(Action="CreateURedisBackup", GroupId=GROUP_ONE, BackupName="bad"))
+    assert document == right(emu) and emu.stats()["faults_injected"] == 1
+
+
+def test_other_group_answers_with_the_rows_of_another_group(make_emulator):
+    emu = make_emulator("other_group")
+    one_id = next(row["BackupId"] for row in emu.data["backups"] if row["GroupId"] == GROUP_ONE and row["Region"] == "cn-bj2")
+    for request_params in (params(GroupId=GROUP_ONE), params(GroupId=GROUP_ONE, BackupId=one_id)):  # BackupId dropped
+        document = answer_of(emu, request_params)
+        assert document == right(emu, GroupId="uredis-cnbj2-00")  # the first other group (sorted) with rows
+        assert document["DataSet"] and {row["GroupId"] for row in document["DataSet"]} == {"uredis-cnbj2-00"}
+    document = answer_of(emu, params(GroupId="uredis-cnbj2-00", Limit=100))
+    assert {row["GroupId"] for row in document["DataSet"]} == {GROUP_ONE} and document["TotalCount"] == right(emu, GroupId=GROUP_ONE)["TotalCount"]
+    groups = answer_of(emu, groups_params(GroupId=GROUP_ONE))
+    assert groups["Action"] == "DescribeURedisGroupResponse" and [row["GroupId"] for row in groups["DataSet"]] == ["uredis-cnbj2-00"]
+    assert emu.stats()["faults_injected"] == 4
+
+
+def test_other_group_passes_through_without_a_group_filter_or_another_group(make_emulator):
+    emu = make_emulator("other_group")
+    assert answer_of(emu, params()) == right(emu)
+    assert answer_of(emu, groups_params()) == emu.answer(groups_params())
+    # the cross-region backups from cn-bj2 are all in its last group: no other group has rows there
+    alone = params(GroupId="uredis-cnbj2-05", RegionType="source")
+    assert answer_of(emu, alone) == emu.answer(alone) and emu.answer(alone)["TotalCount"] == 2
+    assert emu.stats()["faults_injected"] == 0
+
+
+def test_ignore_filter_answers_with_the_unfiltered_listing(make_emulator):
+    emu = make_emulator("ignore_filter")
+    document = answer_of(emu, params(GroupId=GROUP_ONE, Limit=100))
+    assert document == right(emu, Limit=100) and document["TotalCount"] == 30
+    assert len({row["GroupId"] for row in document["DataSet"]}) > 1  # rows of several groups for one group's listing
+    one_id = right(emu, GroupId=GROUP_ONE)["DataSet"][0]["BackupId"]
+    by_id = answer_of(emu, params(BackupId=one_id, RegionType="", GroupId=GROUP_ONE))  # RegionType: normal
+    assert by_id == right(emu) and len(by_id["DataSet"]) == 10 and by_id["TotalCount"] == 30
+    cross = answer_of(emu, params(GroupId="uredis-cnbj2-05", RegionType="target"))  # RegionType as sent
+    assert cross == right(emu, RegionType="target")
+    groups = answer_of(emu, groups_params(GroupId=GROUP_ONE, Zone="cn-bj2-01"))
+    assert groups == emu.answer(groups_params()) and groups["TotalCount"] == 8
+    assert emu.stats()["faults_injected"] == 4
+
+
+def test_ignore_filter_passes_through_an_unfiltered_listing_and_other_actions(make_emulator):
+    emu = make_emulator("ignore_filter")
+    assert answer_of(emu, params(SlaveZone="cn-bj2-02")) == right(emu, SlaveZone="cn-bj2-02")
+    assert answer_of(emu, groups_params()) == emu.answer(groups_params())
+    created = answer_of(emu, params(Action="CreateURedisBackup", GroupId=GROUP_ONE, BackupName="still-made"))
+    assert created["RetCode"] == 0 and emu.stats()["creates"] == 1
+    assert emu.stats()["faults_injected"] == 0
+
+
+def test_over_limit_pages_hold_more_rows_than_the_limit(make_emulator):
+    emu = make_emulator("over_limit")
+    document = answer_of(emu, params(Limit=100))
+    assert document["RetCode"] == 0 and document["TotalCount"] == 10 ** 12
+    assert [row["BackupId"] for row in document["DataSet"]] == ["endless-%d" % n for n in range(1000)]
+    assert all(row["State"] == "Success" and row["GroupId"] == "uredis-endless" for row in document["DataSet"])
+    groups = answer_of(emu, groups_params(Limit=5, Offset=7))
+    assert [row["GroupId"] for row in groups["DataSet"]] == ["endless-%d" % n for n in range(7, 1007)]
+    assert all("BackupId" not in row for row in groups["DataSet"])
+
+
+def test_over_limit_rows_and_claimed_total(make_emulator):
+    emu = make_emulator("over_limit", over_limit_rows=7, claimed_total=12, max_page_size=3)
+    document = answer_of(emu, params(GroupId=GROUP_ONE, Offset=5, Limit=2))
+    assert document["TotalCount"] == 12
+    assert [(row["BackupId"], row["GroupId"]) for row in document["DataSet"]] == [("endless-%d" % n, GROUP_ONE) for n in range(5, 12)]
+
+
+def test_empty_listing_is_a_consistent_empty_listing(make_emulator):
+    emu = make_emulator("empty_listing")
+    assert answer_of(emu, params()) == {"RetCode": 0, "Action": "DescribeURedisBackupResponse", "TotalCount": 0, "DataSet": []}
+    assert answer_of(emu, groups_params()) == {"RetCode": 0, "Action": "DescribeURedisGroupResponse", "TotalCount": 0, "DataSet": []}
+    assert emu.stats()["faults_injected"] == 2
+
+
+def test_short_listing_is_one_row_that_claims_to_be_all(make_emulator):
+    emu = make_emulator("short_listing")
+    expected = right(emu)
+    assert expected["TotalCount"] == 30
+    assert answer_of(emu, params()) == dict(expected, TotalCount=1, DataSet=expected["DataSet"][:1])
+    assert answer_of(emu, params(Offset=3)) == dict(expected, TotalCount=1, DataSet=[])
+    groups = answer_of(emu, groups_params())
+    assert groups["TotalCount"] == 1 and groups["DataSet"] == emu.answer(groups_params())["DataSet"][:1]
+    assert emu.stats()["faults_injected"] == 3
+    assert answer_of(emu, params(GroupId="uredis-nowhere")) == right(emu, GroupId="uredis-nowhere")  # already empty
+    assert emu.stats()["faults_injected"] == 3
+
+
+# --- a listing that lags behind creates -----------------------------------------------------------
+
+def create_backup(emu, name, group_id=GROUP_ONE):
+    document = answer_of(emu, params(Action="CreateURedisBackup", GroupId=group_id, BackupName=name))
+    assert document["RetCode"] == 0, document
+    return document["BackupId"]
+
+
+def listed(emu, backup_id, **overrides):
+    """(whether ``backup_id`` is in the listing, its TotalCount, the number of rows)."""
+    document = answer_of(emu, params(Limit=100, **overrides))
+    ids = [row["BackupId"] for row in document["DataSet"]]
+    return backup_id in ids, document["TotalCount"], len(ids)
+
+
+def test_a_created_backup_shows_up_on_the_fourth_listing_with_a_lag_of_3(make_emulator):
+    emu = make_emulator(listing_lag=3, backup_seconds=0)
+    backup_id = create_backup(emu, "lagging-1")
+    assert backup_id in [row["BackupId"] for row in emu.data["backups"]]  # the backend has it
+    url = answer_of(emu, params(Action="DescribeURedisBackupURL", BackupId=backup_id))
+    assert url["RetCode"] == 0 and url["BackupURL"]  # only the listing lags
+    assert [listed(emu, backup_id) for _call in range(3)] == [(False, 30, 30)] * 3
+    assert listed(emu, backup_id) == (True, 31, 31)
+    assert listed(emu, backup_id) == (True, 31, 31)
+
+
+def test_pages_of_a_lagging_listing_agree_with_their_count(make_emulator):
+    emu = make_emulator(listing_lag=3)
+    backup_id = create_backup(emu, "lagging-2")
+    pages = [answer_of(emu, params(Offset=offset, Limit=10)) for offset in (0, 10, 20)]  # listing calls 1 to 3
+    ids = [row["BackupId"] for page in pages for row in page["DataSet"]]
+    assert [page["TotalCount"] for page in pages] == [30] * 3 and len(set(ids)) == 30 and backup_id not in ids
+    first = answer_of(emu, params(Limit=10))  # the 4th: newest first
+    assert first["TotalCount"] == 31 and first["DataSet"][0]["BackupId"] == backup_id
+
+
+def test_only_listings_that_would_list_it_count(make_emulator):
+    emu = make_emulator(listing_lag=2)
+    backup_id = create_backup(emu, "lagging-3")
+    for _call in range(3):  # another group, another region, the group listing: none counts
+        assert listed(emu, backup_id, GroupId="uredis-cnbj2-00")[0] is False
+        assert listed(emu, backup_id, Region="cn-sh2")[0] is False
+        assert answer_of(emu, groups_params())["RetCode"] == 0
+    assert listed(emu, backup_id, GroupId=GROUP_ONE)[0] is False  # 1
+    assert listed(emu, backup_id)[0] is False  # 2
+    assert listed(emu, backup_id, GroupId=GROUP_ONE)[0] is True
+
+
+def test_the_lag_is_counted_per_backup(make_emulator):
+    emu = make_emulator(listing_lag=2)
+    first = create_backup(emu, "lagging-4")
+    assert listed(emu, first)[:2] == (False, 30)
+    emu.listing_lag = 0
+    second = create_backup(emu, "lagging-5")
+    document = answer_of(emu, params(Limit=100))  # first: its 2nd listing call; second: listed at once
+    ids = [row["BackupId"] for row in document["DataSet"]]
+    assert second in ids and first not in ids and document["TotalCount"] == len(ids) == 31
+    assert listed(emu, first) == (True, 32, 32)
+
+
+def test_the_quota_sees_a_lagging_backup(make_emulator):
+    emu = make_emulator(listing_lag=5)
+    manual = [row for row in emu.data["backups"] if (row["Region"], row["ProjectId"], row["GroupId"], row["BackupType"])
+              == ("cn-bj2", "org-demo", GROUP_ONE, "Manual") and row["State"] not in ("Expired", "Error")]
+    emu.manual_backup_limit = len(manual) + 1
+    backup_id = create_backup(emu, "lagging-6")
+    refused = answer_of(emu, params(Action="CreateURedisBackup", GroupId=GROUP_ONE, BackupName="lagging-7"))
+    assert refused["RetCode"] == 20208
+    assert listed(emu, backup_id)[0] is False
+
+
+def test_the_listing_lag_control_path(make_emulator):
+    emu = make_emulator()
+    assert control(emu, "listing_lag") == (200, b'{"calls": 0}')
+    status, body = control(emu, "listing_lag", {"calls": 3})
+    assert status == 200 and json.loads(body) == {"ok": True, "calls": 3}
+    assert json.loads(control(emu, "listing_lag")[1]) == {"calls": 3} and emu.listing_lag == 3
+    backup_id = create_backup(emu, "lagging-8")
+    assert [listed(emu, backup_id)[0] for _call in range(4)] == [False, False, False, True]
+    for bad in (b"nope", [3], {}, {"calls": -1}, {"calls": "2"}, {"calls": True}, {"calls": 1.5}, {"calls": 1, "more": 2}):
+        status, body = control(emu, "listing_lag", bad)
+        assert status == 400 and body.startswith(b"bad change"), bad
+    assert emu.listing_lag == 3
+
+
+@pytest.mark.parametrize("kwargs", [dict(listing_lag=-1), dict(listing_lag="3"), dict(listing_lag=True),
+                                    dict(over_limit_rows=0), dict(over_limit_rows=2.5)])
+def test_bad_lag_and_over_limit_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        Emulator(data=generate_dataset(["cn-bj2"], 1), **kwargs)
+
+
+def test_lag_and_over_limit_flags():
+    emu = emulator_from_args(_parser().parse_args([]))
+    assert (emu.listing_lag, emu.over_limit_rows) == (0, 1000)
+    emu = emulator_from_args(_parser().parse_args(["--listing-lag", "3", "--over-limit-rows", "250",
+                                                   "--fault-schedule", "1=wrong_action,2=other_group,3=ignore_filter",
+                                                   "--fail-region", "hk=over_limit", "--fault-kinds", "empty_listing,short_listing"]))
+    assert (emu.listing_lag, emu.over_limit_rows) == (3, 250)
+    assert emu.faults.schedule == {1: "wrong_action", 2: "other_group", 3: "ignore_filter"} and emu.faults.fail_regions == {"hk": "over_limit"}
+    for flag, value in (("--listing-lag", "-1"), ("--over-limit-rows", "0"), ("--listing-lag", "x")):
+        with pytest.raises(SystemExit):
+            _parser().parse_args([flag, value])
+
+
 # --- composition: schedule, regions, rate; stats ---------------------------------------------------
 
 def read_any(emu, request_params):
@@ -588,9 +867,10 @@ def read_any(emu, request_params):
 def test_every_hostile_kind_by_region_and_by_schedule(make_emulator, kind):
     emu = make_emulator(faults=FaultPlan(schedule={2: kind}), fail_regions={"cn-sh2": kind},
                         drip_interval=0.0, oversize_bytes=MIB)
-    plain = len(json.dumps(right(emu), ensure_ascii=False).encode("utf-8"))
-    statuses = [read_any(emu, params()), read_any(emu, params()), read_any(emu, params(Region="cn-sh2")),
-                read_any(emu, params())]
+    # A group's listing: other_group and ignore_filter need a GroupId filter to have something to lie about.
+    plain = len(json.dumps(right(emu, GroupId="uredis-cnbj2-01"), ensure_ascii=False).encode("utf-8"))
+    statuses = [read_any(emu, params(GroupId="uredis-cnbj2-01")), read_any(emu, params(GroupId="uredis-cnbj2-01")),
+                read_any(emu, params(Region="cn-sh2", GroupId="uredis-cnsh2-01")), read_any(emu, params(GroupId="uredis-cnbj2-01"))]
     assert [status for status, _size in statuses] == [200] * 4
     assert statuses[0][1] == statuses[3][1] == plain  # requests 1 and 4 are left alone
     assert emu.stats()["faults_injected"] == 2
@@ -642,7 +922,7 @@ def test_cli_bad_hostile_flags_exit_2(capsys, flag, value):
 
 def test_cli_help_lists_the_hostile_kinds_and_flags():
     text = _parser().format_help()
-    for word in HOSTILE_FAULTS + ("--drip-interval", "--oversize-bytes", "--claimed-total"):
+    for word in HOSTILE_FAULTS + ("--drip-interval", "--oversize-bytes", "--claimed-total", "--over-limit-rows", "--listing-lag"):
         assert word in text
 
 
@@ -667,7 +947,9 @@ def test_the_docs_and_the_docstring_name_every_hostile_kind_and_flag():
     for word in HOSTILE_FAULTS:
         assert re.search(r"^   \* - ``%s``$" % word, docs, re.M), word  # a row of the kinds table
         assert re.search(r"\b%s\b" % word, server_module.__doc__), word
-    for flag in ("--drip-interval", "--oversize-bytes", "--claimed-total"):
+    for flag in ("--drip-interval", "--oversize-bytes", "--claimed-total", "--over-limit-rows", "--listing-lag"):
         assert "``%s " % flag in docs and flag in server_module.__doc__
+    for path in ("GET /_emulator/listing_lag", "POST /_emulator/listing_lag"):
+        assert "``%s``" % path in docs
     for name in ("CONTROL_TEXT", "DEEP_JSON_DEPTH", "HUGE_INT_DIGITS", "LONE_SURROGATE", "HOSTILE_FAULTS"):
         assert name in docs
