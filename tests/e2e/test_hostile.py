@@ -117,7 +117,14 @@ def test_a_total_count_no_listing_could_need_is_refused_after_one_request(run_an
     emu = start_emulator(fail_regions={"cn-bj2": kind}, claimed_total=10 ** 12)
     result, task = adhoc(run_ansible, emu)
     assert result.rc != 0
-    assert "the server claims TotalCount=1000000000000 for region cn-bj2" in task["msg"]
+    assert "the server claims TotalCount=1000000000000 for region cn-bj2, more than the 100000 backups one " \
+        "listing may hold (max_rows" in task["msg"]
+    assert emu.stats()["api_requests"] == 1
+    # Within max_rows, the pages a count needs are bounded too: 500,000 rows at 10 a page.
+    emu = start_emulator(fail_regions={"cn-bj2": kind}, claimed_total=500000, max_page_size=10)
+    result, task = adhoc(run_ansible, emu, "max_rows=1000000")
+    assert result.rc != 0
+    assert "the server claims TotalCount=500000 for region cn-bj2 with 10 backups a page" in task["msg"]
     assert "more than the 10000 one listing may take" in task["msg"]
     assert emu.stats()["api_requests"] == 1
 
