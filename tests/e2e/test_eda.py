@@ -382,6 +382,34 @@ def test_a_real_removal_is_announced_once_one_poll_later(source, start_emulator,
     assert "listed again" not in caplog.text
 
 
+@pytest.mark.parametrize("kind", ["empty_listing", "short_listing"])
+def test_the_emulators_empty_or_short_listing_for_one_poll_announces_nothing(source, start_emulator, tmp_path,
+                                                                            caplog, kind):
+    """The emulator's own modes, struck on exactly one poll's request: TotalCount 0, or one row of three."""
+    rows = [row("a1", age=HOUR), row("a2", age=2 * HOUR), row("a3", age=3 * HOUR)]
+    emu = start_emulator(data=controlled_dataset(rows))
+    args = connection(emu, regions=["cn-bj2"], interval=0.1, stale_after="1d", state_file=str(tmp_path / "s.json"))
+    begin = emu._begin_api_request
+
+    def strike_once(region, name=""):
+        number = begin(region, name)
+        if name == "DescribeURedisBackup" and not emu.faults.schedule:
+            emu.faults.schedule[number] = kind  # this request, and no other
+        return number
+
+    async def scenario():
+        watch = Watch(source, emu, args)
+        assert await watch.settle(per_poll=2) == []
+        emu._begin_api_request = strike_once
+        events = await watch.settle(polls=4, per_poll=2)
+        await watch.stop()
+        return events
+
+    assert asyncio.run(scenario()) == []
+    assert emu.stats()["faults_injected"] == 1
+    assert "missing from this poll's listing (cn-bj2)" in caplog.text and "listed again" in caplog.text
+
+
 def fail_action(emu, action):
     """Make every request of ``action`` fail with HTTP 503 until the returned set is emptied
     (the emulator fails by region or request number; this picks by action, in this test)."""
