@@ -255,7 +255,9 @@ from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventor
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _unsafe
 
 # 2: entries hold the listed Redis groups too (null unless hosts_from is redis_group).
-CACHE_FORMAT = 2
+# 3: entries are written only from listings whose every row answered its request (1.1.0): an
+# entry of before is a miss, since it may hold rows of a group or region it was not asked for.
+CACHE_FORMAT = 3
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):

@@ -87,12 +87,14 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         if self.backup_id is not None and facts["backup_id"] != self.backup_id:
             return "backup %s" % shown_value(facts["backup_id"])
         source, target = facts["src_region_name"], facts["dst_region_name"]
-        listed = {"normal": not source and not target, "source": source == self.region, "target": target == self.region}
+        # An ordinary backup has no target region (a source, if it names one, is its own region).
+        listed = {"normal": not target and source in (None, "", self.region), "source": source == self.region,
+                  "target": target == self.region}
         if self.region_type is not None and not listed[self.region_type]:
             return "backup %s with source region %s and target region %s, not a %s backup of region %s" % (
                 shown_value(facts["backup_id"]), shown_value(source), shown_value(target), self.region_type,
                 self.region)
-        if source or target:
+        if target:
             if self.region not in (source, target):
                 return "backup %s, a copy from region %s to %s" % (
                     shown_value(facts["backup_id"]), shown_value(source), shown_value(target))
@@ -414,10 +416,11 @@ def create_backup(client, region, project_id, group_id, name, zone=None, slave_z
                   rand=random.random):
     """Send CreateURedisBackup and return ``(backup_id, sends)``; never two backups for one call.
 
-    The rule is ``_create.create_once``'s: a create whose answer may have been lost is looked up
-    (a backup of the group called ``name`` that is not one of ``known_ids``, the group's backups
-    before the first send) on a schedule, for up to 30 s or ``wait_timeout``, before it is ever
-    sent again. A refusal (a request error, RetCode 20208, backup quota reached) is raised at once.
+    The rule is ``_create.create_once``'s: a create whose answer may have been lost is never sent
+    again; it is looked up (a backup of the group called ``name`` that is not one of ``known_ids``,
+    the group's backups before the send) on a schedule, for up to a minute or ``wait_timeout``.
+    A refusal (a request error, RetCode 20208, backup quota reached) is raised at once; the
+    gateway's "try again" is sent again.
     """
     known_ids = set(known_ids)
     params = {"GroupId": group_id, "BackupName": name, "Zone": zone, "SlaveZone": slave_zone}
@@ -454,14 +457,15 @@ def listed_backup(client, region, project_id, group_id, backup_id, wait_timeout,
 
 
 def wait_for_backup(client, backup, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep,
-                    rand=random.random):
+                    rand=random.random, started=None):
     """Poll one backup (its facts, as listed) until it is Success; return its facts then.
 
     Polls start ``poll_interval`` apart and slow down by POLL_GROWTH up to POLL_CAP seconds,
     each with +-10% jitter, never sleeping past the deadline. Raises BackupFailed when the
-    backup ends in Error or Expired, disappears, or is not done within ``timeout`` seconds.
+    backup ends in Error or Expired, disappears, or is not done within ``timeout`` seconds of
+    ``started`` (a ``clock()`` time: the task's start; default now).
     """
-    start = clock()
+    start = clock() if started is None else started
     delay = float(poll_interval)
     cap = max(POLL_CAP, delay)
     missing = 0

@@ -31,7 +31,7 @@ try:
     import requests.adapters
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import HTTPError as Urllib3Error, NewConnectionError
     from urllib3.poolmanager import ProxyManager
 except ImportError:
     requests = None
@@ -129,9 +129,12 @@ def may_have_happened(error):
 
     Only an answer that refuses the request says it did not: a RetCode, except 110 (the
     backend timed out, after it may have acted) and 130 (a break between gateway and
-    backend), or HTTP 429 (the rate limiter in front of the API). A timeout, a reset, any
-    other HTTP error, a garbled answer or an answer to another question leaves it open.
+    backend), or HTTP 429 (the rate limiter in front of the API); and so does a request that
+    never left (no connection could be made). A timeout, a reset, any other HTTP error, a
+    garbled answer or an answer to another question leaves it open.
     """
+    if error.unsent:
+        return False
     if error.ret_code is not None:
         return error.ret_code in MAYBE_DONE_RET_CODES
     return error.http_status != 429
@@ -144,8 +147,10 @@ class SigcalcloudError(Exception):
     """
 
     def __init__(self, message, action=None, ret_code=None, http_status=None,
-                 request_id=None, region=None, retryable=False):
+                 request_id=None, region=None, retryable=False, unsent=False):
         super(SigcalcloudError, self).__init__(message)
+        # True when the request never left: no connection was made, so the server did nothing.
+        self.unsent = unsent
         self.message = message
         self.action = action
         self.ret_code = ret_code
@@ -347,8 +352,9 @@ def ret_code_of(data, fail):
 
 
 def check_action(data, action, fail):
-    """Refuse a successful answer whose Action is not ``<action>Response``: an answer to
-    another question (a proxy's mix-up, a cache keyed wrongly) is never read as this one's."""
+    """Refuse an answer whose Action is not ``<action>Response``: an answer to another question
+    (a proxy's mix-up, a cache keyed wrongly) is never read as this one's, neither as data nor
+    as a refusal. (A refusal without an Action is taken: gateways send some without.)"""
     expected = action + "Response"
     found = data.get("Action")
     if found != expected:
@@ -654,10 +660,14 @@ class Client:
                                      allow_redirects=False, stream=True)
         except requests.exceptions.SSLError as exc:
             raise fail(self._tls_message(exc))
+        except requests.exceptions.ConnectTimeout:
+            raise fail("could not connect to %s within the %ss timeout" % (self.display_url, self.timeout),
+                       retryable=True, unsent=True)
         except requests.exceptions.Timeout:
             raise fail("no answer from %s within the %ss timeout" % (self.display_url, self.timeout), retryable=True)
         except requests.exceptions.ConnectionError as exc:
-            raise fail("could not reach %s: %s" % (self.display_url, _reason(exc)), retryable=True)
+            raise fail("could not reach %s: %s" % (self.display_url, _reason(exc)), retryable=True,
+                       unsent=_never_connected(exc))
         except requests.exceptions.RequestException as exc:
             raise fail("request to %s failed: %s" % (self.display_url, _reason(exc)))
 
@@ -698,14 +708,27 @@ class Client:
         data = decode_answer(content, answer_fail)
         if not isinstance(data, dict):
             raise answer_fail("the answer was JSON but not an object")
+        if data.get("Action") is not None:  # a refusal of another request refuses nothing of this one
+            check_action(data, action, answer_fail)
         ret_code = ret_code_of(data, answer_fail)
         if ret_code != 0:
             message = _clip(str(data.get("Message") or "no message"))
             hint = RET_CODE_HINTS.get(ret_code)
             raise answer_fail("%s: %s" % (hint, message) if hint else message, ret_code=ret_code,
                               retryable=is_retryable_ret_code(ret_code))
-        check_action(data, action, answer_fail)
+        check_action(data, action, answer_fail)  # a success must say which action it answers
         return data
+
+
+def _never_connected(exc):
+    """Whether a ConnectionError happened before any byte was sent (refused, no route, no DNS name)."""
+    reason, seen = exc, set()
+    while isinstance(reason, BaseException) and id(reason) not in seen:
+        if isinstance(reason, NewConnectionError):
+            return True
+        seen.add(id(reason))
+        reason = getattr(reason, "reason", None) or (reason.args[0] if getattr(reason, "args", None) else None)
+    return False
 
 
 def _reason(exc):

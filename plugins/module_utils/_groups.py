@@ -82,7 +82,7 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
         another group id, another zone, or a zone outside the region."""
         if self.group_id is not None and facts["group_id"] != self.group_id:
             return "group %s" % _backups.shown_value(facts["group_id"])
-        if self.zone is not None and facts["zone"] != self.zone:
+        if self.zone is not None and facts["zone"] and facts["zone"] != self.zone:
             return "group %s in zone %s" % (_backups.shown_value(facts["group_id"]), _backups.shown_value(facts["zone"]))
         if not _backups.in_region(facts["zone"], self.region):
             return "group %s in zone %s" % (_backups.shown_value(facts["group_id"]), _backups.shown_value(facts["zone"]))

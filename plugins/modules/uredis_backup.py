@@ -17,15 +17,15 @@ description:
     V(Success) or V(Backuping). A backup that is still V(Backuping) is waited for. With both,
     O(fresh_within) is checked first. With neither, every run takes a new backup."
   - A second identical run therefore changes nothing, as long as the first run's backup did not fail.
-  - "Never two backups for one task: the create is not idempotent on the server. When its answer may have been
-    lost (a timeout, a reset, an HTTP 5xx, a garbled answer, an answer to another action, RetCode 110 or 130),
-    the module looks for a new backup of that name in the group's backups, at once and then on a schedule
-    (0.5 s, each wait 1.5 times longer up to 5 s), for 30 seconds or O(wait_timeout) if shorter, since a
-    listing may show a new backup only some calls later; it takes the one it finds as the result. Only when none
-    appeared is the create sent again, within O(max_retries) and the 60 s retry time budget, which counts every
-    wait between sends; otherwise the task fails saying the backup may still appear."
-  - "The gateway's own refusals (RetCode 150 or 153, HTTP 429) are sent again after the usual backoff, without a
-    lookup. A refusal (a request error, a product RetCode such as 20208 for a group at its limit of manual
+  - "Never two backups for one task: the create is not idempotent on the server, so once it may have been made it
+    is never sent again. When its answer may have been lost (a timeout, a reset, an HTTP 5xx, a garbled answer, an
+    answer to another action, RetCode 110 or 130), the module looks for a new backup of that name in the group's
+    backups, at once and then on a schedule (0.5 s, each wait 1.5 times longer up to 5 s), for a minute or
+    O(wait_timeout) if shorter, since a listing may show a new backup only some calls later; it takes the one it
+    finds as the result. When none appeared, the task fails saying the backup may still appear."
+  - "Only a refusal that proves nothing was made and says to try again (RetCode 150 or 153, HTTP 429, a connection
+    that could not be made) is sent again, after the usual backoff, within O(max_retries) and the 60 s retry time
+    budget. Any other refusal (a request error, a product RetCode such as 20208 for a group at its limit of manual
     backups) fails at once."
   - A created backup is waited for until the group's backups list it, on the same schedule, within O(wait_timeout).
   - Fails when the group does not exist, when the backup ends in V(Error) or V(Expired) (naming its id, group
@@ -79,9 +79,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - How many seconds to wait, at most, for the backup to finish; V(1) to V(604800) (a week).
-      - Also bounds, with or without O(wait), how long a new backup is looked for in the group's listing after
-        its create, whether the create's answer came or was lost.
+      - How many seconds the task waits, at most, from its start, for a new backup to be listed after its
+        create (whether the create's answer came or was lost, and also with O(wait=false)), then for it to
+        finish; V(1) to V(604800) (a week).
     type: int
     default: 1800
   poll_interval:
@@ -172,6 +172,13 @@ changed:
   returned: always
   type: bool
   sample: true
+backup_id:
+  description:
+    - The ID of the backup the task created, when it failed after the create and before the group's backups
+      listed it (so RV(backup) could not be returned). Look for it before running the task again.
+  returned: failure, after a backup was created but before it was listed
+  type: str
+  sample: a75a1ba9-d9e1-4d38-9af1-aecad4641e65
 backup:
   description:
     - The backup that satisfies the task, with the same facts as M(sigcalcloud.cloud.uredis_backup_info) returns.
@@ -269,6 +276,7 @@ import time
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
 
 # The longest wait_timeout accepted: a week. Backups take minutes to hours.
@@ -313,6 +321,9 @@ class BackupModule(SigcalcloudModule):
     def run(self):
         params, settings = self.params, self.settings
         fresh_within = self.checked_options()
+        # One deadline for the whole task: looking for the new backup, and waiting for it.
+        started = time.monotonic()
+        deadline = started + params["wait_timeout"]
         region, project_id, group_id = settings.region, settings.project_id, params["group_id"]
         # That the group is there first: a create for a missing group fails less clearly.
         _groups.require_group(self.client, region, project_id, group_id, zone=params["zone"])
@@ -332,16 +343,27 @@ class BackupModule(SigcalcloudModule):
                 self.client, region, project_id, group_id, name, zone=params["zone"],
                 slave_zone=params["slave_zone"], known_ids=[b["backup_id"] for b in backups],
                 wait_timeout=params["wait_timeout"])
-            backup = _backups.listed_backup(self.client, region, project_id, group_id, backup_id,
-                                            params["wait_timeout"])
+            try:
+                backup = _backups.listed_backup(self.client, region, project_id, group_id, backup_id,
+                                                max(0.0, deadline - time.monotonic()))
+            except SigcalcloudError as error:  # the backup exists: say so, and which
+                error.message = "backup %s (%s) of group %s was created, then: %s" % (
+                    backup_id, name, group_id, error.message)
+                self.fail_from(error, changed=True, backup_id=backup_id)
             if backup is None:
                 self.fail("backup %s (%s) of group %s was created, but the group's backups did not list it within "
-                          "%ss (wait_timeout)" % (backup_id, name, group_id, params["wait_timeout"]), changed=True)
+                          "%ss (wait_timeout)" % (backup_id, name, group_id, params["wait_timeout"]),
+                          changed=True, backup_id=backup_id)
         if params["wait"]:
             try:
-                backup = _backups.wait_for_backup(self.client, backup, params["wait_timeout"], params["poll_interval"])
+                backup = _backups.wait_for_backup(self.client, backup, params["wait_timeout"], params["poll_interval"],
+                                                  started=started)
             except _backups.BackupFailed as error:
                 self.fail_from(error, changed=changed, backup=error.backup)
+            except SigcalcloudError as error:  # a listing that failed while waiting
+                error.message = "while waiting for backup %s of group %s: %s" % (
+                    backup["backup_id"], group_id, error.message)
+                self.fail_from(error, changed=changed, backup=backup)
         return dict(changed=changed, backup=backup)
 
 

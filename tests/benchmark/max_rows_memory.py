@@ -64,7 +64,7 @@ def measured(command, env):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--rows", type=int, default=100000, help="max_rows, and the TotalCount claimed (default 100000)")
     args = parser.parse_args()
     env = dict(os.environ, ANSIBLE_CONFIG="", ANSIBLE_HOME=tempfile.mkdtemp())

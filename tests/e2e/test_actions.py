@@ -288,16 +288,29 @@ def test_a_create_whose_answer_never_came_is_looked_up_after_the_timeout(run_ans
     assert creates(emu) == 1 and task["backup"]["state"] == "Success"
 
 
-@pytest.mark.parametrize("kind", ["503", "retcode150", "500"])
-def test_a_create_that_failed_before_it_happened_is_sent_again_once(run_ansible, start_emulator, kind):
-    # API requests: 1 the group, 2 its backups (one page), 3 the create: that one fails before it is
-    # performed, is looked up (request 4, not found), and sent again (request 5).
+@pytest.mark.parametrize("kind", ["retcode150", "429"])
+def test_a_create_the_gateway_refused_is_sent_again_once(run_ansible, start_emulator, kind):
+    # API requests: 1 the group, 2 its backups (one page), 3 the create: the gateway says "try again"
+    # (nothing was made), and it is sent again (request 4) without a lookup.
     emu = start_emulator(backup_seconds=0.5, faults=FaultPlan(schedule={3: kind}))
     result, task = module(run_ansible, emu, "uredis_backup", {"group_id": GROUP, "backup_name": "second-try-1",
                                                               "poll_interval": 0.2})
     assert result.rc == 0, result
     assert len(backups_named(emu, GROUP, "second-try-1")) == 1
     assert creates(emu) == 2  # two sent, one performed
+
+
+@pytest.mark.parametrize("kind", ["503", "500"])
+def test_a_create_that_may_have_happened_is_looked_up_and_never_sent_again(run_ansible, start_emulator, kind):
+    # A 5xx leaves open whether the server made it (here it did not): looked up until wait_timeout, not sent again.
+    emu = start_emulator(backup_seconds=0.5, faults=FaultPlan(schedule={3: kind}))
+    result, task = module(run_ansible, emu, "uredis_backup", {"group_id": GROUP, "backup_name": "second-try-1",
+                                                              "poll_interval": 0.2, "wait_timeout": 4})
+    assert result.rc != 0
+    assert "the answer to creating backup second-try-1 of group %s was lost" % GROUP in task["msg"]
+    assert "not sent again, so as never to make two: it may still appear" in task["msg"]
+    assert creates(emu) == 1 and emu.stats()["creates"] == 0
+    assert 4 <= emu.stats()["by_action"]["DescribeURedisBackup"] - 1 <= 8  # the lookups of 4 s
 
 
 def test_a_generated_name_survives_a_lost_answer_too(run_ansible, fast_emulator):

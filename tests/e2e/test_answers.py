@@ -151,6 +151,18 @@ def test_a_lost_create_never_listed_is_not_sent_again_past_wait_timeout(run_ansi
     result, task = module(run_ansible, emu, "uredis_backup", {"group_id": GROUP, "backup_name": "never-listed",
                                                               "wait_timeout": 3}, env=env)
     assert result.rc != 0
-    assert "creating backup never-listed of group %s failed 1 time" % GROUP in task["msg"]
-    assert "not sent again: it may still appear" in task["msg"]
+    assert "the answer to creating backup never-listed of group %s was lost" % GROUP in task["msg"]
+    assert "not sent again, so as never to make two: it may still appear" in task["msg"]
     assert creates(emu) == 1 and emu.stats()["creates"] == 1
+
+
+def test_a_failure_after_the_create_says_the_backup_was_created_and_its_id(run_ansible, start_emulator):
+    # 1 the group, 2 its backups, 3 the create (made), 4 the lookup of the new backup: a server that ignores
+    # the BackupId filter there. The task fails, but says it changed something, and what.
+    emu = start_emulator(backup_seconds=0.5, faults=FaultPlan(schedule={4: "ignore_filter"}))
+    result, task = module(run_ansible, emu, "uredis_backup", {"group_id": GROUP, "backup_name": "made-then-lost"})
+    assert result.rc != 0
+    made = backups_named(emu, GROUP, "made-then-lost")
+    assert len(made) == 1 and task["changed"] is True and task["backup_id"] == made[0]["BackupId"]
+    assert "backup %s (made-then-lost) of group %s was created, then: unexpected answer" % (
+        made[0]["BackupId"], GROUP) in task["msg"]

@@ -383,8 +383,8 @@ def test_a_real_removal_is_announced_once_one_poll_later(source, start_emulator,
 
 
 @pytest.mark.parametrize("kind", ["empty_listing", "short_listing"])
-def test_the_emulators_empty_or_short_listing_for_one_poll_announces_nothing(source, start_emulator, tmp_path,
-                                                                            caplog, kind):
+def test_the_emulators_empty_or_short_listing_for_one_poll_announces_nothing(
+        source, start_emulator, tmp_path, caplog, kind):
     """The emulator's own modes, struck on exactly one poll's request: TotalCount 0, or one row of three."""
     rows = [row("a1", age=HOUR), row("a2", age=2 * HOUR), row("a3", age=3 * HOUR)]
     emu = start_emulator(data=controlled_dataset(rows))

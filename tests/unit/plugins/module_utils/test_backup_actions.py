@@ -107,18 +107,38 @@ def test_a_create_the_gateway_keeps_refusing_is_sent_again_without_lookups(emu):
     assert emu.stats()["creates"] == 0
 
 
-def test_a_create_whose_answer_may_be_lost_is_looked_up_on_the_schedule_before_it_is_sent_again(emu):
-    emu.faults = FaultPlan(schedule=dict((n, "503") for n in (1, 13)))  # the two creates (11 lookups between)
+@pytest.mark.parametrize("kind", ["503", "500", "reset", "html"])
+def test_a_create_whose_answer_may_be_lost_is_looked_up_on_the_schedule_and_never_sent_again(emu, kind):
+    emu.faults = FaultPlan(schedule={1: kind})  # the create fails in front of the server: nothing is made
     sleeps = []
     with pytest.raises(SigcalcloudError) as failed:
-        _backups.create_backup(client(emu, max_retries=1), "cn-bj2", None, GROUP, "never-made", sleep=sleeps.append,
-                               rand=lambda: 0.5)
-    assert "failed 2 times" in str(failed.value) and "not sent again: it may still appear" in str(failed.value)
-    assert emu.stats()["by_action"] == {"CreateURedisBackup": 2, "DescribeURedisBackup": 22}
-    # Looked up at once, then 0.5 s later, 1.5 times longer each time up to 5 s, for 30 s.
-    first = sleeps[:11]
-    assert first[:4] == [pytest.approx(0.5), pytest.approx(0.75), pytest.approx(1.125), pytest.approx(1.6875)]
-    assert max(first) == 5 and sum(first) == pytest.approx(30, abs=0.5)
+        _backups.create_backup(client(emu, max_retries=3), "cn-bj2", None, GROUP, "never-made", sleep=sleeps.append,
+                               rand=lambda: 0.5, wait_timeout=3600)
+    assert "not listed in 17 lookups over 60s; not sent again, so as never to make two: it may still appear" \
+        in str(failed.value)
+    assert emu.stats()["by_action"] == {"CreateURedisBackup": 1, "DescribeURedisBackup": 17}
+    # Looked up at once, then 0.5 s later, 1.5 times longer each time up to 5 s, for a minute.
+    assert sleeps[:4] == [pytest.approx(0.5), pytest.approx(0.75), pytest.approx(1.125), pytest.approx(1.6875)]
+    assert max(sleeps) == 5 and sum(sleeps) == pytest.approx(60, abs=0.5)
+
+
+def test_the_lookups_end_at_the_tasks_deadline(emu):
+    emu.lose_create_answers(1, "reset")
+    emu.listing_lag = 1000  # made, never listed
+    sleeps = []
+    with pytest.raises(SigcalcloudError) as failed:
+        _backups.create_backup(client(emu), "cn-bj2", None, GROUP, "never-listed", sleep=sleeps.append,
+                               rand=lambda: 0.5, wait_timeout=4)
+    assert "not sent again" in str(failed.value) and sum(sleeps) == pytest.approx(4, abs=0.5)
+    assert emu.stats()["creates"] == 1 and emu.stats()["by_action"]["CreateURedisBackup"] == 1
+
+
+def test_a_create_answered_with_another_actions_refusal_counts_as_lost(emu):
+    emu.faults = FaultPlan(schedule={1: "wrong_action"})
+    with pytest.raises(SigcalcloudError) as failed:
+        _backups.create_backup(client(emu), "cn-bj2", None, GROUP, "never-made", sleep=lambda s: None, wait_timeout=2)
+    assert "the answer is not one to CreateURedisBackup" in str(failed.value) and "not sent again" in str(failed.value)
+    assert emu.stats()["by_action"]["CreateURedisBackup"] == 1
 
 
 def test_the_waits_between_creates_stay_within_the_retry_budget(emu):

@@ -178,6 +178,25 @@ def test_an_answer_to_another_action_is_refused_not_used(body, shown):
     assert len(session.posts) == 1  # a server that answers another question is not asked again
 
 
+def test_a_refusal_that_answers_another_action_is_not_taken_as_a_refusal():
+    client, _session, _sleeps = make_client([FakeResponse(body={"RetCode": 230, "Action": "DescribeURedisGroupResponse",
+                                                                "Message": "Params [Zone] not available"})])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call_once("CreateURedisBackup", {}, region="r1")
+    assert "it has Action 'DescribeURedisGroupResponse'" in str(caught.value)
+    assert caught.value.ret_code is None and _client.may_have_happened(caught.value)  # a create may have happened
+
+
+def test_a_connection_never_made_is_known_not_to_have_reached_the_server():
+    refused = _client.requests.exceptions.ConnectionError(
+        _client.NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused"))
+    client, _session, _sleeps = make_client([refused, _client.requests.exceptions.ConnectionError("reset by peer")])
+    for unsent in (True, False):
+        with pytest.raises(SigcalcloudError) as caught:
+            client.call_once("CreateURedisBackup", {}, region="r1")
+        assert caught.value.unsent is unsent and _client.may_have_happened(caught.value) is not unsent
+
+
 @pytest.mark.parametrize("failure", [
     FakeResponse(429, b"slow down"), FakeResponse(500, b"oops"), FakeResponse(502), FakeResponse(503),
     FakeResponse(504), FakeResponse(200, b'{"RetCode": 0, "DataS'), FakeResponse(200, b"<html>busy</html>"),

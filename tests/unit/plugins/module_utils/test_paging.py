@@ -213,6 +213,7 @@ def test_a_row_the_request_did_not_ask_for_fails_the_listing(query, extra, words
     (Query("cn-bj2", region_type="source"), {"SrcRegionName": "cn-bj2", "DstRegionName": "hk", "Zone": "cn-bj2-01"}),
     (Query("hk", region_type="target"), {"SrcRegionName": "cn-bj2", "DstRegionName": "hk", "Zone": "cn-bj2-01"}),
     (Query("cn-bj2"), {"Zone": None}),
+    (Query("cn-bj2"), {"Zone": "cn-bj2-02", "SrcRegionName": "cn-bj2", "DstRegionName": ""}),
 ])
 def test_rows_that_answer_the_request_are_kept(query, extra):
     assert len(list_backups(LyingBackend([dict(row(1), **extra)]), [query])[0][query]) == 1
