@@ -29,6 +29,10 @@ options:
   group_id:
     description:
       - Only the backups of this Redis group (instance), for example V(uredis-abc123).
+      - When the group has no backup listed, the module asks whether the group exists (one more call,
+        C(DescribeURedisGroup), only then) and fails naming it when the region (and project) has no such
+        group, so that a mistyped id is not taken for a group without backups. Not for O(region_type=source)
+        or O(region_type=target), whose groups live in another region.
     type: str
   backup_id:
     description:
@@ -259,6 +263,7 @@ http_status:
 """
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
 
 INT32_MAX = 2147483647
@@ -307,6 +312,9 @@ class BackupInfoModule(SigcalcloudModule):
         else:
             page = _backups.fetch_page(self.client, query, params["offset"] or 0, params["limit"] or _backups.PAGE_SIZE)
             backups, total = page.rows, page.total
+        if total == 0 and params["group_id"] and params["region_type"] in (None, "normal"):
+            # No backup: a group without any, or no such group? A typo must not pass a release gate.
+            _groups.require_group(self.client, settings.region, settings.project_id, params["group_id"])
         backups = _backups.filter_backups(backups, params["state"], params["backup_type"], since)
         return dict(changed=False, backups=backups, total_count=total)
 

@@ -260,3 +260,19 @@ def test_module_runs_on_older_managed_host_pythons(run_ansible, emulator, python
     assert result.rc == 0, result
     assert task["backups"] == [b for b in expected_backups(emulator.data, "cn-bj2") if b["state"] == "Error"]
     assert version in ("3.7", "3.8", "3.9")
+
+
+def test_a_group_id_that_does_not_exist_fails_naming_it_not_an_empty_list(run_ansible, emulator):
+    emulator.reset_stats()
+    result, task = adhoc(run_ansible, emulator, "region=cn-bj2 group_id=uredis-typo")
+    assert result.rc != 0 and "backups" not in task
+    assert "there is no Redis group uredis-typo in region cn-bj2" in task["msg"]
+    assert emulator.stats()["by_action"] == {"DescribeURedisBackup": 1, "DescribeURedisGroup": 1}
+    # A group that exists but has no backup is an empty list; a group with backups costs no second call.
+    emulator.reset_stats()
+    result, task = adhoc(run_ansible, emulator, "region=cn-bj2 group_id=uredis-cnbj2-90")
+    assert result.rc == 0 and task["backups"] == [] and task["total_count"] == 0
+    emulator.reset_stats()
+    result, task = adhoc(run_ansible, emulator, "region=cn-bj2 group_id=uredis-cnbj2-00")
+    assert result.rc == 0 and task["backups"]
+    assert emulator.stats()["by_action"] == {"DescribeURedisBackup": 1}
