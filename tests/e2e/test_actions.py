@@ -497,7 +497,7 @@ def test_acting_modules_run_on_older_managed_host_pythons(run_ansible, fast_emul
             ansible_python_interpreter: %s
           tasks:
             - sigcalcloud.cloud.uredis_group_info:
-              register: groups
+              register: redis_groups  # not groups: Ansible's magic variable
             - sigcalcloud.cloud.uredis_backup:
                 group_id: %s
                 backup_name: old-python-1
