@@ -78,7 +78,8 @@ options:
     description:
       - How many times to retry a request that failed for a transient reason
         (network error, timeout, HTTP 429/500/502/503/504, a garbled answer,
-        RetCode 110/130/150/153 or 2000 and above), with exponential backoff and jitter.
+        RetCode 110/130/150/153 or 2000 and above but the final 20004, 20013 and 20208), with exponential
+        backoff and jitter.
       - Requests the API refused as wrong (bad signature, bad parameter) are never retried.
       - If not set, the environment variable E(SIGCALCLOUD_MAX_RETRIES) is used, else V(3).
     type: int
@@ -180,7 +181,8 @@ options:
     description:
       - How many times to retry a request that failed for a transient reason
         (network error, timeout, HTTP 429/500/502/503/504, a garbled answer,
-        RetCode 110/130/150/153 or 2000 and above), with exponential backoff and jitter.
+        RetCode 110/130/150/153 or 2000 and above but the final 20004, 20013 and 20208), with exponential
+        backoff and jitter.
       - Requests the API refused as wrong (bad signature, bad parameter) are never retried.
       - Defaults to V(3) when set nowhere (option, environment variable, profile).
     type: int

@@ -345,6 +345,7 @@ def filter_backups(backups, states=None, backup_types=None, since=None):
 
 CREATE_ACTION = "CreateURedisBackup"
 URL_ACTION = "DescribeURedisBackupURL"
+URL_RET_CODE = 20202
 # What the API takes as a BackupName: 6 to 63 letters, digits, "-" and "_".
 BACKUP_NAME_RE = re.compile(r"[A-Za-z0-9_-]{6,63}")
 QUOTA_RET_CODE = 20208
@@ -516,7 +517,9 @@ def backup_url(client, region, backup_id, group_id=None, zone=None, slave_zone=N
     params = {"BackupId": backup_id, "GroupId": group_id, "Zone": zone, "SlaveZone": slave_zone,
               "RegionFlag": region_flag, "IsCrossRegion": cross_region}
     try:
-        data = client.call(URL_ACTION, params, region=region)
+        # 20202 is how the API says the backup has no link (it is not Success): an answer, not a
+        # hiccup, and a backup's state does not change within a retry's seconds.
+        data = client.call(URL_ACTION, params, region=region, final_ret_codes=(URL_RET_CODE,))
     except SigcalcloudError as error:
         error.message = withhold_links(error.message)
         raise

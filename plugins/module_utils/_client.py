@@ -59,6 +59,9 @@ MAYBE_DONE_RET_CODES = frozenset((110, 130))
 # retry them; reads do too, bounded. Writes do not (Client.call, call_once): a product
 # that refused a change, or a create over the backup quota (20208), refuses it again.
 PRODUCT_RET_CODE_START = 2000
+# Product codes that say "no" to any call, read or write, and do not change within a retry's
+# seconds: insufficient permission, insufficient balance, backup count over the limit.
+FINAL_PRODUCT_RET_CODES = frozenset((20004, 20013, 20208))
 
 # The most bytes one answer may hold once decompressed. A page of 100 backups is about
 # 40 KB; 8 MiB leaves room for pages 200 times that, and bounds memory at
@@ -121,7 +124,8 @@ def url_secrets(url):
 
 
 def is_retryable_ret_code(ret_code):
-    return ret_code in TRANSIENT_RET_CODES or ret_code >= PRODUCT_RET_CODE_START
+    return ret_code in TRANSIENT_RET_CODES or (ret_code >= PRODUCT_RET_CODE_START
+                                               and ret_code not in FINAL_PRODUCT_RET_CODES)
 
 
 def may_have_happened(error):
@@ -585,13 +589,14 @@ class Client:
         flat["Signature"] = sign(flat, self._private_key)
         return flat
 
-    def call(self, action, params, region=None, retry_product_codes=True):
+    def call(self, action, params, region=None, retry_product_codes=True, final_ret_codes=()):
         """The answer of ``action``, retried while the failure is transient.
 
         Only for calls that are safe to repeat: reads, and writes that set a value
         (``retry_product_codes=False`` for those, since a product's refusal of a change
-        will not go away by asking again). A call that creates something must not come
-        here: see ``call_once`` and ``may_have_happened``.
+        will not go away by asking again). ``final_ret_codes`` are product codes that are an
+        answer for this action, not a hiccup, and are not asked again either. A call that
+        creates something must not come here: see ``call_once`` and ``may_have_happened``.
         """
         body = self.signed_body(action, params, region)
         attempt = 0
@@ -600,7 +605,8 @@ class Client:
             try:
                 return self._send(action, body, region)
             except SigcalcloudError as error:
-                if not retry_product_codes and error.ret_code is not None and error.ret_code >= PRODUCT_RET_CODE_START:
+                if error.ret_code is not None and (error.ret_code in final_ret_codes or (
+                        not retry_product_codes and error.ret_code >= PRODUCT_RET_CODE_START)):
                     raise
                 if not error.retryable or attempt >= self.backoff.max_retries:
                     if error.retryable and attempt:

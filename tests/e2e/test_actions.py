@@ -368,10 +368,13 @@ def test_url_info_returns_the_link_and_its_expiry(run_ansible, emulator):
 
 def test_url_of_a_backup_that_is_not_good_fails_without_a_link(run_ansible, emulator):
     bad = [b for b in expected_backups(emulator.data, REGION) if b["state"] == "Error"][0]
+    emulator.reset_stats()
     result, task = module(run_ansible, emulator, "uredis_backup_url_info", {"backup_id": bad["backup_id"]})
     assert result.rc != 0
     assert task["ret_code"] == 20202, task
     assert "://" not in task["msg"]
+    # "not Success" is an answer: asked once, not retried for seconds (it used to be asked 4 times).
+    assert emulator.stats()["by_action"] == {"DescribeURedisBackupURL": 1}
 
 
 # --- uredis_backup_policy --------------------------------------------------------------------

@@ -178,6 +178,24 @@ def test_an_answer_to_another_action_is_refused_not_used(body, shown):
     assert len(session.posts) == 1  # a server that answers another question is not asked again
 
 
+@pytest.mark.parametrize("code", sorted(_client.FINAL_PRODUCT_RET_CODES))
+def test_product_codes_that_are_final_are_not_asked_again(code):
+    client, session, _sleeps = make_client([FakeResponse(body={"RetCode": code, "Message": "no"}), OK])
+    with pytest.raises(SigcalcloudError) as caught:
+        client.call("X", {})
+    assert caught.value.ret_code == code and len(session.posts) == 1
+
+
+def test_a_code_final_for_one_call_is_not_asked_again_there_only():
+    answer = FakeResponse(body={"RetCode": 20202, "Message": "get backup url failed"})
+    client, session, _sleeps = make_client([answer, OK])
+    with pytest.raises(SigcalcloudError):
+        client.call("X", {}, final_ret_codes=(20202,))
+    assert len(session.posts) == 1
+    client, session, _sleeps = make_client([answer, OK])
+    assert client.call("X", {})["RetCode"] == 0 and len(session.posts) == 2
+
+
 def test_a_refusal_that_answers_another_action_is_not_taken_as_a_refusal():
     client, _session, _sleeps = make_client([FakeResponse(body={"RetCode": 230, "Action": "DescribeURedisGroupResponse",
                                                                 "Message": "Params [Zone] not available"})])
@@ -204,7 +222,7 @@ def test_a_connection_never_made_is_known_not_to_have_reached_the_server():
     FakeResponse(body={"RetCode": "153", "Message": "Request rate limited"}),
     FakeResponse(body={"RetCode": 110, "Message": "API timeout"}),
     FakeResponse(body={"RetCode": 130, "Message": "Service error and break"}),
-    FakeResponse(body={"RetCode": 20208, "Message": "product hiccup"}),
+    FakeResponse(body={"RetCode": 20206, "Message": "product hiccup"}),
     _client.requests.exceptions.ConnectionError("reset by peer"),
     _client.requests.exceptions.ReadTimeout("read timed out"),
 ])
