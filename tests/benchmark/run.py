@@ -232,8 +232,8 @@ def without_hardening():
     client_module, paging = import_module("_client"), import_module("_paging")
     watch, read_body, listing_init = client_module._WATCHDOG.watch, client_module.read_body, paging._Listing.__init__
 
-    def unbounded_init(self, resource, query, _window):
-        listing_init(self, resource, query, 10 ** 9)
+    def unbounded_init(self, resource, query, _window, max_rows):
+        listing_init(self, resource, query, 10 ** 9, max_rows)
 
     client_module._WATCHDOG.watch = lambda attempt: None
     client_module.read_body = lambda response, fail, limit=None: response.content
