@@ -248,6 +248,8 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
@@ -358,13 +360,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return None
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a damaged file: the API still answers
             self.display.vvv("sigcalcloud.cloud.uredis_backup: cache entry %s not read (%s: %s); reading the API"
-                             % (cache_key, type(exc).__name__, _client.printable(exc)))
+                             % (cache_key, type(exc).__name__, _text.printable(exc)))
             return None
         try:
             backups, groups = _cached_listings(cached, want_groups)
         except ValueError as exc:
             self.display.vvv("sigcalcloud.cloud.uredis_backup: cache entry %s not used: %s; reading the API"
-                             % (cache_key, _client.printable(exc)))
+                             % (cache_key, _text.printable(exc)))
             return None
         self.display.vvv("sigcalcloud.cloud.uredis_backup: %d backups and %d groups from the cache"
                          % (len(backups), len(groups)))
@@ -372,7 +374,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _fetch(self, queries, group_queries, settings):
         """``(backups, groups, complete)`` from the API; ``complete`` is false when a listing was skipped."""
-        if not _client.HAS_REQUESTS:
+        if not _transport.HAS_REQUESTS:
             raise AnsibleError("the sigcalcloud.cloud.uredis_backup inventory plugin needs the Python library "
                                "'requests' on the controller: pip install requests")
         try:
@@ -466,7 +468,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     else:
                         value = self._compose(entry, facts)
                 except Exception as exc:
-                    raise AnsibleParserError(_client.printable("hostnames[%d] %r failed for %s: %s" % (
+                    raise AnsibleParserError(_text.printable("hostnames[%d] %r failed for %s: %s" % (
                         index, entry, _inventory.describe_host(facts), exc)))
             name = _inventory.usable_name(value)
             if name is not None:
@@ -475,7 +477,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _warn(self, text):
         # Warnings quote the server's names and errors: never raw control characters.
-        self.display.warning("sigcalcloud.cloud.uredis_backup: %s" % _client.printable(text))
+        self.display.warning("sigcalcloud.cloud.uredis_backup: %s" % _text.printable(text))
 
     def _filters(self):
         """The filters as (index, kind, condition), checked once rather than per backup."""
@@ -493,7 +495,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             try:
                 matched = _unsafe.evaluate_conditional(self.templar, self.loader, condition, facts)
             except Exception as exc:
-                raise AnsibleParserError(_client.printable("filters[%d] %s %r failed for %s: %s" % (
+                raise AnsibleParserError(_text.printable("filters[%d] %s %r failed for %s: %s" % (
                     index, kind, condition, _inventory.describe_host(facts), exc)))
             if matched:
                 return kind == "include"

@@ -2,11 +2,13 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The signed API client: value encoding, signing, transport, retries, the error type.
+"""The signed API client: sign, send, retry, decode, and the error type.
 
 Private to this collection (the leading underscore): other collections must not
 import it, so it can change without notice. Every plugin talks to the cloud through
-``Client.call``; nothing else imports ``requests`` or ``hashlib``.
+``Client.call``; nothing else imports ``requests`` or ``hashlib``. What bounds each
+attempt in time and size is ``_transport``; what makes the server's text safe to show
+is ``_text``.
 """
 
 from __future__ import annotations
@@ -16,30 +18,15 @@ import email.utils
 import hashlib
 import json
 import math
-import heapq
 import random
 import re
-import socket
 import sys
-import threading
 import time
-import traceback
-import zlib
 
-try:
-    import requests
-    import requests.adapters
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import HTTPError as Urllib3Error, NewConnectionError
-    from urllib3.poolmanager import ProxyManager
-except ImportError:
-    requests = None
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
-else:
-    REQUESTS_IMPORT_ERROR = None
-
-HAS_REQUESTS = requests is not None
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import clip, printable, redact_url, snippet
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._transport import HAS_REQUESTS
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._transport import requests
 
 COLLECTION_NAME = "sigcalcloud.cloud"
 # Written by scripts/release.py from galaxy.yml (the one place the version is set), never by hand;
@@ -63,15 +50,8 @@ PRODUCT_RET_CODE_START = 2000
 # seconds: insufficient permission, insufficient balance, backup count over the limit.
 FINAL_PRODUCT_RET_CODES = frozenset((20004, 20013, 20208))
 
-# The most bytes one answer may hold once decompressed. A page of 100 backups is about
-# 40 KB; 8 MiB leaves room for pages 200 times that, and bounds memory at
-# max_concurrency x 8 MiB however large a body a server or proxy sends.
-MAX_ANSWER_BYTES = 8 << 20
-READ_CHUNK = 64 << 10
 # A RetCode is a small non-negative integer; anything else is not an answer.
 MAX_RET_CODE = 2 ** 31 - 1
-# How much of a server's Message goes into an error.
-MAX_MESSAGE_CHARS = 500
 # The most rows one listing may hold (the max_rows option's default): far above any real
 # account (a region holds hundreds to a few thousand backups), and a bound on what a server
 # that claims or serves more can make a client hold in memory.
@@ -89,38 +69,6 @@ RET_CODE_HINTS = {
     292: "project not found: check project_id",
     299: "permission denied: the key may not read this project or action",
 }
-
-
-# C0 and C1 control characters, DEL, and the Unicode format characters that reorder or
-# hide text on a terminal (bidi overrides, zero-width marks).
-_UNPRINTABLE_RE = re.compile(u"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-# scheme://user:password@host: the userinfo of any URL in a text.
-# Greedy up to the authority's last "@", since a password may hold one.
-_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
-
-
-def printable(text):
-    """``text`` with control and bidi characters escaped (``\\x1b``), safe for a terminal or log.
-
-    Everything the server sends is data: a Message, a header or a field value that goes
-    into a message must not clear a screen or fake a line of output.
-    """
-    text = text if isinstance(text, str) else str(text)
-    return _UNPRINTABLE_RE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
-
-
-def redact_url(text):
-    """``text`` with the userinfo of every URL in it (``https://user:secret@``) hidden."""
-    return _USERINFO_RE.sub(r"\1<redacted>@", text)
-
-
-def url_secrets(url):
-    """The userinfo of ``url`` (``user:secret``, and the secret alone), for no_log lists."""
-    match = re.match(r"(?i)^[a-z][a-z0-9+.-]*://([^/?#\s]*)@", url or "")
-    if not match or not match.group(1):
-        return []
-    userinfo = match.group(1)
-    return [value for value in (userinfo, userinfo.partition(":")[2]) if value]
 
 
 def is_retryable_ret_code(ret_code):
@@ -278,17 +226,6 @@ def _request_id(headers):
     return None
 
 
-def _snippet(body):
-    """The start of an unexpected body, for an error message a human can place."""
-    text = body[:80].decode("utf-8", "replace")
-    text = " ".join(text.split())
-    return repr(text) if text else "an empty body"
-
-
-def _clip(text, limit=MAX_MESSAGE_CHARS):
-    return text if len(text) <= limit else text[:limit] + "... (%d characters in all)" % len(text)
-
-
 def user_agent():
     python = "%d.%d.%d" % sys.version_info[:3]
     try:
@@ -330,17 +267,17 @@ def decode_answer(content, fail):
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
-        raise fail("the answer was not UTF-8 text (it began with %s)" % _snippet(content), retryable=True)
+        raise fail("the answer was not UTF-8 text (it began with %s)" % snippet(content), retryable=True)
     try:
         return _DECODER.decode(text)
     except _NotANumber as exc:
-        raise fail("the answer holds %s, which is not a number an API sends" % _clip(str(exc), 40))
+        raise fail("the answer holds %s, which is not a number an API sends" % clip(str(exc), 40))
     except RecursionError:
         raise fail("the answer is nested too deeply to be an API answer")
     except json.JSONDecodeError as exc:
-        raise fail("the answer was not JSON (it began with %s): %s" % (_snippet(content), exc.msg), retryable=True)
+        raise fail("the answer was not JSON (it began with %s): %s" % (snippet(content), exc.msg), retryable=True)
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        raise fail("the answer could not be read: %s" % _clip(str(exc), 120))
+        raise fail("the answer could not be read: %s" % clip(str(exc), 120))
 
 
 def ret_code_of(data, fail):
@@ -351,7 +288,7 @@ def ret_code_of(data, fail):
     if isinstance(value, str) and re.match(r"^\s*[0-9]{1,10}\s*$", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RET_CODE:
-        raise fail("the answer's RetCode is not an integer from 0 to %d: %s" % (MAX_RET_CODE, _clip(repr(value), 60)))
+        raise fail("the answer's RetCode is not an integer from 0 to %d: %s" % (MAX_RET_CODE, clip(repr(value), 60)))
     return value
 
 
@@ -362,178 +299,8 @@ def check_action(data, action, fail):
     expected = action + "Response"
     found = data.get("Action")
     if found != expected:
-        shown = "no Action" if found is None else "Action %s" % _clip(repr(found), 80)
+        shown = "no Action" if found is None else "Action %s" % clip(repr(found), 80)
         raise fail("the answer is not one to %s: it has %s, expected %s; none of it is used" % (action, shown, expected))
-
-
-# --- deadlines: every attempt ends by its deadline, whatever the server sends ------------
-
-class _Attempt:
-    """One HTTP exchange and its wall-clock deadline.
-
-    A socket timeout bounds each read, not the exchange: a server that sends one byte a
-    second would hold a call for ever. The watchdog shuts the attempt's socket down at
-    its deadline, which wakes the blocked read.
-    """
-
-    def __init__(self, deadline):
-        self.deadline = deadline
-        self.expired = False
-        self._done = False
-        self._connection = None
-        self._lock = threading.Lock()
-
-    def attach(self, connection):
-        with self._lock:
-            self._connection = connection
-            if self.expired and not self._done:
-                _shut(connection)  # it expired while the connection was being made
-
-    def expire(self):
-        with self._lock:
-            if self._done:
-                return
-            self.expired = True
-            if self._connection is not None:
-                _shut(self._connection)
-
-    def finish(self):
-        with self._lock:
-            self._done = True
-            self._connection = None
-
-
-def _shut(connection):
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            # socket.socket's own shutdown, also for an SSL socket: wake the reader, do not unwrap.
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except (OSError, ValueError):
-            pass
-
-
-class _Watchdog:
-    """One daemon thread that expires attempts at their deadlines (a heap of them)."""
-
-    def __init__(self):
-        self._heap = []
-        self._count = 0
-        self._wake = threading.Condition()
-        self._thread = None
-
-    def watch(self, attempt):
-        with self._wake:
-            self._count += 1
-            heapq.heappush(self._heap, (attempt.deadline, self._count, attempt))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sigcalcloud-deadlines", daemon=True)
-                self._thread.start()
-            elif self._heap[0][2] is attempt:
-                self._wake.notify()
-
-    def _run(self):
-        while True:
-            with self._wake:
-                while not self._heap:
-                    self._wake.wait()
-                deadline, _count, attempt = self._heap[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._wake.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-            attempt.expire()
-
-
-_WATCHDOG = _Watchdog()
-_CURRENT = threading.local()  # the attempt this thread is making, for the connection classes
-
-
-def _attach_current(connection):
-    attempt = getattr(_CURRENT, "attempt", None)
-    if attempt is not None:
-        attempt.attach(connection)
-
-
-if HAS_REQUESTS:
-    class _Watched(object):
-        """Tells the thread's attempt which connection it is using, so its deadline can end it."""
-
-        def connect(self):
-            super(_Watched, self).connect()
-            _attach_current(self)  # again after connecting: the deadline may have passed meanwhile
-
-        def request(self, *args, **kwargs):
-            _attach_current(self)
-            return super(_Watched, self).request(*args, **kwargs)
-
-    class _WatchedHTTPConnection(_Watched, HTTPConnection):
-        pass
-
-    class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
-        pass
-
-    class _WatchedHTTPPool(HTTPConnectionPool):
-        ConnectionCls = _WatchedHTTPConnection
-
-    class _WatchedHTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = _WatchedHTTPSConnection
-
-    class _WatchedAdapter(requests.adapters.HTTPAdapter):
-        """requests' adapter with connections the deadline watchdog can end (also via a proxy)."""
-
-        POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-        def init_poolmanager(self, *args, **kwargs):
-            super(_WatchedAdapter, self).init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = dict(self.POOLS)
-
-        def proxy_manager_for(self, proxy, **proxy_kwargs):
-            manager = super(_WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
-            if isinstance(manager, ProxyManager):  # a SOCKS manager (not a ProxyManager) keeps its own classes
-                manager.pool_classes_by_scheme = dict(self.POOLS)
-            return manager
-
-
-def read_body(response, fail, limit=MAX_ANSWER_BYTES):
-    """The decoded body of a streamed ``response``, at most ``limit`` bytes.
-
-    The body is read in chunks and inflated here, not by urllib3, so a small gzip body
-    that inflates to gigabytes is stopped at ``limit`` like a large plain one.
-    """
-    length = response.headers.get("Content-Length")
-    if length and length.strip().isdigit() and int(length) > limit:
-        raise fail("the answer is %s bytes, more than the %d MiB an answer may be" % (length.strip(), limit >> 20))
-    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif encoding == "deflate":
-        inflater = zlib.decompressobj()
-    elif encoding in ("", "identity"):
-        inflater = None
-    else:
-        raise fail("the answer has Content-Encoding %s, which was not asked for" % _clip(repr(encoding), 40))
-    chunks, size = [], 0
-    while True:
-        chunk = response.raw.read(READ_CHUNK, decode_content=False)
-        if not chunk:
-            break
-        if inflater is not None:
-            try:
-                chunk = inflater.decompress(chunk, limit + 1 - size)
-            except zlib.error as exc:
-                raise fail("the answer's %s body is corrupt: %s" % (encoding, exc), retryable=True)
-        size += len(chunk)
-        if size > limit:
-            raise fail("the answer is more than the %d MiB an answer may be%s" % (
-                limit >> 20, " once inflated" if inflater is not None else ""))
-        chunks.append(chunk)
-    if inflater is not None:
-        chunks.append(inflater.flush())
-        if sum(len(chunk) for chunk in chunks) > limit:
-            raise fail("the answer is more than the %d MiB an answer may be once inflated" % (limit >> 20))
-    return b"".join(chunks)
 
 
 class Client:
@@ -562,7 +329,8 @@ class Client:
         # validate_certs: false means no verification at all, whatever ca_path says.
         self.verify = (ca_path or True) if validate_certs else False
         self.ca_path = ca_path if validate_certs else None
-        self.session = session or self._new_session(pool_size)
+        # Enough pooled keep-alive connections for every concurrent worker.
+        self.session = session or _transport.new_session(pool_size)
         self.session.headers["User-Agent"] = user_agent()
         # We inflate bodies ourselves (read_body), so ask only for what we can inflate.
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
@@ -570,15 +338,6 @@ class Client:
     def __repr__(self):
         # Never the private key, even in a debugger or a traceback's locals dump.
         return "Client(base_url=%r, public_key=%r)" % (self.display_url, self.public_key)
-
-    @staticmethod
-    def _new_session(pool_size):
-        session = requests.Session()
-        # Enough pooled keep-alive connections for every concurrent worker.
-        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
 
     def signed_body(self, action, params, region=None):
         """The exact form fields to send: flattened, with the public ones, signed."""
@@ -634,30 +393,26 @@ class Client:
             kwargs.setdefault("region", region)
             return SigcalcloudError(message, **kwargs)
 
-        attempt = _Attempt(time.monotonic() + self.timeout)
-        _WATCHDOG.watch(attempt)
-        _CURRENT.attempt = attempt
-        response = None
-        try:
-            response = self._post(body, fail)
-            data = self._answer(response, fail, action)
-            response = None  # read to the end: its connection goes back to the pool
-            return data
-        except SigcalcloudError as error:
-            if attempt.expired:  # whatever broke, it broke because the deadline ended it
+        with _transport.attempt(self.timeout) as attempt:
+            response = None
+            try:
+                response = self._post(body, fail)
+                data = self._answer(response, fail, action)
+                response = None  # read to the end: its connection goes back to the pool
+                return data
+            except SigcalcloudError as error:
+                if attempt.expired:  # whatever broke, it broke because the deadline ended it
+                    raise fail("no answer from %s within the %ss timeout (connecting, waiting and reading "
+                               "included)" % (self.display_url, self.timeout), retryable=True)
+                raise error
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                if not attempt.expired:
+                    raise
                 raise fail("no answer from %s within the %ss timeout (connecting, waiting and reading "
-                           "included)" % (self.display_url, self.timeout), retryable=True)
-            raise error
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            if not attempt.expired:
-                raise
-            raise fail("no answer from %s within the %ss timeout (connecting, waiting and reading "
-                       "included; %s)" % (self.display_url, self.timeout, type(exc).__name__), retryable=True)
-        finally:
-            attempt.finish()
-            _CURRENT.attempt = None
-            if response is not None:
-                response.close()  # unread data: never reuse this connection
+                           "included; %s)" % (self.display_url, self.timeout, type(exc).__name__), retryable=True)
+            finally:
+                if response is not None:
+                    response.close()  # unread data: never reuse this connection
 
     def _post(self, body, fail):
         try:
@@ -673,7 +428,7 @@ class Client:
             raise fail("no answer from %s within the %ss timeout" % (self.display_url, self.timeout), retryable=True)
         except requests.exceptions.ConnectionError as exc:
             raise fail("could not reach %s: %s" % (self.display_url, _reason(exc)), retryable=True,
-                       unsent=_never_connected(exc))
+                       unsent=_transport.never_connected(exc))
         except requests.exceptions.RequestException as exc:
             raise fail("request to %s failed: %s" % (self.display_url, _reason(exc)))
 
@@ -699,17 +454,17 @@ class Client:
 
         if 300 <= status < 400:
             raise answer_fail("the server answered HTTP %s with a redirect to %s: set base_url to the API "
-                              "endpoint itself" % (status, _clip(response.headers.get("Location", "(no Location)"), 200)))
+                              "endpoint itself" % (status, clip(response.headers.get("Location", "(no Location)"), 200)))
         if status >= 400:
-            error = answer_fail("the server answered HTTP %s %s" % (status, _clip(response.reason or "", 80)),
+            error = answer_fail("the server answered HTTP %s %s" % (status, clip(response.reason or "", 80)),
                                 retryable=status in RETRYABLE_HTTP_STATUSES)
             error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise error
         try:
-            content = read_body(response, answer_fail)
+            content = _transport.read_body(response, answer_fail)
         except requests.exceptions.RequestException as exc:
             raise answer_fail("the answer from %s broke off: %s" % (self.display_url, _reason(exc)), retryable=True)
-        except (Urllib3Error, OSError, ValueError) as exc:  # urllib3's own errors while the body was read
+        except _transport.BODY_READ_ERRORS as exc:  # urllib3's own errors while the body was read
             raise answer_fail("the answer from %s broke off: %s" % (self.display_url, exc), retryable=True)
         data = decode_answer(content, answer_fail)
         if not isinstance(data, dict):
@@ -718,23 +473,12 @@ class Client:
             check_action(data, action, answer_fail)
         ret_code = ret_code_of(data, answer_fail)
         if ret_code != 0:
-            message = _clip(str(data.get("Message") or "no message"))
+            message = clip(str(data.get("Message") or "no message"))
             hint = RET_CODE_HINTS.get(ret_code)
             raise answer_fail("%s: %s" % (hint, message) if hint else message, ret_code=ret_code,
                               retryable=is_retryable_ret_code(ret_code))
         check_action(data, action, answer_fail)  # a success must say which action it answers
         return data
-
-
-def _never_connected(exc):
-    """Whether a ConnectionError happened before any byte was sent (refused, no route, no DNS name)."""
-    reason, seen = exc, set()
-    while isinstance(reason, BaseException) and id(reason) not in seen:
-        if isinstance(reason, NewConnectionError):
-            return True
-        seen.add(id(reason))
-        reason = getattr(reason, "reason", None) or (reason.args[0] if getattr(reason, "args", None) else None)
-    return False
 
 
 def _reason(exc):

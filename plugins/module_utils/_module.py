@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 
@@ -34,18 +35,18 @@ class SigcalcloudModule:
         spec.update(self.argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
         self.params = self.module.params
-        if not _client.HAS_REQUESTS:
-            self.module.fail_json(msg=missing_required_lib("requests"), exception=_client.REQUESTS_IMPORT_ERROR)
+        if not _transport.HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=_transport.REQUESTS_IMPORT_ERROR)
         # A password in base_url is as secret as the private key: the invocation shown at -v,
         # and a failure's, would print it.
-        self.module.no_log_values.update(_client.url_secrets(self.params["base_url"]))
+        self.module.no_log_values.update(_text.url_secrets(self.params["base_url"]))
         try:
             self.settings = _settings.resolve(self.params)
         except ValueError as exc:
             self.module.fail_json(msg=str(exc))
         # A key read from a profile file is as secret as one passed as an option.
         self.module.no_log_values.add(self.settings.private_key)
-        self.module.no_log_values.update(_client.url_secrets(self.settings.base_url))
+        self.module.no_log_values.update(_text.url_secrets(self.settings.base_url))
         for warning in self.settings.warnings:
             self.module.warn(warning)
         self.client = self.settings.client()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 
 # The API's default page is 10 rows; we ask for 100 and advance by what actually
@@ -88,7 +88,7 @@ def parse_page(resource, data, query, offset, limit):
         total = _count(data["TotalCount"])
     except ValueError:
         raise _field_error(resource, query, "TotalCount=%s, expected an integer of 0 or more" % (
-            _client.printable(repr(data["TotalCount"]))[:60],))
+            _text.printable(repr(data["TotalCount"]))[:60],))
     return Page(offset, total, rows, has_dataset)
 
 

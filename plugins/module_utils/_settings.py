@@ -23,7 +23,8 @@ import os
 import stat
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, DEFAULT_MAX_ROWS, redact_url
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, DEFAULT_MAX_ROWS
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import redact_url
 
 # name -> (type, environment variable, built-in default)
 CONNECTION_OPTIONS = {

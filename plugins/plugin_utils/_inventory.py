@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import printable
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import printable
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, newest_first
 
 HOSTS_FROM = ("backup", "redis_group")

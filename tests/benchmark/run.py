@@ -229,19 +229,19 @@ def without_hardening():
     cap (requests reads and inflates the whole body), no window (every page of a listing may
     be in flight at once). Only to show what those cost (nothing measurable, the issue asks).
     """
-    client_module, paging = import_module("_client"), import_module("_paging")
-    watch, read_body, listing_init = client_module._WATCHDOG.watch, client_module.read_body, paging._Listing.__init__
+    transport, paging = import_module("_transport"), import_module("_paging")
+    watch, read_body, listing_init = transport.WATCHDOG.watch, transport.read_body, paging._Listing.__init__
 
     def unbounded_init(self, resource, query, _window, max_rows):
         listing_init(self, resource, query, 10 ** 9, max_rows)
 
-    client_module._WATCHDOG.watch = lambda attempt: None
-    client_module.read_body = lambda response, fail, limit=None: response.content
+    transport.WATCHDOG.watch = lambda attempt: None
+    transport.read_body = lambda response, fail, limit=None: response.content
     paging._Listing.__init__ = unbounded_init
     try:
         yield
     finally:
-        client_module._WATCHDOG.watch, client_module.read_body, paging._Listing.__init__ = watch, read_body, listing_init
+        transport.WATCHDOG.watch, transport.read_body, paging._Listing.__init__ = watch, read_body, listing_init
 
 
 # --- the emulator in its own process ------------------------------------------------------

@@ -232,6 +232,8 @@ def _put_collections_on_path() -> None:
 _put_collections_on_path()
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
@@ -388,12 +390,12 @@ def load_state(config: Config) -> dict[str, Any]:
     try:
         return _events.restore_state(read_state_file(path), watched)
     except _events.OtherScope as exc:  # sound, only not ours: the next save replaces it
-        logger.warning("not using state_file %s: %s; starting afresh", path, _client.printable(exc))
+        logger.warning("not using state_file %s: %s; starting afresh", path, _text.printable(exc))
     except OSError as exc:  # unreadable, not wrong: left where it is
         logger.warning("not using state_file %s: %s; starting afresh", path, exc)
     except ValueError as exc:  # not a state we wrote: kept aside for a look, never tripped over again
         logger.warning("state_file %s is not usable: %s; %s, and the source starts afresh",
-                       path, _client.printable(exc), set_aside(path))
+                       path, _text.printable(exc), set_aside(path))
     return _events.new_state(watched)
 
 
@@ -453,7 +455,7 @@ def api_error(error: Exception, private_key: str | None) -> dict[str, Any]:
     if isinstance(error, _client.SigcalcloudError):
         message = str(error)  # already printable, its URLs redacted
     else:  # could quote the server: no raw control characters either
-        message = _client.printable("unexpected error: %s: %s" % (type(error).__name__, error))
+        message = _text.printable("unexpected error: %s: %s" % (type(error).__name__, error))
     if private_key:
         message = message.replace(private_key, "********")
     event = {"type": "api_error", "message": message}
@@ -487,7 +489,7 @@ def read_backups(config: Config, client: _client.Client, queries: list,
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     """Poll every ``interval`` seconds and put what changed on ``queue``, until cancelled."""
     config = parse_args(args)
-    if not _client.HAS_REQUESTS:
+    if not _transport.HAS_REQUESTS:
         raise RuntimeError("%s needs the Python library 'requests' where ansible-rulebook runs: "
                            "pip install requests" % NAME)
     client = config.settings.client()
@@ -516,7 +518,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
             for failure in failures:
                 logger.warning("%s", failure["message"])
             for warning in _events.missing_report(state, after):  # a listing that missed what was there?
-                logger.warning("%s", _client.printable(warning))  # it names ids the server sent
+                logger.warning("%s", _text.printable(warning))  # it names ids the server sent
             # put() does not suspend on an unbounded queue (ansible-rulebook's is one), so a
             # cancellation cannot fall between these events and the save that remembers them.
             for event in failures + events:

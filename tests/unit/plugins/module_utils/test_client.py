@@ -22,6 +22,8 @@ import zlib
 import pytest
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _client
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import (
     Backoff,
     Client,
@@ -206,9 +208,9 @@ def test_a_refusal_that_answers_another_action_is_not_taken_as_a_refusal():
 
 
 def test_a_connection_never_made_is_known_not_to_have_reached_the_server():
-    refused = _client.requests.exceptions.ConnectionError(
-        _client.NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused"))
-    client, _session, _sleeps = make_client([refused, _client.requests.exceptions.ConnectionError("reset by peer")])
+    refused = _transport.requests.exceptions.ConnectionError(
+        _transport.NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused"))
+    client, _session, _sleeps = make_client([refused, _transport.requests.exceptions.ConnectionError("reset by peer")])
     for unsent in (True, False):
         with pytest.raises(SigcalcloudError) as caught:
             client.call_once("CreateURedisBackup", {}, region="r1")
@@ -223,8 +225,8 @@ def test_a_connection_never_made_is_known_not_to_have_reached_the_server():
     FakeResponse(body={"RetCode": 110, "Message": "API timeout"}),
     FakeResponse(body={"RetCode": 130, "Message": "Service error and break"}),
     FakeResponse(body={"RetCode": 20206, "Message": "product hiccup"}),
-    _client.requests.exceptions.ConnectionError("reset by peer"),
-    _client.requests.exceptions.ReadTimeout("read timed out"),
+    _transport.requests.exceptions.ConnectionError("reset by peer"),
+    _transport.requests.exceptions.ReadTimeout("read timed out"),
 ])
 def test_transient_failures_are_retried_then_succeed(failure):
     client, session, sleeps = make_client([failure, failure, OK])
@@ -434,7 +436,7 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(serve, drip_headers):
 
 
 @pytest.mark.parametrize("headers, body, words", [
-    ([], b" " * (_client.MAX_ANSWER_BYTES + 1), "the answer is %d bytes, more than the 8 MiB" % (_client.MAX_ANSWER_BYTES + 1)),
+    ([], b" " * (_transport.MAX_ANSWER_BYTES + 1), "the answer is %d bytes, more than the 8 MiB" % (_transport.MAX_ANSWER_BYTES + 1)),
     ([("Content-Encoding", "gzip")], gzip.compress(b" " * (64 << 20)), "more than the 8 MiB an answer may be once inflated"),
     ([("Content-Encoding", "deflate")], zlib.compress(b" " * (64 << 20)), "more than the 8 MiB an answer may be once inflated"),
     ([("Content-Encoding", "br")], b"x", "Content-Encoding 'br', which was not asked for"),
@@ -523,18 +525,18 @@ def test_a_long_message_is_clipped():
 ])
 def test_userinfo_in_base_url_is_never_shown(url, shown):
     client = Client("pub", "secret", base_url=url, session=ScriptedSession([
-        _client.requests.exceptions.ConnectionError("refused")]), backoff=Backoff(max_retries=0))
+        _transport.requests.exceptions.ConnectionError("refused")]), backoff=Backoff(max_retries=0))
     with pytest.raises(SigcalcloudError) as caught:
         client.call("X", {})
     assert shown.rstrip("/") in str(caught.value) and "secret" not in str(caught.value)
     assert "secret" not in repr(client)
-    assert _client.redact_url("see %s and more" % url) == "see %s and more" % shown
+    assert _text.redact_url("see %s and more" % url) == "see %s and more" % shown
 
 
 def test_url_secrets():
-    assert _client.url_secrets("https://alice:pw@h/") == ["alice:pw", "pw"]
-    assert _client.url_secrets("https://token@h/") == ["token"]
-    assert _client.url_secrets("https://h/x@y") == [] and _client.url_secrets(None) == []
+    assert _text.url_secrets("https://alice:pw@h/") == ["alice:pw", "pw"]
+    assert _text.url_secrets("https://token@h/") == ["token"]
+    assert _text.url_secrets("https://h/x@y") == [] and _text.url_secrets(None) == []
 
 
 @pytest.mark.parametrize("ca_path, words", [
@@ -542,7 +544,7 @@ def test_url_secrets():
     ("/etc/ca.pem", "The server's certificate is not signed by a CA in ca_path /etc/ca.pem"),
 ])
 def test_tls_failures_say_what_applies(ca_path, words):
-    error = _client.requests.exceptions.SSLError("certificate verify failed")
+    error = _transport.requests.exceptions.SSLError("certificate verify failed")
     client = Client("p", "s", ca_path=ca_path, session=ScriptedSession([error]), backoff=Backoff(max_retries=0))
     with pytest.raises(SigcalcloudError, match=re.escape(words)):
         client.call("X", {})
@@ -554,5 +556,5 @@ def test_tls_failures_say_what_applies(ca_path, words):
 
 
 def test_a_password_holding_an_at_sign_is_hidden_whole():
-    assert _client.redact_url("https://a:p@ss@gw/x@y") == "https://<redacted>@gw/x@y"
-    assert _client.url_secrets("https://a:p@ss@gw/") == ["a:p@ss", "p@ss"]
+    assert _text.redact_url("https://a:p@ss@gw/x@y") == "https://<redacted>@gw/x@y"
+    assert _text.url_secrets("https://a:p@ss@gw/") == ["a:p@ss", "p@ss"]
