@@ -897,13 +897,15 @@ def file_text(text):
     (entry_with(lambda e: e["backups"][0].update(backup_size=[1])), "has backup_size=[1], expected an integer"),
     (entry_with(lambda e: e["backups"][0].update(region=None)), "has no region"),
     (entry_with(lambda e: e["backups"].insert(0, None)), "backups[0]: a backup is NoneType, not a mapping"),
-    (entry_with(lambda e: e.update(format=99)), "it is not a format 2 entry"),
-    (entry_with(lambda e: e.update(format="1")), "it is not a format 2 entry"),
-    (payload("[1, 2]"), "it is not a format 2 entry"),
+    (entry_with(lambda e: e.update(format=99)), "it is not a format 3 entry"),
+    # 1.0.0's entries were not checked against their requests: never served again.
+    (entry_with(lambda e: e.update(format=2)), "it is not a format 3 entry"),
+    (entry_with(lambda e: e.update(format="1")), "it is not a format 3 entry"),
+    (payload("[1, 2]"), "it is not a format 3 entry"),
     (payload("{not json"), "not read"),
     (file_text("{not json"), "not read"),
     # ansible-core 2.19's cache plugin cannot read a file without its envelope; an older one reads the list.
-    (file_text("[1, 2]"), by_core("it is not a format 2 entry", "not read")),
+    (file_text("[1, 2]"), by_core("it is not a format 3 entry", "not read")),
 ])
 def test_a_damaged_cache_entry_is_a_miss_and_the_api_is_read(run_ansible, start_emulator, tmp_path, damage, why):
     emu = start_emulator()
@@ -956,3 +958,4 @@ def test_the_cache_holds_the_groups_of_a_redis_group_inventory(run_ansible, star
         cache_timeout: 3600
     """.format(cache=cache_dir), name="other.uredis_backup.yml")
     assert inventory_list(run_ansible, emu, backup_path).rc == 0
+
