@@ -253,6 +253,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _unsafe
 
@@ -278,13 +279,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         # Keys are checked only when the API is called: a cache hit needs none.
         settings = self._settings()
-        queries = _inventory.build_queries(
+        queries = _listings.build_queries(
             self._regions(settings), self.get_option("project_ids") or [settings.project_id],
             self.get_option("region_types"), self.get_option("group_ids"))
         # Groups are listed too with hosts_from: redis_group, so that a group with no backup is a host.
         group_queries = []
         if self.get_option("hosts_from") == "redis_group":
-            group_queries = _inventory.group_queries(
+            group_queries = _listings.group_queries(
                 self._regions(settings), self.get_option("project_ids") or [settings.project_id],
                 self.get_option("group_ids"))
         cache_key = self._cache_key(path, queries + group_queries, settings)
@@ -392,7 +393,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleError("sigcalcloud.cloud.uredis_backup: %s" % exc)
         for query, error in list(errors.items()) + list(group_errors.items()):
             self._warn("skipped %s: %s" % (query.describe(), error))
-        return (_inventory.merge_listings(queries, results), _inventory.merge_groups(group_queries, group_results),
+        return (_listings.merge_listings(queries, results), _listings.merge_groups(group_queries, group_results),
                 not errors and not group_errors)
 
     # --- hosts -------------------------------------------------------------------------

@@ -216,7 +216,7 @@ def newest_first(backups):
 BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=shape_row, key="backup_id", order=newest_first)
 
 
-def fetch_page(client, query, offset=0, limit=PAGE_SIZE):
+def read_page(client, query, offset=0, limit=PAGE_SIZE):
     """One page as the API returns it, checked against its own count."""
     return _paging.read_page(client, BACKUPS, query, offset, limit)
 

@@ -310,7 +310,7 @@ class BackupInfoModule(SigcalcloudModule):
             backups = results[query]
             total = len(backups)
         else:
-            page = _backups.fetch_page(self.client, query, params["offset"] or 0, params["limit"] or _backups.PAGE_SIZE)
+            page = _backups.read_page(self.client, query, params["offset"] or 0, params["limit"] or _backups.PAGE_SIZE)
             backups, total = page.rows, page.total
         if total == 0 and params["group_id"] and params["region_type"] in (None, "normal"):
             # No backup: a group without any, or no such group? A typo must not pass a release gate.

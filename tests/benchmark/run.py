@@ -136,9 +136,9 @@ def import_collection():
     if path not in sys.path:
         sys.path.insert(0, path)
     # pylint: disable=import-outside-toplevel
-    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings, _backups
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings, _backups, _listings
     from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
-    return _settings, _backups, _inventory
+    return _settings, _backups, _listings, _inventory
 
 
 def import_module(name):
@@ -336,7 +336,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.work = tempfile.mkdtemp(prefix="sigcalcloud-bench-")
-        self.settings, self.uredis, self.inventory_helpers = import_collection()
+        self.settings, self.uredis, self.listings, self.inventory_helpers = import_collection()
         self.default_concurrency = self.settings.CONNECTION_OPTIONS["max_concurrency"][2]
         self.page_size = self.uredis.PAGE_SIZE
         self.emulators = {}
@@ -381,7 +381,7 @@ class Bench:
         }
         for emulator in self.emulators.values():
             emulator.start()
-        self.inv_queries = self.inventory_helpers.build_queries(REGIONS, [None], ["normal"], [])
+        self.inv_queries = self.listings.build_queries(REGIONS, [None], ["normal"], [])
         self.mod_queries = [self.uredis.Query(MODULE_REGION)]
 
         # The hosts and facts of the CPU floor: the very listing the plugin reads, in its order.
@@ -397,11 +397,11 @@ class Bench:
 
         # hosts_from: redis_group over the same data: the floor's hosts are the plugin's group entries.
         groups_module = import_module("_groups")
-        self.group_queries = self.inventory_helpers.group_queries(REGIONS, [None], [])
+        self.group_queries = self.listings.group_queries(REGIONS, [None], [])
         group_results, _errors = groups_module.list_groups(self._client(inv0, self.default_concurrency), self.group_queries)
         self.group_pages = pages_needed([len(group_results[q]) for q in self.group_queries], self.page_size)
         entries = self.inventory_helpers.redis_groups(
-            backups, self.inventory_helpers.merge_groups(self.group_queries, group_results))
+            backups, self.listings.merge_groups(self.group_queries, group_results))
         self.group_host_count = len(entries)
         self.groups_floor_source = os.path.join(self.work, "groups.floor.json")
         write_json(self.groups_floor_source, entries)
@@ -426,7 +426,7 @@ class Bench:
         """The listing the plugin reads from ``emulator``, merged in its order, written to ``path``
         for the floor plugin: ``(backups, pages needed per query)``."""
         results, _errors = self.uredis.list_backups(self._client(emulator, self.default_concurrency), self.inv_queries)
-        backups = self.inventory_helpers.merge_listings(self.inv_queries, results)
+        backups = self.listings.merge_listings(self.inv_queries, results)
         write_json(path, backups)
         return backups, pages_needed([len(results[q]) for q in self.inv_queries], self.page_size)
 
@@ -577,7 +577,7 @@ class Bench:
                               lambda: self.ansible_inventory("groups_floor", [inventory, "-i", self.groups_floor_source, "--list"],
                                                              floor=True, hosts=self.group_host_count, group="uredis_groups"))),
             ("eda_poll_0ms", ("Event source, one steady poll of 10,000 backups and their groups, 0 ms",
-                              "`read_backups` + `poll_events` in-process, as its loop runs them", "inv0", runs,
+                              "`read_poll` + `poll_events` in-process, as its loop runs them", "inv0", runs,
                               self.eda_poll)),
             ("backup_wait", ("`uredis_backup` takes a backup and waits (%g s Backuping, `poll_interval=%g`), 50 ms"
                              % (WAIT_BACKUP_SECONDS, WAIT_POLL_INTERVAL),
@@ -671,7 +671,7 @@ class Bench:
         emulator = self.emulators[emulator_key]
         config = source.parse_args({"regions": REGIONS, "base_url": emulator.base_url, "public_key": emulator.public_key,
                                     "private_key": emulator.private_key}, environ={})
-        helpers = self.inventory_helpers
+        helpers = self.listings
         queries = helpers.build_queries(config.regions, [config.settings.project_id], config.region_types,
                                         config.group_ids)
         group_queries = helpers.group_queries(config.regions, [config.settings.project_id], config.group_ids)
@@ -688,7 +688,7 @@ class Bench:
         events_module = import_module("_events")
         cpu = time.process_time()
         start = time.perf_counter()
-        backups, failures, groups, group_failures = source.read_backups(
+        backups, failures, groups, group_failures = source.read_poll(
             config, eda["client"], eda["queries"], eda["group_queries"])
         events, eda["state"] = events_module.poll_events(
             eda["state"], backups, time.time(), complete=not failures, stale_after=config.stale_after,

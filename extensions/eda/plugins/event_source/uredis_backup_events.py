@@ -237,9 +237,9 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
-from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 
 NAME = "sigcalcloud.cloud.uredis_backup_events"
 # A state file holds the facts of every backup watched (some 600 bytes each): this is
@@ -474,16 +474,16 @@ def _listing(config: Config, lister: Any, client: _client.Client, queries: list)
     return results, [api_error(errors[query], private_key) for query in queries if query in errors]
 
 
-def read_backups(config: Config, client: _client.Client, queries: list,
+def read_poll(config: Config, client: _client.Client, queries: list,
                  group_queries: list | None = None) -> tuple[list, list, list | None, list]:
     """One poll's backups and their api_error events, then its groups (None when not watched:
     no ``group_queries``) and theirs. Runs in the worker thread."""
     results, failures = _listing(config, _backups.list_backups, client, queries)
-    backups = _inventory.merge_listings(queries, results)
+    backups = _listings.merge_listings(queries, results)
     if not group_queries:
         return backups, failures, None, []
     results, group_failures = _listing(config, _groups.list_groups, client, group_queries)
-    return backups, failures, _inventory.merge_groups(group_queries, results), group_failures
+    return backups, failures, _listings.merge_groups(group_queries, results), group_failures
 
 
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
@@ -493,9 +493,9 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
         raise RuntimeError("%s needs the Python library 'requests' where ansible-rulebook runs: "
                            "pip install requests" % NAME)
     client = config.settings.client()
-    queries = _inventory.build_queries(config.regions, [config.settings.project_id],
+    queries = _listings.build_queries(config.regions, [config.settings.project_id],
                                        config.region_types, config.group_ids)
-    group_queries = (_inventory.group_queries(config.regions, [config.settings.project_id], config.group_ids)
+    group_queries = (_listings.group_queries(config.regions, [config.settings.project_id], config.group_ids)
                      if config.watch_groups else [])
     for warning in config.settings.warnings:
         logger.warning("%s", warning)
@@ -509,7 +509,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
         while True:
             started = loop.time()
             backups, failures, groups, group_failures = await loop.run_in_executor(
-                worker, read_backups, config, client, queries, group_queries)
+                worker, read_poll, config, client, queries, group_queries)
             events, after = _events.poll_events(
                 state, backups, time.time(), complete=not failures,
                 stale_after=config.stale_after, announce_existing=config.announce_existing,

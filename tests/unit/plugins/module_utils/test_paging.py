@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import DEFAULT_MAX_ROWS, SigcalcloudError
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, fetch_page, list_backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, list_backups, read_page
 
 
 def row(n):
@@ -149,10 +149,10 @@ def test_a_page_holding_more_rows_than_the_count_is_refused():
 def test_one_page_mode_refuses_a_page_that_contradicts_its_count():
     backend = LyingBackend([row(n) for n in range(3)], dataset="empty")
     with pytest.raises(SigcalcloudError, match="its page at offset 0 is empty, but TotalCount is 3; tried 3 times"):
-        fetch_page(backend, Q, 0, 10)
+        read_page(backend, Q, 0, 10)
     assert len(backend.calls) == 3
     # Past the end, an empty page is the truth.
-    assert fetch_page(LyingBackend([row(1)]), Q, 5, 10).rows == []
+    assert read_page(LyingBackend([row(1)]), Q, 5, 10).rows == []
 
 
 def test_an_empty_listing_is_empty():

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import Query, shape_row
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 
 
@@ -20,9 +21,9 @@ class _TaggedText(str):
 
 
 def test_queries_hold_plain_strings_not_the_options_own_kind_of_str():
-    backups = _inventory.build_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("normal")],
+    backups = _listings.build_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("normal")],
                                        [_TaggedText("uredis-1")])
-    groups = _inventory.group_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("uredis-1")])
+    groups = _listings.group_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("uredis-1")])
     for query in backups + groups:
         for value in query:
             assert value is None or type(value) is str, (query, type(value))  # pylint: disable=unidiomatic-typecheck
@@ -33,10 +34,10 @@ def test_queries_hold_plain_strings_not_the_options_own_kind_of_str():
 
 
 def test_build_queries_is_the_product_of_the_lists():
-    queries = _inventory.build_queries(["r1", "r2"], [], ["normal", "source"], ["g1"])
+    queries = _listings.build_queries(["r1", "r2"], [], ["normal", "source"], ["g1"])
     assert len(queries) == 4
     assert Query("r2", None, "source", "g1") in queries
-    assert _inventory.build_queries(["r1"], ["p1", "p2"], ["normal"], []) == [
+    assert _listings.build_queries(["r1"], ["p1", "p2"], ["normal"], []) == [
         Query("r1", "p1", "normal"), Query("r1", "p2", "normal")]
 
 
@@ -44,7 +45,7 @@ def test_merge_listings_keeps_one_copy_of_a_cross_region_backup_in_query_order()
     source, target = Query("r1", region_type="source"), Query("r2", region_type="target")
     results = {source: [backup("x", "g", 5, region="r1")], target: [backup("x", "g", 5, region="r2"),
                                                                     backup("y", "g", 4, region="r2")]}
-    merged = _inventory.merge_listings([source, target], results)
+    merged = _listings.merge_listings([source, target], results)
     assert [(b["backup_id"], b["region"]) for b in merged] == [("x", "r1"), ("y", "r2")]
 
 
