@@ -958,4 +958,3 @@ def test_the_cache_holds_the_groups_of_a_redis_group_inventory(run_ansible, star
         cache_timeout: 3600
     """.format(cache=cache_dir), name="other.uredis_backup.yml")
     assert inventory_list(run_ansible, emu, backup_path).rc == 0
-
