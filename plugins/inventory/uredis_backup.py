@@ -254,6 +254,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _inventory
 from ansible_collections.sigcalcloud.cloud.plugins.plugin_utils import _unsafe
 
@@ -339,7 +340,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                        if name != "region")
         try:
             settings = _settings.resolve(options, require_region=False, require_keys=False)
-        except _settings.SettingsError as exc:
+        except _options.OptionError as exc:
             raise AnsibleParserError(str(exc))
         for warning in settings.warnings:
             self._warn(warning)
@@ -380,7 +381,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                "'requests' on the controller: pip install requests")
         try:
             settings.require("public_key", "private_key")
-        except _settings.SettingsError as exc:
+        except _options.OptionError as exc:
             raise AnsibleParserError(str(exc))
         fail_on_errors = self.get_option("fail_on_errors")
         client = settings.client()

@@ -22,6 +22,7 @@ import time
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _create
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import TIMESTAMP_MAX, shown_value
 
 ACTION = "DescribeURedisBackup"
 REGION_TYPES = ("normal", "source", "target")
@@ -228,104 +229,6 @@ def list_backups(client, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_
 
 
 # --- client-side filters -------------------------------------------------------
-
-_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_AGE_RE = re.compile(r"\s*(?:[0-9]+\s*[smhdw]\s*)+")
-_AGE_PART_RE = re.compile(r"([0-9]+)\s*([smhdw])")
-# The longest age accepted, 100 years: backups live for days or weeks, so a longer age is a
-# typo, and one long enough would overflow the float of the timestamp it gives.
-AGE_MAX_DAYS = 36525
-AGE_MAX_SECONDS = AGE_MAX_DAYS * 86400
-# Significant digits of one number in an age. Ten digits of seconds already exceed
-# AGE_MAX_SECONDS, so a longer number is refused unconverted (int() of thousands of digits
-# is slow, and refused by Python itself past 4300).
-AGE_MAX_DIGITS = 10
-# UNIX timestamps accepted by since: 0 to the last second of year 9999, as far as datetime goes.
-TIMESTAMP_MAX = 253402300799
-TIMESTAMP_MAX_ISO = "9999-12-31T23:59:59Z"
-# No age, timestamp or ISO 8601 date is this long; a longer since is refused unparsed.
-SINCE_MAX_LENGTH = 64
-_TIMESTAMP_RE = re.compile(r"([0-9]+)(?:\.[0-9]+)?")
-# Numbers in a form a timestamp does not take: a sign, an exponent, a bare dot, inf, nan.
-_NUMBER_RE = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|inf(?:inity)?|nan)",
-                        re.IGNORECASE)
-
-
-def shown_value(value):
-    """``value`` for a message: its repr, cut short when it is long."""
-    if isinstance(value, int) and value.bit_length() > 128:
-        return "an integer of %d bits" % value.bit_length()  # repr() itself fails past 4300 digits
-    text = repr(value)
-    if len(text) <= 40:
-        return text
-    if isinstance(value, str):
-        cut = repr(value[:32])
-        return "%s...%s (%d characters)" % (cut[:-1], cut[-1], len(value))
-    return text[:32] + "..."
-
-
-def parse_age(text, name=None):
-    """Seconds in an age such as ``90m``, ``26h``, ``7d`` or ``1d12h``; None if it is not one.
-
-    An age of more than AGE_MAX_DAYS (100 years) is a ValueError that says the limit;
-    ``name`` (``since``, ``interval``...) names the option in its message.
-    """
-    if not isinstance(text, str) or not _AGE_RE.fullmatch(text):
-        return None
-    seconds = 0
-    for number, unit in _AGE_PART_RE.findall(text):
-        digits = number.lstrip("0")
-        if len(digits) > AGE_MAX_DIGITS:
-            seconds = AGE_MAX_SECONDS + 1
-            break
-        seconds += int(digits or "0") * _AGE_UNITS[unit]
-        if seconds > AGE_MAX_SECONDS:
-            break
-    if seconds > AGE_MAX_SECONDS:
-        raise ValueError("%s is out of range: an age is at most %dd (100 years)" % (
-            "%s=%s" % (name, shown_value(text)) if name else "the age %s" % shown_value(text), AGE_MAX_DAYS))
-    return seconds
-
-
-def parse_since(value, now=None):
-    """A UNIX timestamp from an age (``24h``, ``7d``), a timestamp, or an ISO 8601 date.
-
-    Ages go back at most AGE_MAX_DAYS (100 years), timestamps run from 0 to TIMESTAMP_MAX
-    (the end of year 9999), dates are what ``datetime`` takes (years 1 to 9999, UTC when no
-    zone is given). Raises ValueError with a message that says so for anything else.
-    """
-    now = time.time() if now is None else now
-    out_of_range = "since=%s is out of range: a UNIX timestamp is from 0 to %d (%s)"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not 0 <= value <= TIMESTAMP_MAX:  # NaN fails this too
-            raise ValueError(out_of_range % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
-        return float(value)
-    text = str(value).strip()
-    digits = _TIMESTAMP_RE.fullmatch(text)
-    if digits:
-        # Compared by its digits first: float() would turn thousands of 9s into inf.
-        if len(digits.group(1).lstrip("0")) > len(str(TIMESTAMP_MAX)) or float(text) > TIMESTAMP_MAX:
-            raise ValueError(out_of_range % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
-        return float(text)
-    if len(text) > SINCE_MAX_LENGTH:
-        raise ValueError("since=%s is too long: an age, a UNIX timestamp or an ISO 8601 date is at most %d "
-                         "characters" % (shown_value(value), SINCE_MAX_LENGTH))
-    age = parse_age(text, name="since")
-    if age is not None:
-        return now - age
-    if _NUMBER_RE.fullmatch(text):
-        raise ValueError("since=%s is not accepted: a UNIX timestamp is written in plain digits, from 0 to %d "
-                         "(%s); an age back from now is written like 24h or 7d"
-                         % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
-    try:
-        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        return when.timestamp()
-    except (ValueError, OverflowError):
-        raise ValueError("since=%r is not an age such as 24h or 7d, a UNIX timestamp, "
-                         "or an ISO 8601 date such as 2026-01-31T12:00:00Z" % (value,)) from None
-
 
 def filter_backups(backups, states=None, backup_types=None, since=None):
     """Keep the backups in one of ``states``, of one of ``backup_types``, newer than ``since``."""

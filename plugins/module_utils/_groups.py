@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 
@@ -81,11 +82,11 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
         """What in a listed group's facts shows it is not one this listing asked for, or None:
         another group id, another zone, or a zone outside the region."""
         if self.group_id is not None and facts["group_id"] != self.group_id:
-            return "group %s" % _backups.shown_value(facts["group_id"])
+            return "group %s" % _options.shown_value(facts["group_id"])
         if self.zone is not None and facts["zone"] and facts["zone"] != self.zone:
-            return "group %s in zone %s" % (_backups.shown_value(facts["group_id"]), _backups.shown_value(facts["zone"]))
+            return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(facts["zone"]))
         if not _backups.in_region(facts["zone"], self.region):
-            return "group %s in zone %s" % (_backups.shown_value(facts["group_id"]), _backups.shown_value(facts["zone"]))
+            return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(facts["zone"]))
         return None
 
     def describe(self):
@@ -133,8 +134,8 @@ def shape_group(row, query):
                 value = _convert(value, kind)
             except ValueError:
                 raise SigcalcloudError("unexpected answer for %s: group %s has %s=%s, expected %s" % (
-                    query.describe(), _backups.shown_value(row.get("GroupId", "(no GroupId)")), field,
-                    _backups.shown_value(value), _KINDS[kind]), action=ACTION, region=query.region)
+                    query.describe(), _options.shown_value(row.get("GroupId", "(no GroupId)")), field,
+                    _options.shown_value(value), _KINDS[kind]), action=ACTION, region=query.region)
         facts[fact] = value
     facts["region"] = query.region
     facts["project_id"] = query.project_id
@@ -144,8 +145,8 @@ def shape_group(row, query):
             facts["%s_iso" % name] = _backups.iso_utc(facts[name]) if facts[name] else None
         except (ValueError, OverflowError, OSError):
             raise SigcalcloudError("unexpected answer for %s: group %s has %s=%s, out of range for a date" % (
-                query.describe(), _backups.shown_value(facts["group_id"]), name,
-                _backups.shown_value(facts[name])), action=ACTION, region=query.region)
+                query.describe(), _options.shown_value(facts["group_id"]), name,
+                _options.shown_value(facts[name])), action=ACTION, region=query.region)
     return facts
 
 
@@ -205,11 +206,11 @@ def policy_of(group):
     auto = group["auto_backup"]
     if auto is not None and auto not in AUTO_BACKUP_VALUES:
         raise SigcalcloudError("group %s reports AutoBackup=%s, expected enable or disable" % (
-            group["group_id"], _backups.shown_value(auto)), action=ACTION, region=group["region"])
+            group["group_id"], _options.shown_value(auto)), action=ACTION, region=group["region"])
     hour = group["backup_time"]
     if hour is not None and not 0 <= hour <= 23:
         raise SigcalcloudError("group %s reports BackupTime=%s, expected an hour from 0 to 23" % (
-            group["group_id"], _backups.shown_value(hour)), action=ACTION, region=group["region"])
+            group["group_id"], _options.shown_value(hour)), action=ACTION, region=group["region"])
     return {"auto_backup": auto != "disable", "backup_time": 0 if hour is None else hour}
 
 

@@ -18,6 +18,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transpor
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import OptionError
 
 
 class SigcalcloudModule:
@@ -42,7 +43,7 @@ class SigcalcloudModule:
         self.module.no_log_values.update(_text.url_secrets(self.params["base_url"]))
         try:
             self.settings = _settings.resolve(self.params)
-        except ValueError as exc:
+        except OptionError as exc:
             self.module.fail_json(msg=str(exc))
         # A key read from a profile file is as secret as one passed as an option.
         self.module.no_log_values.add(self.settings.private_key)
@@ -72,6 +73,6 @@ class SigcalcloudModule:
             result = self.run()
         except SigcalcloudError as error:
             self.fail_from(error)
-        except ValueError as exc:  # an option value the module's own checks refuse
+        except OptionError as exc:  # an option value the checks refuse; any other error is a bug, and shows as one
             self.fail(str(exc))
         self.module.exit_json(**result)

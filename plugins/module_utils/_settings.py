@@ -24,6 +24,7 @@ import stat
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, DEFAULT_MAX_ROWS
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import OptionError, as_bool
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import redact_url
 
 # name -> (type, environment variable, built-in default)
@@ -66,10 +67,6 @@ BOUNDS = {
 }
 
 
-class SettingsError(ValueError):
-    """A connection option is missing or has a value we cannot use."""
-
-
 def module_argument_spec():
     """AnsibleModule argument spec for the connection options.
 
@@ -98,10 +95,10 @@ class Settings:
         self.warnings = list(warnings)
 
     def require(self, *names):
-        """Raise SettingsError naming every option of ``names`` that has no value."""
+        """Raise OptionError naming every option of ``names`` that has no value."""
         missing = [name for name in names if _blank(getattr(self, name))]
         if missing:
-            raise SettingsError(
+            raise OptionError(
                 "missing or empty %s: set %s, the environment variable%s %s, or a profile in %s" % (
                     ", ".join(missing), "it" if len(missing) == 1 else "them",
                     "" if len(missing) == 1 else "s",
@@ -161,17 +158,6 @@ def _shown_url(url):
     return redact_url(url)
 
 
-def _as_bool(name, value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on", "y"):
-        return True
-    if text in ("0", "false", "no", "off", "n"):
-        return False
-    raise SettingsError("%s=%r is not a boolean: use true or false" % (name, value))
-
-
 def resolve(options, require_region=True, require_keys=True, environ=None):
     """Resolve the connection settings, check them, return Settings.
 
@@ -179,7 +165,7 @@ def resolve(options, require_region=True, require_keys=True, environ=None):
     module and the inventory plugin have Ansible merge the environment already; the
     event source passes its arguments straight: either way unset options are looked
     up in the environment, then in the profile files, then take their default.
-    Raises SettingsError naming the problem.
+    Raises OptionError naming the problem.
     """
     environ = os.environ if environ is None else environ
     given = {}
@@ -208,7 +194,7 @@ def resolve(options, require_region=True, require_keys=True, environ=None):
 def _checked(values):
     base_url = values["base_url"]
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise SettingsError("base_url=%r must start with https:// (or http:// for a local emulator)"
+        raise OptionError("base_url=%r must start with https:// (or http:// for a local emulator)"
                             % (_shown_url(base_url),))
     for name, (low, high) in BOUNDS.items():
         value = values[name]
@@ -216,11 +202,11 @@ def _checked(values):
             try:
                 value = int(str(value).strip())
             except ValueError:
-                raise SettingsError("%s=%r is not an integer" % (name, values[name]))
+                raise OptionError("%s=%r is not an integer" % (name, values[name]))
         if not low <= value <= high:
-            raise SettingsError("%s=%s is out of range: use %d to %d" % (name, value, low, high))
+            raise OptionError("%s=%s is out of range: use %d to %d" % (name, value, low, high))
         values[name] = value
-    values["validate_certs"] = _as_bool("validate_certs", values["validate_certs"])
+    values["validate_certs"] = as_bool("validate_certs", values["validate_certs"])
     if values["ca_path"]:
         values["ca_path"] = _checked_ca_path(os.path.expanduser(values["ca_path"]))
     return values
@@ -235,11 +221,11 @@ def _checked_ca_path(path):
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        raise SettingsError("ca_path %s does not exist" % path)
+        raise OptionError("ca_path %s does not exist" % path)
     except OSError as exc:
-        raise SettingsError("cannot read ca_path %s: %s" % (path, exc.strerror))
+        raise OptionError("cannot read ca_path %s: %s" % (path, exc.strerror))
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise SettingsError("ca_path %s is %s, not a CA bundle file or a directory of CA certificates"
+        raise OptionError("ca_path %s is %s, not a CA bundle file or a directory of CA certificates"
                             % (path, _files.file_kind(mode)))
     return path
 
@@ -249,21 +235,21 @@ def _checked_ca_path(path):
 def _read_regular_file(path):
     """The text of the regular file ``path`` and its mode, or (None, None) when it does not exist.
 
-    A FIFO, a device, a folder, or a file over PROFILE_FILE_MAX_BYTES is a SettingsError
+    A FIFO, a device, a folder, or a file over PROFILE_FILE_MAX_BYTES is a OptionError
     (see ``_files.read_regular_file``).
     """
     try:
         data, mode = _files.read_regular_file(path, PROFILE_FILE_MAX_BYTES)
     except _files.FileRefused as exc:
-        raise SettingsError("%s %s%s" % (path, exc, ", too large for a profile file" if exc.too_large else ""))
+        raise OptionError("%s %s%s" % (path, exc, ", too large for a profile file" if exc.too_large else ""))
     except OSError as exc:
-        raise SettingsError("cannot read %s: %s" % (path, exc.strerror))
+        raise OptionError("cannot read %s: %s" % (path, exc.strerror))
     if data is None:
         return None, None
     try:
         return data.decode("utf-8"), mode
     except UnicodeDecodeError as exc:
-        raise SettingsError("%s is not UTF-8 text: %s" % (path, exc))
+        raise OptionError("%s is not UTF-8 text: %s" % (path, exc))
 
 
 def _load_profile_file(path):
@@ -274,16 +260,16 @@ def _load_profile_file(path):
     try:
         entries = json.loads(text)
     except RecursionError:
-        raise SettingsError("%s is not valid JSON: nested too deeply" % path)
+        raise OptionError("%s is not valid JSON: nested too deeply" % path)
     except ValueError as exc:
-        raise SettingsError("%s is not valid JSON: %s" % (path, exc))
+        raise OptionError("%s is not valid JSON: %s" % (path, exc))
     if not isinstance(entries, list):
-        raise SettingsError("%s must hold a JSON array of profiles, not %s" % (path, type(entries).__name__))
+        raise OptionError("%s must hold a JSON array of profiles, not %s" % (path, type(entries).__name__))
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise SettingsError("%s: entry %d must be an object, not %s" % (path, index, type(entry).__name__))
+            raise OptionError("%s: entry %d must be an object, not %s" % (path, index, type(entry).__name__))
         if not isinstance(entry.get("profile"), str) or not entry["profile"].strip():
-            raise SettingsError("%s: entry %d has no profile name (a string field \"profile\")" % (path, index))
+            raise OptionError("%s: entry %d has no profile name (a string field \"profile\")" % (path, index))
     return entries, mode
 
 
@@ -299,7 +285,7 @@ def _profile_fields(path, entry, index, fields):
         if value is None:
             continue
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise SettingsError("%s: entry %d (profile %r): %s must be %s" % (
+            raise OptionError("%s: entry %d (profile %r): %s must be %s" % (
                 path, index, entry["profile"], field, "an integer" if kind is int else "a string"))
         values[option] = value
     return values
@@ -320,7 +306,7 @@ def load_profile(name, environ=None):
     if _blank(name):
         active = [entry["profile"] for entry in configs if entry.get("active") is True]
         if len(active) > 1:
-            raise SettingsError("%s: more than one profile is marked active (%s)" % (config_path, ", ".join(active)))
+            raise OptionError("%s: more than one profile is marked active (%s)" % (config_path, ", ".join(active)))
         name, required = (active[0], True) if active else ("default", False)
     else:
         required = True
@@ -333,7 +319,7 @@ def load_profile(name, environ=None):
                 values.update(_profile_fields(path, entry, index, fields))
                 found = True
     if required and not found:
-        raise SettingsError("profile %r is not in %s or %s" % (name, credential_path, config_path))
+        raise OptionError("profile %r is not in %s or %s" % (name, credential_path, config_path))
 
     warnings = []
     # The mode of the file as it was read (fstat of the open file), not of a later stat.

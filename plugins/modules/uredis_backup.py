@@ -275,6 +275,7 @@ http_status:
 import time
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
@@ -299,8 +300,7 @@ class BackupModule(SigcalcloudModule):
     def checked_options(self):
         """Fail on a bad option before any call; the fresh_within age in seconds, or None."""
         params = self.params
-        if not params["group_id"].strip():
-            self.fail("group_id must not be empty")
+        _options.require_text(params, "group_id")
         if params["backup_name"] is not None:
             problem = _backups.check_backup_name(params["backup_name"])
             if problem:
@@ -312,10 +312,10 @@ class BackupModule(SigcalcloudModule):
             self.fail("poll_interval=%s is out of range: use %s to %s seconds" % (params["poll_interval"], low, high))
         if params["fresh_within"] is None:
             return None
-        age = _backups.parse_age(params["fresh_within"], name="fresh_within")  # ValueError past 100 years
+        age = _options.parse_age(params["fresh_within"], name="fresh_within")  # ValueError past 100 years
         if not age:
             self.fail("fresh_within=%s is not an age such as 24h, 90m or 1d12h" % (
-                _backups.shown_value(params["fresh_within"]),))
+                _options.shown_value(params["fresh_within"]),))
         return age
 
     def run(self):

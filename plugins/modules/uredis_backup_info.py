@@ -263,6 +263,7 @@ http_status:
 """
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
 
@@ -293,7 +294,7 @@ class BackupInfoModule(SigcalcloudModule):
 
     def run(self):
         params, settings = self.params, self.settings
-        since = _backups.parse_since(params["since"]) if params["since"] is not None else None
+        since = _options.parse_since(params["since"]) if params["since"] is not None else None
         problem = check_paging(params)
         if problem:
             self.fail(problem)

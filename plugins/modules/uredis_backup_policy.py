@@ -141,6 +141,7 @@ http_status:
 """
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
 
 
@@ -155,8 +156,7 @@ class BackupPolicyModule(SigcalcloudModule):
 
     def run(self):
         params, settings = self.params, self.settings
-        if not params["group_id"].strip():
-            self.fail("group_id must not be empty")
+        _options.require_text(params, "group_id")
         if params["backup_time"] is not None and not 0 <= params["backup_time"] <= 23:
             self.fail("backup_time=%s is out of range: use an hour from 0 to 23" % params["backup_time"])
         group = _groups.require_group(self.client, settings.region, settings.project_id, params["group_id"],

@@ -139,6 +139,7 @@ http_status:
 """
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._module import SigcalcloudModule
 
 
@@ -154,8 +155,7 @@ class BackupUrlInfoModule(SigcalcloudModule):
 
     def run(self):
         params = self.params
-        if not params["backup_id"].strip():
-            self.fail("backup_id must not be empty")
+        _options.require_text(params, "backup_id")
         link = _backups.backup_url(self.client, self.settings.region, params["backup_id"], group_id=params["group_id"],
                                    zone=params["zone"], slave_zone=params["slave_zone"],
                                    region_flag=params["region_flag"], cross_region=params["cross_region"])

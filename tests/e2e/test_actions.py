@@ -7,7 +7,6 @@ the emulator: uredis_group_info, uredis_backup, uredis_backup_url_info, uredis_b
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import textwrap
@@ -15,43 +14,21 @@ import time
 
 import pytest
 
-from conftest import credentials_env, expected_backups
 from emulator.server import FaultPlan
-from test_module import oldest_target_python, target_pythons
-
-REGION = "cn-bj2"
-# Groups of the default data set (tests/emulator/server.py, generate_dataset).
-GROUP = "uredis-cnbj2-00"          # has backups
-NEVER_BACKED_UP = "uredis-cnbj2-90"  # no backup at all, automatic backups on
-AUTO_OFF = "uredis-cnbj2-91"         # no backup at all, automatic backups off
-
-
-def module(run_ansible, emu, name, args, check=False, diff=False, verbosity=None, env=None):
-    """One module run with ``ansible localhost -m``; (run, task result)."""
-    argv = ["localhost", "-m", "sigcalcloud.cloud.%s" % name] + (["-a", json.dumps(args)] if args else [])
-    if check:
-        argv.append("--check")
-    if diff:
-        argv.append("--diff")
-    if verbosity:
-        argv.append(verbosity)
-    full_env = credentials_env(emu, region=REGION)
-    full_env.update(env or {})
-    result = run_ansible("ansible", *argv, env=full_env, record=True)
-    tasks = result.task_results()
-    return result, tasks[0] if tasks else None
-
-
-def backups_named(emu, group_id, name):
-    return [row for row in emu.data["backups"] if row["GroupId"] == group_id and row.get("BackupName") == name]
-
-
-def creates(emu):
-    return emu.stats()["by_action"].get("CreateURedisBackup", 0)
-
-
-def updates(emu):
-    return emu.stats()["by_action"].get("UpdateURedisBackupStrategy", 0)
+from helpers import (
+    AUTO_OFF,
+    GROUP,
+    NEVER_BACKED_UP,
+    REGION,
+    backups_named,
+    creates,
+    credentials_env,
+    expected_backups,
+    module,
+    oldest_target_python,
+    target_pythons,
+    updates,
+)
 
 
 @pytest.fixture

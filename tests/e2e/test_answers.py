@@ -16,10 +16,19 @@ import time
 
 import pytest
 
-from conftest import credentials_env
 from emulator.server import FaultPlan
-from test_actions import GROUP, NEVER_BACKED_UP, REGION, backups_named, creates, module
-from test_inventory import inventory_file, inventory_list
+from helpers import (
+    GROUP,
+    NEVER_BACKED_UP,
+    REGION,
+    backups_named,
+    creates,
+    credentials_env,
+    inventory_file,
+    inventory_list,
+    module,
+)
+
 
 STRICT = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}
 

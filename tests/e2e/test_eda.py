@@ -24,8 +24,9 @@ import time
 import pytest
 import yaml
 
-from conftest import BIN, by_core, collections_path, credentials_env, expected_backups
 from emulator.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, OTHER_PRIVATE_KEY, OTHER_PUBLIC_KEY, generate_dataset
+from helpers import BIN, by_core, collections_path, credentials_env, expected_backups
+
 
 SOURCE = os.path.join(collections_path(), "ansible_collections", "sigcalcloud", "cloud", "extensions", "eda",
                       "plugins", "event_source", "uredis_backup_events.py")

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 import test_release
-from conftest import ROOT
+from helpers import ROOT
 
 # The release tarball, built once for this module and installed into an empty collections path.
 release = test_release.release

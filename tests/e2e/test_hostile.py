@@ -19,10 +19,9 @@ import time
 
 import pytest
 
-from conftest import credentials_env, expected_backups
 from emulator.server import CONTROL_TEXT, generate_dataset
-from test_inventory import hostvars, inventory_file, inventory_list
-from test_module import adhoc
+from helpers import adhoc, credentials_env, expected_backups, hostvars, inventory_file, inventory_list
+
 
 STRICT = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

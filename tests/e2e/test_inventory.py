@@ -14,50 +14,20 @@ import textwrap
 import pytest
 from ansible.plugins.inventory import to_safe_group_name
 
-from conftest import by_core, credentials_env, expected_backups
 from emulator.server import OTHER_PRIVATE_KEY, OTHER_PUBLIC_KEY, generate_dataset
-
-REGIONS = ["cn-bj2", "cn-sh2", "hk"]
-
-
-def inventory_file(tmp_path, text, name="test.uredis_backup.yml"):
-    path = tmp_path / name
-    path.write_text("plugin: sigcalcloud.cloud.uredis_backup\n" + textwrap.dedent(text))
-    return path
-
-
-def inventory_list(run_ansible, emu, path, env=None, *extra):
-    full_env = credentials_env(emu)
-    full_env.update(env or {})
-    return run_ansible("ansible-inventory", "-i", path, "--list", *extra, env=full_env)
-
-
-def plain(value):
-    """ansible-inventory --list writes untrusted strings as {"__ansible_unsafe": text}."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return dict((k, plain(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-def hostvars(listing):
-    return plain(listing["_meta"]["hostvars"])
-
-
-def group_hosts(listing, group):
-    return sorted(listing.get(group, {}).get("hosts", []))
-
-
-def groups_of(listing, host):
-    return sorted(name for name, group in listing.items() if name != "_meta" and host in group.get("hosts", []))
-
-
-def warnings(result):
-    """The run's stderr with Ansible's line wrapping undone."""
-    return " ".join(result.stderr.split())
+from helpers import (
+    REGIONS,
+    by_core,
+    credentials_env,
+    expected_backups,
+    group_hosts,
+    groups_of,
+    hostvars,
+    inventory_file,
+    inventory_list,
+    plain,
+    warnings,
+)
 
 
 def named_dataset(*names, seed=5):

@@ -7,40 +7,23 @@
 from __future__ import annotations
 
 import copy
-import os
 import re
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from ansible import release as ansible_release
 
-from conftest import by_core, credentials_env, expected_backups
 from emulator.server import generate_dataset
-
-MODULE = "sigcalcloud.cloud.uredis_backup_info"
-# How ansible-core's own argument checks name the type of a string.
-STR_TYPE = by_core("<class 'str'>", "str")
-
-
-def adhoc(run_ansible, emu, args="", env=None, verbosity=None, extra=()):
-    argv = ["localhost", "-m", MODULE] + list(extra)
-    if args:
-        argv += ["-a", args]
-    if verbosity:
-        argv.append(verbosity)
-    full_env = credentials_env(emu)
-    full_env.update(env or {})
-    result = run_ansible("ansible", *argv, env=full_env, record=True)
-    results = result.task_results()
-    return result, results[0] if results else None
-
-
-def playbook(tmp_path, text):
-    path = tmp_path / "play.yml"
-    path.write_text(textwrap.dedent(text))
-    return path
+from helpers import (
+    STR_TYPE,
+    adhoc,
+    credentials_env,
+    expected_backups,
+    oldest_target_python,
+    playbook,
+    target_pythons,
+)
 
 
 def test_adhoc_lists_every_backup_of_the_region(run_ansible, emulator):
@@ -225,18 +208,6 @@ def test_missing_requests_library_gets_ansibles_message(run_ansible, emulator, t
     result, task = adhoc(run_ansible, emulator, extra=["-e", "ansible_python_interpreter=%s" % python])
     assert result.rc != 0
     assert "Failed to import the required Python library (requests)" in task["msg"]
-
-
-def oldest_target_python():
-    """The oldest managed-host Python this ansible-core runs modules on (3.7 is the module's own floor)."""
-    core = tuple(int(n) for n in ansible_release.__version__.split(".")[:2])
-    if core <= (2, 17):
-        return (3, 7)
-    return (3, 8) if core <= (2, 19) else (3, 9)
-
-
-def target_pythons():
-    return [p for p in os.environ.get("SIGCALCLOUD_TEST_TARGET_PYTHONS", "").split() if p]
 
 
 @pytest.mark.parametrize("python", target_pythons() or [

@@ -15,9 +15,7 @@ import jinja2
 import pytest
 import yaml
 
-from conftest import ROOT, credentials_env, expected_backups
-from test_inventory import hostvars, inventory_file
-from test_module import MODULE
+from helpers import MODULE, ROOT, credentials_env, expected_backups, hostvars, inventory_file
 
 
 def write_profiles(ansible_env, emu, mode=0o600, region="cn-sh2", **credential_extra):

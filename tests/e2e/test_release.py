@@ -13,7 +13,8 @@ import tarfile
 
 import pytest
 
-from conftest import ROOT, credentials_env, expected_backups
+from helpers import ROOT, credentials_env, expected_backups
+
 
 PLUGINS = [("module", "sigcalcloud.cloud.uredis_backup_info"), ("inventory", "sigcalcloud.cloud.uredis_backup")]
 

@@ -17,10 +17,9 @@ import time
 
 import pytest
 
-from conftest import credentials_env, expected_backups
 from emulator.server import FaultPlan, generate_dataset
-from test_inventory import hostvars, inventory_file, inventory_list
-from test_module import adhoc
+from helpers import adhoc, credentials_env, expected_backups, hostvars, inventory_file, inventory_list
+
 
 TRANSIENT = ["429", "500", "502", "503", "504", "reset", "truncated", "retcode150"]
 REGIONS = ["cn-bj2", "cn-sh2", "hk"]

@@ -238,6 +238,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _events
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 
@@ -279,28 +280,20 @@ def _names(name: str, value: Any) -> list[str]:
 def _seconds(name: str, value: Any) -> float:
     """Positive seconds from a number, a string of digits, or an age such as 26h."""
     if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value if abs(value) <= _backups.AGE_MAX_SECONDS else float("inf")  # float() of a huge int raises
+        seconds = value if abs(value) <= _options.AGE_MAX_SECONDS else float("inf")  # float() of a huge int raises
     elif isinstance(value, float):
         seconds = value
     elif isinstance(value, str) and value.strip().replace(".", "", 1).isdigit() and len(value.strip()) <= 20:
         seconds = float(value)
     else:
-        seconds = _backups.parse_age(value, name=name)
+        seconds = _options.parse_age(value, name=name)
         if seconds is None:
             raise ValueError("%s=%s is not a number of seconds or an age such as 90m, 26h or 1d12h"
-                             % (name, _backups.shown_value(value)))
-    if not 0 < seconds <= _backups.AGE_MAX_SECONDS:  # also NaN and infinity
+                             % (name, _options.shown_value(value)))
+    if not 0 < seconds <= _options.AGE_MAX_SECONDS:  # also NaN and infinity
         raise ValueError("%s=%s must be more than 0 seconds and at most %dd (100 years)"
-                         % (name, _backups.shown_value(value), _backups.AGE_MAX_DAYS))
+                         % (name, _options.shown_value(value), _options.AGE_MAX_DAYS))
     return seconds
-
-
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false", "no"):
-        return value.strip().lower() in ("true", "yes")
-    raise ValueError("%s=%r is not a boolean: use true or false" % (name, value))
 
 
 def parse_args(args: dict[str, Any], environ: dict[str, str] | None = None) -> Config:
@@ -353,8 +346,8 @@ def _parse_args(args: dict[str, Any], environ: dict[str, str] | None) -> Config:
         interval=DEFAULT_INTERVAL if interval is None else _seconds("interval", interval),
         stale_after=None if stale_after in (None, "") else int(_seconds("stale_after", stale_after)),
         state_file=state_file,
-        announce_existing=False if announce is None else _bool("announce_existing", announce),
-        watch_groups=True if watch_groups is None else _bool("watch_groups", watch_groups),
+        announce_existing=False if announce is None else _options.as_bool("announce_existing", announce),
+        watch_groups=True if watch_groups is None else _options.as_bool("watch_groups", watch_groups),
     )
 
 

@@ -52,7 +52,7 @@ def test_repr_hides_the_private_key():
     ({"ca_path": "/nonexistent/ca.pem"}, "ca_path /nonexistent/ca.pem does not exist"),
 ])
 def test_bad_settings_name_the_problem(options, message):
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve(dict(GOOD, **options))
     assert str(caught.value) == message or str(caught.value).startswith(message)
 
@@ -118,11 +118,11 @@ def test_ca_path_that_is_a_fifo_or_a_device_is_refused(tmp_path):
     fifo = tmp_path / "ca.fifo"
     os.mkfifo(str(fifo))
     for path, kind in ((str(fifo), "a FIFO"), ("/dev/null", "a character device")):
-        with pytest.raises(_settings.SettingsError) as caught:
+        with pytest.raises(_settings.OptionError) as caught:
             _settings.resolve(dict(GOOD, ca_path=path))
         assert str(caught.value) == "ca_path %s is %s, not a CA bundle file or a directory of CA certificates" % (
             path, kind)
-    with pytest.raises(_settings.SettingsError, match=r"^ca_path %s/x does not exist$" % fifo):
+    with pytest.raises(_settings.OptionError, match=r"^ca_path %s/x does not exist$" % fifo):
         _settings.resolve(dict(GOOD, ca_path=str(fifo) + "/x"))
 
 
@@ -133,7 +133,7 @@ def test_ca_path_that_is_a_fifo_or_a_device_is_refused(tmp_path):
     (" https:/alice:secret@gateway", "<redacted>@gateway"),              # a scheme mistyped
 ])
 def test_a_password_in_a_wrong_base_url_is_not_shown(base_url, shown):
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve(dict(GOOD, base_url=base_url))
     assert str(caught.value) == "base_url=%r must start with https:// (or http:// for a local emulator)" % shown
     assert "secret" not in str(caught.value) and "word" not in str(caught.value)

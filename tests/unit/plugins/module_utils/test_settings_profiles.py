@@ -124,7 +124,7 @@ def test_no_files_and_no_profile_named_is_fine(home):
 ])
 def test_bad_files_and_unknown_profiles_are_named(home, credentials, config, profile, message):
     home(credentials=credentials, config=config)
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve({"profile": profile}, environ={})
     assert message in str(caught.value)
 
@@ -160,7 +160,7 @@ def _moved(path, which="SIGCALCLOUD_SHARED_CREDENTIAL_FILE"):
 def test_a_fifo_is_refused_at_once_not_waited_on(home, tmp_path, which):
     fifo = tmp_path / "fifo.json"
     os.mkfifo(str(fifo))
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve({}, environ=_moved(fifo, which))  # would block forever in open() before
     assert str(caught.value) == "%s is a FIFO, not a regular file" % fifo
 
@@ -168,21 +168,21 @@ def test_a_fifo_is_refused_at_once_not_waited_on(home, tmp_path, which):
 def test_a_link_to_dev_zero_is_refused_unread(home, tmp_path):
     link = tmp_path / "zero.json"
     os.symlink("/dev/zero", str(link))
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve({}, environ=_moved(link))
     assert str(caught.value) == "%s is a character device, not a regular file" % link
 
 
 def test_a_folder_and_a_socket_are_refused(home, tmp_path):
     import socket
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve({}, environ=_moved(tmp_path))
     assert str(caught.value) == "%s is a directory, not a regular file" % tmp_path
     path = tmp_path / "s"
     server = socket.socket(socket.AF_UNIX)
     try:
         server.bind(str(path))
-        with pytest.raises(_settings.SettingsError) as caught:
+        with pytest.raises(_settings.OptionError) as caught:
             _settings.resolve({}, environ=_moved(path))
         assert str(caught.value) == "%s is a socket, not a regular file" % path
     finally:
@@ -198,7 +198,7 @@ def test_a_file_over_the_cap_is_refused_and_one_at_the_cap_is_read(home, tmp_pat
     assert _settings.resolve({}, environ=_moved(at_cap)).public_key == "file-pub"
     over = tmp_path / "over.json"
     over.write_text(entries + " " * (_settings.PROFILE_FILE_MAX_BYTES + 1 - len(entries)))
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve({}, environ=_moved(over))
     assert str(caught.value) == "%s is larger than 1 MiB, too large for a profile file" % over
 
@@ -214,7 +214,7 @@ def test_a_file_that_grows_past_the_cap_while_read_is_refused(home, tmp_path, mo
         return real_read(fd, n)
 
     monkeypatch.setattr(os, "read", endless_read)
-    with pytest.raises(_settings.SettingsError, match=r"is larger than 1 MiB, too large for a profile file$"):
+    with pytest.raises(_settings.OptionError, match=r"is larger than 1 MiB, too large for a profile file$"):
         _settings.resolve({}, environ=_moved(path))
 
 
@@ -230,7 +230,7 @@ def test_a_missing_file_or_folder_is_still_no_file(home, tmp_path):
 def test_undecodable_or_deeply_nested_files_are_named(home, tmp_path, content, message):
     path = tmp_path / "odd.json"
     path.write_bytes(content)
-    with pytest.raises(_settings.SettingsError) as caught:
+    with pytest.raises(_settings.OptionError) as caught:
         _settings.resolve({}, environ=_moved(path))
     assert str(caught.value).startswith("%s %s" % (path, message))
 
