@@ -122,14 +122,14 @@ def parse_since(value, now=None):
         return float(text)
     if len(text) > SINCE_MAX_LENGTH:
         raise OptionError("since=%s is too long: an age, a UNIX timestamp or an ISO 8601 date is at most %d "
-                         "characters" % (shown_value(value), SINCE_MAX_LENGTH))
+                          "characters" % (shown_value(value), SINCE_MAX_LENGTH))
     age = parse_age(text, name="since")
     if age is not None:
         return now - age
     if _NUMBER_RE.fullmatch(text):
         raise OptionError("since=%s is not accepted: a UNIX timestamp is written in plain digits, from 0 to %d "
-                         "(%s); an age back from now is written like 24h or 7d"
-                         % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
+                          "(%s); an age back from now is written like 24h or 7d"
+                          % (shown_value(value), TIMESTAMP_MAX, TIMESTAMP_MAX_ISO))
     try:
         when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         if when.tzinfo is None:
@@ -137,4 +137,4 @@ def parse_since(value, now=None):
         return when.timestamp()
     except (ValueError, OverflowError):
         raise OptionError("since=%r is not an age such as 24h or 7d, a UNIX timestamp, "
-                         "or an ISO 8601 date such as 2026-01-31T12:00:00Z" % (value,)) from None
+                          "or an ISO 8601 date such as 2026-01-31T12:00:00Z" % (value,)) from None

@@ -195,7 +195,7 @@ def _checked(values):
     base_url = values["base_url"]
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise OptionError("base_url=%r must start with https:// (or http:// for a local emulator)"
-                            % (_shown_url(base_url),))
+                          % (_shown_url(base_url),))
     for name, (low, high) in BOUNDS.items():
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, int):
@@ -226,7 +226,7 @@ def _checked_ca_path(path):
         raise OptionError("cannot read ca_path %s: %s" % (path, exc.strerror))
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise OptionError("ca_path %s is %s, not a CA bundle file or a directory of CA certificates"
-                            % (path, _files.file_kind(mode)))
+                          % (path, _files.file_kind(mode)))
     return path
 
 

@@ -35,6 +35,7 @@ author:
   - sigcalcloud.cloud developers (@sigcalcloud)
 extends_documentation_fragment:
   - sigcalcloud.cloud.connection
+  - sigcalcloud.cloud.module
 attributes:
   check_mode:
     support: full
@@ -103,14 +104,6 @@ seealso:
     description: The group's automatic backups.
   - module: sigcalcloud.cloud.uredis_group_info
     description: Find the groups that have no backup at all.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.module
-    description: The modules guide, with recipes for every module, paging and filters, and the failures each module reports.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.credentials
-    description: The credentials guide, on the keys, the region and the other connection options, profiles and precedence.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.reliability
-    description: The troubleshooting guide, which lists every error the collection reports, what causes it and what is tested.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.remediation
-    description: The remediation guide, a playbook that gives every Redis group a fresh good backup, and a rulebook to run it.
   - name: CreateURedisBackup
     description: The API call this module makes.
     link: https://docs.sigcalcloud.com/api/umem-api/create_uredis_backup

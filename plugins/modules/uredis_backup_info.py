@@ -18,13 +18,8 @@ author:
   - sigcalcloud.cloud developers (@sigcalcloud)
 extends_documentation_fragment:
   - sigcalcloud.cloud.connection
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
+  - sigcalcloud.cloud.module
+  - sigcalcloud.cloud.module.read_only
 options:
   group_id:
     description:
@@ -87,14 +82,6 @@ seealso:
     description: The download link of a backup.
   - module: sigcalcloud.cloud.uredis_group_info
     description: The groups, also those that have no backup, and their automatic backup policy.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.module
-    description: The modules guide, with recipes for every module, paging and filters, and the failures each module reports.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.credentials
-    description: The credentials guide, on the keys, the region and the other connection options, profiles and precedence.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.reliability
-    description: The troubleshooting guide, which lists every error the collection reports, what causes it and what is tested.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.remediation
-    description: The remediation guide, a playbook that gives every Redis group a fresh good backup, and a rulebook to run it.
   - name: DescribeURedisBackup
     description: The API call this module runs.
     link: https://docs.sigcalcloud.com/api/umem-api/describe_uredis_backup

@@ -20,6 +20,7 @@ author:
   - sigcalcloud.cloud developers (@sigcalcloud)
 extends_documentation_fragment:
   - sigcalcloud.cloud.connection
+  - sigcalcloud.cloud.module
 attributes:
   check_mode:
     support: full
@@ -54,14 +55,6 @@ seealso:
     description: Every group's policy at once.
   - module: sigcalcloud.cloud.uredis_backup
     description: Take a backup now.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.module
-    description: The modules guide, with recipes for every module, paging and filters, and the failures each module reports.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.credentials
-    description: The credentials guide, on the keys, the region and the other connection options, profiles and precedence.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.reliability
-    description: The troubleshooting guide, which lists every error the collection reports, what causes it and what is tested.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.remediation
-    description: The remediation guide, a playbook that gives every Redis group a fresh good backup, and a rulebook to run it.
   - name: UpdateURedisBackupStrategy
     description: The API call this module makes.
     link: https://docs.sigcalcloud.com/api/umem-api/update_uredis_backup_strategy

@@ -19,13 +19,8 @@ author:
   - sigcalcloud.cloud developers (@sigcalcloud)
 extends_documentation_fragment:
   - sigcalcloud.cloud.connection
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
+  - sigcalcloud.cloud.module
+  - sigcalcloud.cloud.module.read_only
 options:
   backup_id:
     description:
@@ -57,14 +52,6 @@ seealso:
     description: Find the backup to download.
   - module: sigcalcloud.cloud.uredis_backup
     description: Take a backup to download.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.module
-    description: The modules guide, with recipes for every module, paging and filters, and the failures each module reports.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.credentials
-    description: The credentials guide, on the keys, the region and the other connection options, profiles and precedence.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.reliability
-    description: The troubleshooting guide, which lists every error the collection reports, what causes it and what is tested.
-  - ref: ansible_collections.sigcalcloud.cloud.docsite.remediation
-    description: The remediation guide, a playbook that gives every Redis group a fresh good backup, and a rulebook to run it.
   - name: ansible.builtin.get_url
     description: Download the file.
     link: https://docs.ansible.com/ansible/latest/collections/ansible/builtin/get_url_module.html

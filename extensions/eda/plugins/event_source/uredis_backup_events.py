@@ -468,7 +468,7 @@ def _listing(config: Config, lister: Any, client: _client.Client, queries: list)
 
 
 def read_poll(config: Config, client: _client.Client, queries: list,
-                 group_queries: list | None = None) -> tuple[list, list, list | None, list]:
+              group_queries: list | None = None) -> tuple[list, list, list | None, list]:
     """One poll's backups and their api_error events, then its groups (None when not watched:
     no ``group_queries``) and theirs. Runs in the worker thread."""
     results, failures = _listing(config, _backups.list_backups, client, queries)
@@ -487,7 +487,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
                            "pip install requests" % NAME)
     client = config.settings.client()
     queries = _listings.build_queries(config.regions, [config.settings.project_id],
-                                       config.region_types, config.group_ids)
+                                      config.region_types, config.group_ids)
     group_queries = (_listings.group_queries(config.regions, [config.settings.project_id], config.group_ids)
                      if config.watch_groups else [])
     for warning in config.settings.warnings:

@@ -22,7 +22,7 @@ class _TaggedText(str):
 
 def test_queries_hold_plain_strings_not_the_options_own_kind_of_str():
     backups = _listings.build_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("normal")],
-                                       [_TaggedText("uredis-1")])
+                                      [_TaggedText("uredis-1")])
     groups = _listings.group_queries([_TaggedText("cn-bj2")], [_TaggedText("org-1")], [_TaggedText("uredis-1")])
     for query in backups + groups:
         for value in query:
