@@ -81,7 +81,8 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
 
         Each filter the request sent that a row can show is checked: the group, the backup,
         the region type (a cross-region copy names its source and target regions, an ordinary
-        backup neither) and the region (a copy's source or target, else its Zone's region).
+        backup no target, and no source but its own region) and the region (a copy's source or
+        target, else its Zone's region).
         """
         if self.group_id is not None and facts["group_id"] != self.group_id:
             return "backup %s of group %s" % (shown_value(facts["backup_id"]), shown_value(facts["group_id"]))
@@ -95,11 +96,10 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
             return "backup %s with source region %s and target region %s, not a %s backup of region %s" % (
                 shown_value(facts["backup_id"]), shown_value(source), shown_value(target), self.region_type,
                 self.region)
-        if target:
-            if self.region not in (source, target):
-                return "backup %s, a copy from region %s to %s" % (
-                    shown_value(facts["backup_id"]), shown_value(source), shown_value(target))
-        elif not in_region(facts["zone"], self.region):
+        if target and self.region not in (source, target):
+            return "backup %s, a copy from region %s to %s" % (
+                shown_value(facts["backup_id"]), shown_value(source), shown_value(target))
+        if not target and not in_region(facts["zone"], self.region):
             return "backup %s in zone %s" % (shown_value(facts["backup_id"]), shown_value(facts["zone"]))
         return None
 

@@ -83,10 +83,9 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
         another group id, another zone, or a zone outside the region."""
         if self.group_id is not None and facts["group_id"] != self.group_id:
             return "group %s" % _options.shown_value(facts["group_id"])
-        if self.zone is not None and facts["zone"] and facts["zone"] != self.zone:
-            return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(facts["zone"]))
-        if not _backups.in_region(facts["zone"], self.region):
-            return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(facts["zone"]))
+        zone = facts["zone"]
+        if (self.zone is not None and zone and zone != self.zone) or not _backups.in_region(zone, self.region):
+            return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(zone))
         return None
 
     def describe(self):
