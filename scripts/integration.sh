@@ -18,7 +18,7 @@ run_entry() {
   }
   venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec") || return 1
   ensure_get_pip_cache "$venv/bin/python"
-  copy=$(ansible_test_copy)
+  copy=$(ansible_test_copy "integration-$name")
   echo "== $name: ansible-test integration"
   read -ra extra <<< "${INTEGRATION_ARGS:-}"
   # --requirements installs tests/integration/requirements.txt (requests) into ansible-test's

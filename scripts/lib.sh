@@ -68,9 +68,11 @@ collections_path() {
 # ansible-test resolves symlinks to find the collection root, so it gets a copy of
 # the files git would ship (tracked plus untracked-but-not-ignored). The copy lives
 # outside this checkout: inside it, git would hide it from ansible-test as ignored.
+#   ansible_test_copy [NAME]: one copy per NAME, so that runs side by side (scripts/test.sh's
+#   lanes) never share one.
 ansible_test_copy() {
   local dest
-  dest="${TMPDIR:-/tmp}/sigcalcloud-ansible-test-$(id -u)/$(echo "$root" | sha256sum | cut -c1-12)/ansible_collections/sigcalcloud/cloud"
+  dest="${TMPDIR:-/tmp}/sigcalcloud-ansible-test-$(id -u)/$(echo "$root" | sha256sum | cut -c1-12)/${1:-default}/ansible_collections/sigcalcloud/cloud"
   rm -rf "$dest"
   mkdir -p "$dest"
   (cd "$root" && git ls-files -z --cached --others --exclude-standard \
@@ -92,8 +94,10 @@ PY
 )
   cache="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
   if ! cmp -s "$root/scripts/get_pip_offline.py" "$cache"; then
+    # (copied, then moved into place: a run beside this one may be reading it)
     mkdir -p "$(dirname "$cache")"
-    cp "$root/scripts/get_pip_offline.py" "$cache"
+    cp "$root/scripts/get_pip_offline.py" "$cache.$$"
+    mv -f "$cache.$$" "$cache"
   fi
 }
 

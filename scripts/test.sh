@@ -2,75 +2,84 @@
 # The whole test suite, as CI runs it: for each ansible-core of the matrix
 # (scripts/lib.sh), ansible-test sanity and integration, then pytest over the unit tests and the
 # end-to-end tests that drive real ansible-playbook / ansible-inventory processes
-# against the emulator; then the linters once (scripts/lint.sh). Exits non-zero if
-# anything failed.
+# against the emulator; then the linters, the docs site and the release checks once.
+# Exits non-zero if anything failed, and ends with a table of each step's seconds.
 #   scripts/test.sh            everything
 #   scripts/test.sh --no-sanity  skip ansible-test sanity (quicker local loop)
 #   PYTEST_ARGS="-k inventory" scripts/test.sh --no-sanity
+#
+# Two lanes run side by side (SIGCALCLOUD_TEST_LANES, default 2 where there are two cores or
+# more): ansible-test sanity and lint are single-threaded, and the end-to-end tests leave a core
+# idle while they wait on servers, so one lane's work fills the other's gaps. The entries of one
+# Python share a lane: ansible-test keeps one set of virtualenvs per Python (~/.ansible/test),
+# which two runs must not build at the same time. Each lane's lines are prefixed with its letter.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
 run_sanity=1
+[ "${1:-}" = "--no-sanity" ] && run_sanity=0
 # Older managed-host Pythons for the module (tests/e2e/test_module.py skips, saying so, without them).
 targets=()
 for v in $(target_pythons); do
   if t=$(target_venv "$v"); then targets+=("$t"); else echo "== no python$v here: the module is not run on it"; fi
 done
 export SIGCALCLOUD_TEST_TARGET_PYTHONS="${targets[*]}"
-[ "${1:-}" = "--no-sanity" ] && run_sanity=0
-# pytest workers (pytest-xdist): one per core, as the end-to-end tests mostly wait on ansible processes.
-workers=${SIGCALCLOUD_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}
-failed=()
-steps=()
+cores=$(nproc 2>/dev/null || echo 2)
+lanes=${SIGCALCLOUD_TEST_LANES:-$([ "$cores" -ge 2 ] && echo 2 || echo 1)}
+# pytest workers (pytest-xdist) per run: one per core, as the end-to-end tests mostly wait.
+workers=${SIGCALCLOUD_TEST_WORKERS:-$cores}
+logs="$root/.build/test-run"
+rm -rf "$logs"
+mkdir -p "$logs"
 start=$(date +%s)
 
-# step NAME COMMAND...: run it, note its seconds for the table at the end, and whether it failed.
+# step NAME COMMAND...: run it, and note its seconds and whether it failed (in files, as the
+# lanes are subshells) for the table at the end.
 step() {
   local name=$1 began rc
   shift
   began=$(date +%s)
   "$@"
   rc=$?
-  steps+=("$(printf '%-34s %6ss  %s' "$name" "$(( $(date +%s) - began ))" "$([ $rc = 0 ] && echo ok || echo FAILED)")")
-  [ $rc = 0 ] || failed+=("$name")
+  printf '%-28s %6ss  %s\n' "$name" "$(( $(date +%s) - began ))" "$([ $rc = 0 ] && echo ok || echo FAILED)" >> "$logs/steps"
+  [ $rc = 0 ] || echo "$name" >> "$logs/failed"
   return $rc
 }
 
 sanity() {
-  local venv=$1 pyver=$2 copy
+  local venv=$1 pyver=$2 name=$3 copy
   ensure_get_pip_cache "$venv/bin/python"
-  copy=$(ansible_test_copy)
+  copy=$(ansible_test_copy "sanity-$name")
   (cd "$copy" && "$venv/bin/ansible-test" sanity --venv --python "$pyver" --color no)
 }
 
 run_pytest() {
-  local venv=$1 collections
-  shift
+  local venv=$1 name=$2 collections
+  shift 2
   collections=$(collections_path)
   read -ra pytest_args <<< "${PYTEST_ARGS:-}"
+  # Each run its own temporary folder: pytest prunes older ones, which may be another lane's.
   (cd "$root" && PYTHONPATH="$collections" ANSIBLE_COLLECTIONS_PATH="$collections" \
-     "$venv/bin/python" -m pytest -p no:cacheprovider -q -n "$workers" "${pytest_args[@]}" "$@")
+     "$venv/bin/python" -m pytest -p no:cacheprovider -q -n "$workers" \
+     --basetemp "${TMPDIR:-/tmp}/sigcalcloud-pytest-$(id -u)/$name" "${pytest_args[@]}" "$@")
 }
 
-while read -r name pyver core_spec scope; do
+# run_entry NAME PYTHON-VERSION CORE-SPEC SCOPE: one matrix entry's sanity, integration and pytest.
+run_entry() {
+  local name=$1 pyver=$2 core_spec=$3 scope=$4 python venv suite
   python=$(find_python "$pyver") || {
     echo "== SKIP $name: python$pyver is not installed here (looked on PATH and in pyenv)"
-    continue
+    return 0
   }
   echo "== $name: $("$python" --version), $core_spec"
-  began=$(date +%s)
-  venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec") || { failed+=("$name: setup"); continue; }
-  steps+=("$(printf '%-34s %6ss  %s' "$name: virtualenv" "$(( $(date +%s) - began ))" ok)")
-
+  venv=$(step "$name: virtualenv" "$root/scripts/venv.sh" "$name" "$python" "$core_spec") || return 1
   if [ "$run_sanity" = 1 ]; then
     echo "== $name: ansible-test sanity"
-    step "$name: sanity" sanity "$venv" "$pyver"
+    step "$name: sanity" sanity "$venv" "$pyver" "$name"
   fi
-
   step "$name: integration" bash "$root/scripts/integration.sh" "$name" "$pyver" "$core_spec"
-
   if [ "$scope" = full ]; then
     suite=(tests/unit tests/e2e)
     echo "== $name: pytest (unit + end-to-end, $workers workers)"
@@ -78,23 +87,73 @@ while read -r name pyver core_spec scope; do
     suite=(tests/e2e/test_module.py tests/e2e/test_actions.py tests/e2e/test_inventory.py tests/e2e/test_release.py)
     echo "== $name: pytest (modules, inventory and release end-to-end tests, $workers workers)"
   fi
-  step "$name: pytest" run_pytest "$venv" "${suite[@]}"
-done < <(matrix)
+  step "$name: pytest" run_pytest "$venv" "$name" "${suite[@]}"
+}
 
-step "lint" bash "$root/scripts/lint.sh"
-# The HTML docs site, built with warnings as errors and checked: links, anchors, empty pages and,
-# with Chromium, the layout at 1280 and 800 px (scripts/docs.sh).
-echo "== docs: make docs"
-step "docs" bash "$root/scripts/docs.sh"
-# The built tarball as Galaxy / Automation Hub and ansible-builder see it: galaxy-importer
-# (ansible-lint on, no warning allowed) and ansible-builder introspect / create.
-step "release checks" bash "$root/scripts/release_checks.sh"
+# Once, after the matrix entries of a lane.
+run_once() {
+  step "lint" bash "$root/scripts/lint.sh"
+  # The HTML docs site, built with warnings as errors and checked: links, anchors, empty pages and,
+  # with Chromium, the layout at 1280 and 800 px (scripts/docs.sh).
+  echo "== docs: make docs"
+  step "docs" bash "$root/scripts/docs.sh"
+  # The built tarball as Galaxy / Automation Hub and ansible-builder see it: galaxy-importer
+  # (ansible-lint on, no warning allowed) and ansible-builder introspect / create.
+  step "release checks" bash "$root/scripts/release_checks.sh"
+}
 
-echo "== where the time went"
-printf '%s\n' "${steps[@]}"
+# lane_plan LANES: "LANE NAME PYTHON CORE-SPEC SCOPE" for every matrix entry, the entries of one
+# Python in one lane, lanes balanced by weight (a full entry counts 2, a core one 1, in the order
+# of the matrix); then "LANE once" for the lightest lane, which also runs lint, docs and release.
+lane_plan() {
+  matrix | awk -v lanes="$1" '
+    { w = ($4 == "full") ? 2 : 1
+      if (!($2 in weight)) order[++n] = $2
+      weight[$2] += w; entries[$2] = entries[$2] $0 "\n" }
+    END {
+      for (i = 1; i <= n; i++) {            # heaviest Python first
+        for (j = i + 1; j <= n; j++) if (weight[order[j]] > weight[order[i]]) { t = order[i]; order[i] = order[j]; order[j] = t }
+      }
+      for (l = 1; l <= lanes; l++) load[l] = 0
+      for (i = 1; i <= n; i++) {
+        best = 1
+        for (l = 2; l <= lanes; l++) if (load[l] < load[best]) best = l
+        lane[order[i]] = best; load[best] += weight[order[i]]
+      }
+      light = 1
+      for (l = 2; l <= lanes; l++) if (load[l] < load[light]) light = l
+    }
+    { line[NR] = $0; py[NR] = $2 }
+    END { for (k = 1; k <= NR; k++) print lane[py[k]], line[k]; print light, "once" }'
+}
+
+run_lane() {
+  local lane=$1 this name pyver core_spec scope
+  while read -r this name pyver core_spec scope; do
+    [ "$this" = "$lane" ] || continue
+    if [ "$name" = once ]; then
+      run_once
+    else
+      run_entry "$name" "$pyver" "$core_spec" "$scope" || echo "$name: setup" >> "$logs/failed"
+    fi
+  done < <(lane_plan "$lanes")
+  printf "%-28s %6ss\n" "lane $lane done after" "$(( $(date +%s) - start ))" >> "$logs/lanes"
+}
+
+echo "== $lanes lane(s), $workers pytest workers each"
+pids=()
+for lane in $(seq "$lanes"); do
+  letter=$(echo ABCDEFGH | cut -c"$lane")
+  ( run_lane "$lane" 2>&1 | sed -u "s/^/[$letter] /" ) &
+  pids+=($!)
+done
+wait "${pids[@]}"
+
+echo "== where the time went (lanes side by side)"
+cat "$logs/steps" "$logs/lanes" 2>/dev/null
 echo "== test suite took $(( $(date +%s) - start ))s"
-if [ ${#failed[@]} -gt 0 ]; then
-  printf '== FAILED: %s\n' "${failed[@]}"
+if [ -s "$logs/failed" ]; then
+  sed 's/^/== FAILED: /' "$logs/failed"
   exit 1
 fi
 echo "== all passed"
