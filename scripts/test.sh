@@ -56,14 +56,16 @@ sanity() {
 }
 
 run_pytest() {
-  local venv=$1 name=$2 collections
+  local venv=$1 name=$2 collections temp
   shift 2
   collections=$(collections_path)
+  temp="${TMPDIR:-/tmp}/sigcalcloud-pytest-$(id -u)"
+  mkdir -p "$temp"
   read -ra pytest_args <<< "${PYTEST_ARGS:-}"
   # Each run its own temporary folder: pytest prunes older ones, which may be another lane's.
   (cd "$root" && PYTHONPATH="$collections" ANSIBLE_COLLECTIONS_PATH="$collections" \
      "$venv/bin/python" -m pytest -p no:cacheprovider -q -n "$workers" \
-     --basetemp "${TMPDIR:-/tmp}/sigcalcloud-pytest-$(id -u)/$name" "${pytest_args[@]}" "$@")
+     --basetemp "$temp/$name" "${pytest_args[@]}" "$@")
 }
 
 # run_entry NAME PYTHON-VERSION CORE-SPEC SCOPE: one matrix entry's sanity, integration and pytest.
