@@ -2,11 +2,11 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""URedis backups: DescribeURedisBackup rows shaped as facts (paging: ``_paging``),
+"""URedis backups: DescribeURedisBackup listings (rows: ``_rows``, paging: ``_paging``),
 taking a backup (CreateURedisBackup) and waiting for it, and its download link
 (DescribeURedisBackupURL).
 
-Pure helpers (``shape_row``, ``parse_since``, ``filter_backups``...) take and return
+Pure helpers (``shape_row``, ``filter_backups``, ``newest_first``...) take and return
 plain data so the module, the inventory plugin and the event source share them and
 unit tests can exercise them without a server.
 """
@@ -21,6 +21,7 @@ import time
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _create
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import TIMESTAMP_MAX, shown_value
 
@@ -31,26 +32,10 @@ BACKUP_TYPES = ("Manual", "Auto")
 
 PAGE_SIZE = _paging.PAGE_SIZE
 
-# (API field, fact name, type) for every field of URedisBackupSet.
-FIELDS = (
-    ("BackupId", "backup_id", str),
-    ("BackupName", "backup_name", str),
-    ("BackupTime", "backup_time", int),
-    ("BackupSize", "backup_size", int),
-    ("BackupType", "backup_type", str),
-    ("State", "state", str),
-    ("GroupId", "group_id", str),
-    ("GroupName", "group_name", str),
-    ("Zone", "zone", str),
-    ("SrcRegionName", "src_region_name", str),
-    ("DstRegionName", "dst_region_name", str),
-    ("MemorySize", "memory_size", int),
-    ("RedisVersion", "redis_version", str),
-)
-FACT_NAMES = tuple(fact for _field, fact, _type in FIELDS) + ("region", "project_id", "backup_time_iso")
-# The type of every fact, for checking facts read back from a cache or a state file.
-FACT_TYPES = dict([(fact, kind) for _field, fact, kind in FIELDS]
-                  + [("region", str), ("project_id", str), ("backup_time_iso", str)])
+# A backup's facts: _rows.BACKUP_FIELDS, with the messages backups have always written.
+ROWS = _rows.Table(ACTION, "backup", _rows.BACKUP_FIELDS, key="backup_id", as_sent=True)
+shape_row, check_facts = ROWS.shape, ROWS.check
+FACT_NAMES, FACT_TYPES = ROWS.fact_names, ROWS.fact_types
 
 
 class Query(collections.namedtuple("Query", "region project_id region_type group_id backup_id slave_zone")):
@@ -99,7 +84,7 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         if target and self.region not in (source, target):
             return "backup %s, a copy from region %s to %s" % (
                 shown_value(facts["backup_id"]), shown_value(source), shown_value(target))
-        if not target and not in_region(facts["zone"], self.region):
+        if not target and not _rows.in_region(facts["zone"], self.region):
             return "backup %s in zone %s" % (shown_value(facts["backup_id"]), shown_value(facts["zone"]))
         return None
 
@@ -114,107 +99,12 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         return ", ".join(parts)
 
 
-def in_region(zone, region):
-    """Whether a Zone (``cn-bj2-02``) lies in ``region`` (``cn-bj2``); a row without one says nothing."""
-    return not zone or zone == region or zone.startswith(region + "-")
-
-
-def _field_error(query, message):
-    return SigcalcloudError("unexpected answer for %s: %s" % (query.describe(), message),
-                            action=ACTION, region=query.region)
-
-
-def _as_int(value):
-    """An integer field, also when the API sends it as a string of digits."""
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.match(r"^-?[0-9]+$", value.strip()):
-        return int(value)
-    raise ValueError
-
-
-def iso_utc(timestamp):
-    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def shape_row(row, query):
-    """One URedisBackupSet row as snake_case facts; absent fields are None.
-
-    Raises SigcalcloudError naming the field when a value has the wrong type.
-    """
-    if not isinstance(row, dict):
-        raise _field_error(query, "a DataSet entry is %s, not an object" % type(row).__name__)
-    facts = {}
-    for field, fact, kind in FIELDS:
-        value = row.get(field)
-        # This runs for every field of every row (100,000 rows are 1.3 million fields): the
-        # values a well-behaved server sends (None, an int, ASCII text) are taken as they are
-        # here, without a call; anything else is converted or refused by _as_int / _as_text.
-        # The exact type on purpose: a bool is an int, and a str subclass is not plain text.
-        if value is not None and not (type(value) is kind  # pylint: disable=unidiomatic-typecheck
-                                      and (kind is int or value.isascii())):
-            try:
-                value = _as_int(value) if kind is int else _as_text(value)
-            except ValueError:
-                raise _field_error(query, "backup %s has %s=%r, expected %s" % (
-                    row.get("BackupId", "(no BackupId)"), field, value, "an integer" if kind is int else "a string"))
-        facts[fact] = value
-    facts["region"] = query.region
-    facts["project_id"] = query.project_id
-    try:
-        facts["backup_time_iso"] = iso_utc(facts["backup_time"]) if facts["backup_time"] is not None else None
-    except (ValueError, OverflowError, OSError):
-        raise _field_error(query, "backup %s has BackupTime=%r, out of range for a date" % (
-            facts["backup_id"], facts["backup_time"]))
-    return facts
-
-
-def check_facts(facts):
-    """Raise ValueError saying what is wrong unless ``facts`` is one backup's facts as
-    ``shape_row`` makes them: every fact name, each None or of its type, nothing else.
-
-    Facts read back from an inventory cache or an event source's state file go through
-    this, so a file of the right shape with wrong types inside is refused, not trusted.
-    """
-    if not isinstance(facts, dict):
-        raise ValueError("a backup is %s, not a mapping" % type(facts).__name__)
-    if set(facts) != set(FACT_NAMES):
-        raise ValueError("a backup has the facts %s, expected %s" % (
-            ", ".join(sorted(map(str, facts))), ", ".join(sorted(FACT_NAMES))))
-    for name, kind in FACT_TYPES.items():
-        value = facts[name]
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise ValueError("backup %r has %s=%r, expected %s or null" % (
-                facts.get("backup_id"), name, value, "an integer" if kind is int else "a string"))
-    if facts["region"] is None:
-        raise ValueError("backup %r has no region" % (facts.get("backup_id"),))
-
-
-# A lone UTF-16 surrogate ("\ud800") is valid JSON but no text: Ansible cannot encode it.
-_SURROGATE_RE = re.compile(u"[\ud800-\udfff]")
-
-
-def _as_text(value):
-    if isinstance(value, str):
-        if value.isascii():  # O(1) in CPython: the common case costs nothing
-            return value
-        # Replaced here, once, so the module, inventory and event source show the same string.
-        return _SURROGATE_RE.sub(u"\ufffd", value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # an id the API sent as a number is still an id
-    raise ValueError
-
-
 def newest_first(backups):
     """Newest BackupTime first; ties, and rows without a time, in a stable order."""
     return sorted(backups, key=lambda b: (b["backup_time"] is None, -(b["backup_time"] or 0), b["backup_id"] or ""))
 
 
-BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=shape_row, key="backup_id", order=newest_first)
+BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=ROWS.shape, key=ROWS.key, order=newest_first)
 
 
 def read_page(client, query, offset=0, limit=PAGE_SIZE):
@@ -331,7 +221,7 @@ def create_backup(client, region, project_id, group_id, name, zone=None, slave_z
 
     def answered_id(answer):
         backup_id = answer.get("BackupId")
-        return _as_text(backup_id) if isinstance(backup_id, str) and backup_id.strip() else None
+        return _rows.as_text(backup_id) if isinstance(backup_id, str) and backup_id.strip() else None
 
     def find():
         for backup in group_backups(client, region, project_id, group_id):
@@ -435,7 +325,7 @@ def backup_url(client, region, backup_id, group_id=None, zone=None, slave_zone=N
     expires = int(expires.group(1)) if expires else None
     if expires is not None and expires > TIMESTAMP_MAX:
         expires = None
-    return {"backup_path": link, "expires": expires, "expires_at": iso_utc(expires) if expires is not None else None}
+    return {"backup_path": link, "expires": expires, "expires_at": _rows.iso_utc(expires) if expires is not None else None}
 
 
 # Control and format characters have no place in a link that is handed to a download tool.

@@ -39,7 +39,8 @@ Resource.__doc__ = """What the paginator needs to know of one Describe* action.
 ``shape(row, query)`` makes a row's facts (raising SigcalcloudError for a bad row), and
 the query's ``mismatch(facts)`` says what shows a row is not one it asked for (or None);
 ``key`` is the fact that identifies a row (rows with None there are all kept), ``order``
-sorts a listing's facts, ``noun`` names the rows in messages ("backups").
+sorts a listing's facts, ``noun`` names the rows in messages ("backups"). A resource's
+``shape`` and ``key`` are its ``_rows.Table``'s: the paginator needs no more of rows.
 """
 
 Page = collections.namedtuple("Page", "offset total rows has_dataset")
