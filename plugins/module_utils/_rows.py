@@ -265,3 +265,14 @@ class Table:
             raise ValueError("%s %r has no %s" % (self.noun, facts.get(self.key), missing[0]))
         if missing:
             raise ValueError("a %s has no %s" % (self.noun, " or no ".join(self.required)))
+
+    def check_list(self, rows: Any, name: str) -> None:
+        """Raise ValueError unless ``rows`` is a list of facts that ``check`` takes, naming the
+        first that is not (``backups[3]: ...``); ``name`` is what holds them (``backups``)."""
+        if not isinstance(rows, list):
+            raise ValueError("its %s are %s, not a list" % (name, type(rows).__name__))
+        for index, facts in enumerate(rows):
+            try:
+                self.check(facts)
+            except ValueError as exc:
+                raise ValueError("%s[%d]: %s" % (name, index, exc))

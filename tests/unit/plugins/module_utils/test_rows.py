@@ -98,6 +98,15 @@ def test_check_refuses_what_shape_would_not_make(change, message):
     assert message in str(caught.value)
 
 
+def test_check_list_names_the_entry():
+    good = WIDGETS.shape({"WidgetId": "w"}, Q)
+    WIDGETS.check_list([good, good], "widgets")
+    with pytest.raises(ValueError, match=r"^its widgets are dict, not a list$"):
+        WIDGETS.check_list({}, "widgets")
+    with pytest.raises(ValueError, match=r"^widgets\[1\]: a widget is str, not a mapping$"):
+        WIDGETS.check_list([good, "x"], "widgets")
+
+
 @pytest.mark.parametrize("kind, value, expected", [
     (_rows.INT, "42", 42), (_rows.INT, " -7 ", -7), (_rows.INT, 3.0, 3),
     (_rows.TEXT, 12, "12"), (_rows.TEXT, 1.5, "1.5"), (_rows.TEXT, u"a\ud800b", u"a\ufffdb"), (_rows.TEXT, u"é", u"é"),
