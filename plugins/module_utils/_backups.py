@@ -18,12 +18,14 @@ import datetime
 import random
 import re
 import time
+from typing import Any, Collection, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _create
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, Clock, Rand, SigcalcloudError, Sleep
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import TIMESTAMP_MAX, shown_value
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._rows import Facts
 
 ACTION = "DescribeURedisBackup"
 REGION_TYPES = ("normal", "source", "target")
@@ -43,14 +45,15 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
 
     __slots__ = ()
 
-    def __new__(cls, region, project_id=None, region_type=None, group_id=None, backup_id=None, slave_zone=None):
+    def __new__(cls, region: str, project_id: Optional[str] = None, region_type: Optional[str] = None,
+                group_id: Optional[str] = None, backup_id: Optional[str] = None, slave_zone: Optional[str] = None) -> Query:
         # "If RegionType is not provided, GroupId is required": with neither, ask
         # for the documented default, normal backups.
         if not region_type and not group_id:
             region_type = "normal"
         return super(Query, cls).__new__(cls, region, project_id, region_type, group_id, backup_id, slave_zone)
 
-    def params(self, offset, limit):
+    def params(self, offset: int, limit: int) -> Dict[str, Any]:
         return {
             "ProjectId": self.project_id,
             "RegionType": self.region_type,
@@ -61,7 +64,7 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
             "Limit": limit,
         }
 
-    def mismatch(self, facts):
+    def mismatch(self, facts: Facts) -> Optional[str]:
         """What in a listed backup's facts shows it is not one this listing asked for, or None.
 
         Each filter the request sent that a row can show is checked: the group, the backup,
@@ -88,7 +91,7 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
             return "backup %s in zone %s" % (shown_value(facts["backup_id"]), shown_value(facts["zone"]))
         return None
 
-    def describe(self):
+    def describe(self) -> str:
         parts = ["region %s" % self.region]
         if self.project_id:
             parts.append("project %s" % self.project_id)
@@ -99,7 +102,7 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         return ", ".join(parts)
 
 
-def newest_first(backups):
+def newest_first(backups: Iterable[Facts]) -> List[Facts]:
     """Newest BackupTime first; ties, and rows without a time, in a stable order."""
     return sorted(backups, key=lambda b: (b["backup_time"] is None, -(b["backup_time"] or 0), b["backup_id"] or ""))
 
@@ -107,12 +110,13 @@ def newest_first(backups):
 BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=ROWS.shape, key=ROWS.key, order=newest_first)
 
 
-def read_page(client, query, offset=0, limit=PAGE_SIZE):
+def read_page(client: Client, query: Query, offset: int = 0, limit: int = PAGE_SIZE) -> _paging.Page:
     """One page as the API returns it, checked against its own count."""
     return _paging.read_page(client, BACKUPS, query, offset, limit)
 
 
-def list_backups(client, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_fast=True):
+def list_backups(client: Client, queries: Iterable[Query], max_concurrency: int = 16, page_size: int = PAGE_SIZE,
+                 fail_fast: bool = True) -> _paging.Results:
     """Every backup of every query (see ``_paging.list_all``), newest first: ``(results, errors)``."""
     return _paging.list_all(client, BACKUPS, queries, max_concurrency=max_concurrency, page_size=page_size,
                             fail_fast=fail_fast)
@@ -120,7 +124,8 @@ def list_backups(client, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_
 
 # --- client-side filters -------------------------------------------------------
 
-def filter_backups(backups, states=None, backup_types=None, since=None):
+def filter_backups(backups: Iterable[Facts], states: Optional[Collection[str]] = None,
+                   backup_types: Optional[Collection[str]] = None, since: Optional[float] = None) -> List[Facts]:
     """Keep the backups in one of ``states``, of one of ``backup_types``, newer than ``since``."""
     kept = []
     for backup in backups:
@@ -151,33 +156,34 @@ POLL_GROWTH = 1.5
 POLL_CAP = 60.0
 
 
-def check_backup_name(name):
+def check_backup_name(name: Optional[str]) -> Optional[str]:
     """Why ``name`` cannot be a BackupName, or None."""
     if BACKUP_NAME_RE.fullmatch(name or ""):
         return None
     return "backup_name=%s is not accepted: use 6 to 63 characters, letters, digits, - and _" % shown_value(name)
 
 
-def generated_backup_name(now=None):
+def generated_backup_name(now: Optional[float] = None) -> str:
     """``ansible-YYYYMMDD-HHMMSS`` (UTC): a name that sorts by time and says who took it."""
     now = time.time() if now is None else now
     return datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc).strftime("ansible-%Y%m%d-%H%M%S")
 
 
-def group_backups(client, region, project_id, group_id, backup_id=None, max_concurrency=16):
+def group_backups(client: Client, region: str, project_id: Optional[str], group_id: str, backup_id: Optional[str] = None,
+                  max_concurrency: int = 16) -> List[Facts]:
     """Every backup of one group (or the one ``backup_id``), newest first."""
     query = Query(region, project_id, group_id=group_id, backup_id=backup_id)
     results, _errors = list_backups(client, [query], max_concurrency=max_concurrency)
     return results[query]
 
 
-def get_backup(client, region, project_id, group_id, backup_id):
+def get_backup(client: Client, region: str, project_id: Optional[str], group_id: str, backup_id: str) -> Optional[Facts]:
     """One backup's facts, or None when the group's listing does not hold it."""
     backups = group_backups(client, region, project_id, group_id, backup_id=backup_id, max_concurrency=1)
     return backups[0] if backups else None  # the paginator let no other backup through
 
 
-def fresh_backup(backups, since):
+def fresh_backup(backups: Iterable[Facts], since: float) -> Optional[Facts]:
     """The newest backup that is Success, or still Backuping, and taken at or after ``since``."""
     for backup in newest_first(backups):
         if backup["state"] in ("Success", "Backuping") and backup["backup_time"] is not None \
@@ -186,7 +192,7 @@ def fresh_backup(backups, since):
     return None
 
 
-def named_backup(backups, name):
+def named_backup(backups: Iterable[Facts], name: str) -> Optional[Facts]:
     """The newest backup called ``name`` that is Success or still Backuping (a failed one does not count)."""
     for backup in newest_first(backups):
         if backup["backup_name"] == name and backup["state"] in ("Success", "Backuping"):
@@ -200,14 +206,15 @@ class BackupFailed(SigcalcloudError):
     ``backup`` holds its facts as last listed, for the task's result.
     """
 
-    def __init__(self, message, backup=None, **kwargs):
+    def __init__(self, message: str, backup: Optional[Facts] = None, **kwargs: Any) -> None:
         super(BackupFailed, self).__init__(message, **kwargs)
         self.backup = backup
 
 
-def create_backup(client, region, project_id, group_id, name, zone=None, slave_zone=None,
-                  known_ids=(), wait_timeout=_create.LOOKUP_WINDOW, sleep=time.sleep, clock=time.monotonic,
-                  rand=random.random):
+def create_backup(client: Client, region: str, project_id: Optional[str], group_id: str, name: str,
+                  zone: Optional[str] = None, slave_zone: Optional[str] = None, known_ids: Iterable[str] = (),
+                  wait_timeout: float = _create.LOOKUP_WINDOW, sleep: Sleep = time.sleep, clock: Clock = time.monotonic,
+                  rand: Rand = random.random) -> Tuple[str, int]:
     """Send CreateURedisBackup and return ``(backup_id, sends)``; never two backups for one call.
 
     The rule is ``_create.create_once``'s: a create whose answer may have been lost is never sent
@@ -240,8 +247,8 @@ def create_backup(client, region, project_id, group_id, name, zone=None, slave_z
         raise
 
 
-def listed_backup(client, region, project_id, group_id, backup_id, wait_timeout, sleep=time.sleep,
-                  clock=time.monotonic):
+def listed_backup(client: Client, region: str, project_id: Optional[str], group_id: str, backup_id: str,
+                  wait_timeout: float, sleep: Sleep = time.sleep, clock: Clock = time.monotonic) -> Optional[Facts]:
     """A new backup's facts once the group's listing holds it, looked up on ``_create``'s schedule
     for up to ``wait_timeout`` seconds (a listing may show a new backup only some calls later); None
     when it never did."""
@@ -250,8 +257,8 @@ def listed_backup(client, region, project_id, group_id, backup_id, wait_timeout,
     return found
 
 
-def wait_for_backup(client, backup, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep,
-                    rand=random.random, started=None):
+def wait_for_backup(client: Client, backup: Facts, timeout: float, poll_interval: float, clock: Clock = time.monotonic,
+                    sleep: Sleep = time.sleep, rand: Rand = random.random, started: Optional[float] = None) -> Facts:
     """Poll one backup (its facts, as listed) until it is Success; return its facts then.
 
     Polls start ``poll_interval`` apart and slow down by POLL_GROWTH up to POLL_CAP seconds,
@@ -295,13 +302,14 @@ _LINK_RE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]*")
 _EXPIRES_RE = re.compile(r"(?i)[?&]expires=([0-9]{1,12})(?:&|#|$)")
 
 
-def withhold_links(text):
+def withhold_links(text: str) -> str:
     """``text`` with every URL in it replaced: a download link gives anyone the data."""
     return _LINK_RE.sub("<link withheld>", text)
 
 
-def backup_url(client, region, backup_id, group_id=None, zone=None, slave_zone=None, region_flag=None,
-               cross_region=None):
+def backup_url(client: Client, region: str, backup_id: str, group_id: Optional[str] = None, zone: Optional[str] = None,
+               slave_zone: Optional[str] = None, region_flag: Optional[bool] = None,
+               cross_region: Optional[bool] = None) -> Dict[str, Any]:
     """``{"backup_path", "expires", "expires_at"}`` for a backup's signed download link.
 
     ``BackupPath`` is the link; the deprecated ``BackupURL`` is used when it is missing.

@@ -12,11 +12,13 @@ changed with ``UpdateURedisBackupStrategy``, which must always be sent both valu
 from __future__ import annotations
 
 import collections
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._rows import Facts
 
 ACTION = "DescribeURedisGroup"
 UPDATE_POLICY_ACTION = "UpdateURedisBackupStrategy"
@@ -33,14 +35,15 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
 
     __slots__ = ()
 
-    def __new__(cls, region, project_id=None, group_id=None, zone=None):
+    def __new__(cls, region: str, project_id: Optional[str] = None, group_id: Optional[str] = None,
+                zone: Optional[str] = None) -> Query:
         return super(Query, cls).__new__(cls, region, project_id, group_id, zone)
 
-    def params(self, offset, limit):
+    def params(self, offset: int, limit: int) -> Dict[str, Any]:
         return {"ProjectId": self.project_id, "GroupId": self.group_id, "Zone": self.zone,
                 "Offset": offset, "Limit": limit}
 
-    def mismatch(self, facts):
+    def mismatch(self, facts: Facts) -> Optional[str]:
         """What in a listed group's facts shows it is not one this listing asked for, or None:
         another group id, another zone, or a zone outside the region."""
         if self.group_id is not None and facts["group_id"] != self.group_id:
@@ -50,7 +53,7 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
             return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(zone))
         return None
 
-    def describe(self):
+    def describe(self) -> str:
         parts = ["the Redis groups of region %s" % self.region]
         if self.project_id:
             parts.append("project %s" % self.project_id)
@@ -61,26 +64,29 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
         return ", ".join(parts)
 
 
-def by_group_id(groups):
+def by_group_id(groups: Iterable[Facts]) -> List[Facts]:
     return sorted(groups, key=lambda g: (g["group_id"] is None, g["group_id"] or ""))
 
 
 GROUPS = _paging.Resource(action=ACTION, noun="groups", shape=ROWS.shape, key=ROWS.key, order=by_group_id)
 
 
-def list_groups(client, queries, max_concurrency=16, fail_fast=True):
+def list_groups(client: Client, queries: Iterable[Query], max_concurrency: int = 16,
+                fail_fast: bool = True) -> _paging.Results:
     """Every group of every query (see ``_paging.list_all``), by group id: ``(results, errors)``."""
     return _paging.list_all(client, GROUPS, queries, max_concurrency=max_concurrency, fail_fast=fail_fast)
 
 
-def get_group(client, region, project_id, group_id, zone=None):
+def get_group(client: Client, region: str, project_id: Optional[str], group_id: str,
+              zone: Optional[str] = None) -> Optional[Facts]:
     """The facts of one group, or None when the region (and project) has no such group."""
     query = Query(region, project_id, group_id=group_id, zone=zone)
     results, _errors = list_groups(client, [query], max_concurrency=1)
     return results[query][0] if results[query] else None  # the paginator let no other group through
 
 
-def require_group(client, region, project_id, group_id, zone=None):
+def require_group(client: Client, region: str, project_id: Optional[str], group_id: str,
+                  zone: Optional[str] = None) -> Facts:
     """``get_group``, or a SigcalcloudError that says the group is not there."""
     group = get_group(client, region, project_id, group_id, zone)
     if group is None:
@@ -92,7 +98,7 @@ def require_group(client, region, project_id, group_id, zone=None):
 
 # --- the automatic backup policy ---------------------------------------------------------
 
-def policy_of(group):
+def policy_of(group: Facts) -> Dict[str, Any]:
     """``{"auto_backup": bool, "backup_time": int}`` from a group's facts.
 
     A group that reports no AutoBackup or no BackupTime has the server's defaults for them
@@ -109,7 +115,8 @@ def policy_of(group):
     return {"auto_backup": auto != "disable", "backup_time": 0 if hour is None else hour}
 
 
-def update_policy(client, group, policy, zone=None, slave_zone=None):
+def update_policy(client: Client, group: Facts, policy: Mapping[str, Any], zone: Optional[str] = None,
+                  slave_zone: Optional[str] = None) -> None:
     """Set a group's automatic backup policy, always sending both values.
 
     The server takes an omitted AutoBackup as enable and an omitted BackupTime as hour 0,

@@ -26,6 +26,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import shown_value
 
+# One row's facts, as Table.shape makes them: fact name -> None, str, int or bool.
+Facts = Dict[str, Any]
+
 # --- value converters: a value the API sent, or ValueError --------------------------------
 
 # A lone UTF-16 surrogate ("\ud800") is valid JSON but no text: Ansible cannot encode it.
@@ -202,7 +205,7 @@ class Table:
         return SigcalcloudError("unexpected answer for %s: %s" % (query.describe(), message),
                                 action=self.action, region=query.region)
 
-    def shape(self, row: Any, query: Any) -> Dict[str, Any]:
+    def shape(self, row: Any, query: Any) -> Facts:
         """One DataSet row as snake_case facts; absent fields are None.
 
         ``query`` (the listing's) gives ``region`` and ``project_id``. Raises SigcalcloudError
