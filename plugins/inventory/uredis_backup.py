@@ -509,23 +509,11 @@ def _cached_listings(cached, want_groups):
     if not isinstance(cached, dict) or cached.get("format") != CACHE_FORMAT:
         raise ValueError("it is not a format %d entry" % CACHE_FORMAT)
     backups = cached.get("backups")
-    if not isinstance(backups, list):
-        raise ValueError("its backups are %s, not a list" % type(backups).__name__)
-    for index, facts in enumerate(backups):
-        try:
-            _backups.check_facts(facts)
-        except ValueError as exc:
-            raise ValueError("backups[%d]: %s" % (index, exc))
+    _backups.ROWS.check_list(backups, "backups")
     groups = cached.get("groups")
     if groups is None and not want_groups:
         return backups, []
-    if not isinstance(groups, list):
-        raise ValueError("its groups are %s, not a list" % type(groups).__name__)
-    for index, facts in enumerate(groups):
-        try:
-            _groups.check_facts(facts)
-        except ValueError as exc:
-            raise ValueError("groups[%d]: %s" % (index, exc))
+    _groups.ROWS.check_list(groups, "groups")
     return backups, groups
 
 

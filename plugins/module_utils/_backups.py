@@ -2,11 +2,11 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""URedis backups: DescribeURedisBackup rows shaped as facts (paging: ``_paging``),
+"""URedis backups: DescribeURedisBackup listings (rows: ``_rows``, paging: ``_paging``),
 taking a backup (CreateURedisBackup) and waiting for it, and its download link
 (DescribeURedisBackupURL).
 
-Pure helpers (``shape_row``, ``parse_since``, ``filter_backups``...) take and return
+Pure helpers (``shape_row``, ``filter_backups``, ``newest_first``...) take and return
 plain data so the module, the inventory plugin and the event source share them and
 unit tests can exercise them without a server.
 """
@@ -18,11 +18,14 @@ import datetime
 import random
 import re
 import time
+from typing import Any, Collection, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _create
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, Clock, Rand, SigcalcloudError, Sleep
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._options import TIMESTAMP_MAX, shown_value
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._rows import Facts
 
 ACTION = "DescribeURedisBackup"
 REGION_TYPES = ("normal", "source", "target")
@@ -31,26 +34,10 @@ BACKUP_TYPES = ("Manual", "Auto")
 
 PAGE_SIZE = _paging.PAGE_SIZE
 
-# (API field, fact name, type) for every field of URedisBackupSet.
-FIELDS = (
-    ("BackupId", "backup_id", str),
-    ("BackupName", "backup_name", str),
-    ("BackupTime", "backup_time", int),
-    ("BackupSize", "backup_size", int),
-    ("BackupType", "backup_type", str),
-    ("State", "state", str),
-    ("GroupId", "group_id", str),
-    ("GroupName", "group_name", str),
-    ("Zone", "zone", str),
-    ("SrcRegionName", "src_region_name", str),
-    ("DstRegionName", "dst_region_name", str),
-    ("MemorySize", "memory_size", int),
-    ("RedisVersion", "redis_version", str),
-)
-FACT_NAMES = tuple(fact for _field, fact, _type in FIELDS) + ("region", "project_id", "backup_time_iso")
-# The type of every fact, for checking facts read back from a cache or a state file.
-FACT_TYPES = dict([(fact, kind) for _field, fact, kind in FIELDS]
-                  + [("region", str), ("project_id", str), ("backup_time_iso", str)])
+# A backup's facts: _rows.BACKUP_FIELDS, with the messages backups have always written.
+ROWS = _rows.Table(ACTION, "backup", _rows.BACKUP_FIELDS, key="backup_id", as_sent=True)
+shape_row, check_facts = ROWS.shape, ROWS.check
+FACT_NAMES, FACT_TYPES = ROWS.fact_names, ROWS.fact_types
 
 
 class Query(collections.namedtuple("Query", "region project_id region_type group_id backup_id slave_zone")):
@@ -58,14 +45,15 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
 
     __slots__ = ()
 
-    def __new__(cls, region, project_id=None, region_type=None, group_id=None, backup_id=None, slave_zone=None):
+    def __new__(cls, region: str, project_id: Optional[str] = None, region_type: Optional[str] = None,
+                group_id: Optional[str] = None, backup_id: Optional[str] = None, slave_zone: Optional[str] = None) -> Query:
         # "If RegionType is not provided, GroupId is required": with neither, ask
         # for the documented default, normal backups.
         if not region_type and not group_id:
             region_type = "normal"
         return super(Query, cls).__new__(cls, region, project_id, region_type, group_id, backup_id, slave_zone)
 
-    def params(self, offset, limit):
+    def params(self, offset: int, limit: int) -> Dict[str, Any]:
         return {
             "ProjectId": self.project_id,
             "RegionType": self.region_type,
@@ -76,7 +64,7 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
             "Limit": limit,
         }
 
-    def mismatch(self, facts):
+    def mismatch(self, facts: Facts) -> Optional[str]:
         """What in a listed backup's facts shows it is not one this listing asked for, or None.
 
         Each filter the request sent that a row can show is checked: the group, the backup,
@@ -99,11 +87,11 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         if target and self.region not in (source, target):
             return "backup %s, a copy from region %s to %s" % (
                 shown_value(facts["backup_id"]), shown_value(source), shown_value(target))
-        if not target and not in_region(facts["zone"], self.region):
+        if not target and not _rows.in_region(facts["zone"], self.region):
             return "backup %s in zone %s" % (shown_value(facts["backup_id"]), shown_value(facts["zone"]))
         return None
 
-    def describe(self):
+    def describe(self) -> str:
         parts = ["region %s" % self.region]
         if self.project_id:
             parts.append("project %s" % self.project_id)
@@ -114,115 +102,21 @@ class Query(collections.namedtuple("Query", "region project_id region_type group
         return ", ".join(parts)
 
 
-def in_region(zone, region):
-    """Whether a Zone (``cn-bj2-02``) lies in ``region`` (``cn-bj2``); a row without one says nothing."""
-    return not zone or zone == region or zone.startswith(region + "-")
-
-
-def _field_error(query, message):
-    return SigcalcloudError("unexpected answer for %s: %s" % (query.describe(), message),
-                            action=ACTION, region=query.region)
-
-
-def _as_int(value):
-    """An integer field, also when the API sends it as a string of digits."""
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.match(r"^-?[0-9]+$", value.strip()):
-        return int(value)
-    raise ValueError
-
-
-def iso_utc(timestamp):
-    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def shape_row(row, query):
-    """One URedisBackupSet row as snake_case facts; absent fields are None.
-
-    Raises SigcalcloudError naming the field when a value has the wrong type.
-    """
-    if not isinstance(row, dict):
-        raise _field_error(query, "a DataSet entry is %s, not an object" % type(row).__name__)
-    facts = {}
-    for field, fact, kind in FIELDS:
-        value = row.get(field)
-        # This runs for every field of every row (100,000 rows are 1.3 million fields): the
-        # values a well-behaved server sends (None, an int, ASCII text) are taken as they are
-        # here, without a call; anything else is converted or refused by _as_int / _as_text.
-        # The exact type on purpose: a bool is an int, and a str subclass is not plain text.
-        if value is not None and not (type(value) is kind  # pylint: disable=unidiomatic-typecheck
-                                      and (kind is int or value.isascii())):
-            try:
-                value = _as_int(value) if kind is int else _as_text(value)
-            except ValueError:
-                raise _field_error(query, "backup %s has %s=%r, expected %s" % (
-                    row.get("BackupId", "(no BackupId)"), field, value, "an integer" if kind is int else "a string"))
-        facts[fact] = value
-    facts["region"] = query.region
-    facts["project_id"] = query.project_id
-    try:
-        facts["backup_time_iso"] = iso_utc(facts["backup_time"]) if facts["backup_time"] is not None else None
-    except (ValueError, OverflowError, OSError):
-        raise _field_error(query, "backup %s has BackupTime=%r, out of range for a date" % (
-            facts["backup_id"], facts["backup_time"]))
-    return facts
-
-
-def check_facts(facts):
-    """Raise ValueError saying what is wrong unless ``facts`` is one backup's facts as
-    ``shape_row`` makes them: every fact name, each None or of its type, nothing else.
-
-    Facts read back from an inventory cache or an event source's state file go through
-    this, so a file of the right shape with wrong types inside is refused, not trusted.
-    """
-    if not isinstance(facts, dict):
-        raise ValueError("a backup is %s, not a mapping" % type(facts).__name__)
-    if set(facts) != set(FACT_NAMES):
-        raise ValueError("a backup has the facts %s, expected %s" % (
-            ", ".join(sorted(map(str, facts))), ", ".join(sorted(FACT_NAMES))))
-    for name, kind in FACT_TYPES.items():
-        value = facts[name]
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise ValueError("backup %r has %s=%r, expected %s or null" % (
-                facts.get("backup_id"), name, value, "an integer" if kind is int else "a string"))
-    if facts["region"] is None:
-        raise ValueError("backup %r has no region" % (facts.get("backup_id"),))
-
-
-# A lone UTF-16 surrogate ("\ud800") is valid JSON but no text: Ansible cannot encode it.
-_SURROGATE_RE = re.compile(u"[\ud800-\udfff]")
-
-
-def _as_text(value):
-    if isinstance(value, str):
-        if value.isascii():  # O(1) in CPython: the common case costs nothing
-            return value
-        # Replaced here, once, so the module, inventory and event source show the same string.
-        return _SURROGATE_RE.sub(u"\ufffd", value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # an id the API sent as a number is still an id
-    raise ValueError
-
-
-def newest_first(backups):
+def newest_first(backups: Iterable[Facts]) -> List[Facts]:
     """Newest BackupTime first; ties, and rows without a time, in a stable order."""
     return sorted(backups, key=lambda b: (b["backup_time"] is None, -(b["backup_time"] or 0), b["backup_id"] or ""))
 
 
-BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=shape_row, key="backup_id", order=newest_first)
+BACKUPS = _paging.Resource(action=ACTION, noun="backups", shape=ROWS.shape, key=ROWS.key, order=newest_first)
 
 
-def read_page(client, query, offset=0, limit=PAGE_SIZE):
+def read_page(client: Client, query: Query, offset: int = 0, limit: int = PAGE_SIZE) -> _paging.Page:
     """One page as the API returns it, checked against its own count."""
     return _paging.read_page(client, BACKUPS, query, offset, limit)
 
 
-def list_backups(client, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_fast=True):
+def list_backups(client: Client, queries: Iterable[Query], max_concurrency: int = 16, page_size: int = PAGE_SIZE,
+                 fail_fast: bool = True) -> _paging.Results:
     """Every backup of every query (see ``_paging.list_all``), newest first: ``(results, errors)``."""
     return _paging.list_all(client, BACKUPS, queries, max_concurrency=max_concurrency, page_size=page_size,
                             fail_fast=fail_fast)
@@ -230,7 +124,8 @@ def list_backups(client, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_
 
 # --- client-side filters -------------------------------------------------------
 
-def filter_backups(backups, states=None, backup_types=None, since=None):
+def filter_backups(backups: Iterable[Facts], states: Optional[Collection[str]] = None,
+                   backup_types: Optional[Collection[str]] = None, since: Optional[float] = None) -> List[Facts]:
     """Keep the backups in one of ``states``, of one of ``backup_types``, newer than ``since``."""
     kept = []
     for backup in backups:
@@ -261,33 +156,34 @@ POLL_GROWTH = 1.5
 POLL_CAP = 60.0
 
 
-def check_backup_name(name):
+def check_backup_name(name: Optional[str]) -> Optional[str]:
     """Why ``name`` cannot be a BackupName, or None."""
     if BACKUP_NAME_RE.fullmatch(name or ""):
         return None
     return "backup_name=%s is not accepted: use 6 to 63 characters, letters, digits, - and _" % shown_value(name)
 
 
-def generated_backup_name(now=None):
+def generated_backup_name(now: Optional[float] = None) -> str:
     """``ansible-YYYYMMDD-HHMMSS`` (UTC): a name that sorts by time and says who took it."""
     now = time.time() if now is None else now
     return datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc).strftime("ansible-%Y%m%d-%H%M%S")
 
 
-def group_backups(client, region, project_id, group_id, backup_id=None, max_concurrency=16):
+def group_backups(client: Client, region: str, project_id: Optional[str], group_id: str, backup_id: Optional[str] = None,
+                  max_concurrency: int = 16) -> List[Facts]:
     """Every backup of one group (or the one ``backup_id``), newest first."""
     query = Query(region, project_id, group_id=group_id, backup_id=backup_id)
     results, _errors = list_backups(client, [query], max_concurrency=max_concurrency)
     return results[query]
 
 
-def get_backup(client, region, project_id, group_id, backup_id):
+def get_backup(client: Client, region: str, project_id: Optional[str], group_id: str, backup_id: str) -> Optional[Facts]:
     """One backup's facts, or None when the group's listing does not hold it."""
     backups = group_backups(client, region, project_id, group_id, backup_id=backup_id, max_concurrency=1)
     return backups[0] if backups else None  # the paginator let no other backup through
 
 
-def fresh_backup(backups, since):
+def fresh_backup(backups: Iterable[Facts], since: float) -> Optional[Facts]:
     """The newest backup that is Success, or still Backuping, and taken at or after ``since``."""
     for backup in newest_first(backups):
         if backup["state"] in ("Success", "Backuping") and backup["backup_time"] is not None \
@@ -296,7 +192,7 @@ def fresh_backup(backups, since):
     return None
 
 
-def named_backup(backups, name):
+def named_backup(backups: Iterable[Facts], name: str) -> Optional[Facts]:
     """The newest backup called ``name`` that is Success or still Backuping (a failed one does not count)."""
     for backup in newest_first(backups):
         if backup["backup_name"] == name and backup["state"] in ("Success", "Backuping"):
@@ -310,14 +206,15 @@ class BackupFailed(SigcalcloudError):
     ``backup`` holds its facts as last listed, for the task's result.
     """
 
-    def __init__(self, message, backup=None, **kwargs):
+    def __init__(self, message: str, backup: Optional[Facts] = None, **kwargs: Any) -> None:
         super(BackupFailed, self).__init__(message, **kwargs)
         self.backup = backup
 
 
-def create_backup(client, region, project_id, group_id, name, zone=None, slave_zone=None,
-                  known_ids=(), wait_timeout=_create.LOOKUP_WINDOW, sleep=time.sleep, clock=time.monotonic,
-                  rand=random.random):
+def create_backup(client: Client, region: str, project_id: Optional[str], group_id: str, name: str,
+                  zone: Optional[str] = None, slave_zone: Optional[str] = None, known_ids: Iterable[str] = (),
+                  wait_timeout: float = _create.LOOKUP_WINDOW, sleep: Sleep = time.sleep, clock: Clock = time.monotonic,
+                  rand: Rand = random.random) -> Tuple[str, int]:
     """Send CreateURedisBackup and return ``(backup_id, sends)``; never two backups for one call.
 
     The rule is ``_create.create_once``'s: a create whose answer may have been lost is never sent
@@ -331,7 +228,7 @@ def create_backup(client, region, project_id, group_id, name, zone=None, slave_z
 
     def answered_id(answer):
         backup_id = answer.get("BackupId")
-        return _as_text(backup_id) if isinstance(backup_id, str) and backup_id.strip() else None
+        return _rows.as_text(backup_id) if isinstance(backup_id, str) and backup_id.strip() else None
 
     def find():
         for backup in group_backups(client, region, project_id, group_id):
@@ -350,8 +247,8 @@ def create_backup(client, region, project_id, group_id, name, zone=None, slave_z
         raise
 
 
-def listed_backup(client, region, project_id, group_id, backup_id, wait_timeout, sleep=time.sleep,
-                  clock=time.monotonic):
+def listed_backup(client: Client, region: str, project_id: Optional[str], group_id: str, backup_id: str,
+                  wait_timeout: float, sleep: Sleep = time.sleep, clock: Clock = time.monotonic) -> Optional[Facts]:
     """A new backup's facts once the group's listing holds it, looked up on ``_create``'s schedule
     for up to ``wait_timeout`` seconds (a listing may show a new backup only some calls later); None
     when it never did."""
@@ -360,8 +257,8 @@ def listed_backup(client, region, project_id, group_id, backup_id, wait_timeout,
     return found
 
 
-def wait_for_backup(client, backup, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep,
-                    rand=random.random, started=None):
+def wait_for_backup(client: Client, backup: Facts, timeout: float, poll_interval: float, clock: Clock = time.monotonic,
+                    sleep: Sleep = time.sleep, rand: Rand = random.random, started: Optional[float] = None) -> Facts:
     """Poll one backup (its facts, as listed) until it is Success; return its facts then.
 
     Polls start ``poll_interval`` apart and slow down by POLL_GROWTH up to POLL_CAP seconds,
@@ -405,13 +302,14 @@ _LINK_RE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]*")
 _EXPIRES_RE = re.compile(r"(?i)[?&]expires=([0-9]{1,12})(?:&|#|$)")
 
 
-def withhold_links(text):
+def withhold_links(text: str) -> str:
     """``text`` with every URL in it replaced: a download link gives anyone the data."""
     return _LINK_RE.sub("<link withheld>", text)
 
 
-def backup_url(client, region, backup_id, group_id=None, zone=None, slave_zone=None, region_flag=None,
-               cross_region=None):
+def backup_url(client: Client, region: str, backup_id: str, group_id: Optional[str] = None, zone: Optional[str] = None,
+               slave_zone: Optional[str] = None, region_flag: Optional[bool] = None,
+               cross_region: Optional[bool] = None) -> Dict[str, Any]:
     """``{"backup_path", "expires", "expires_at"}`` for a backup's signed download link.
 
     ``BackupPath`` is the link; the deprecated ``BackupURL`` is used when it is missing.
@@ -435,7 +333,7 @@ def backup_url(client, region, backup_id, group_id=None, zone=None, slave_zone=N
     expires = int(expires.group(1)) if expires else None
     if expires is not None and expires > TIMESTAMP_MAX:
         expires = None
-    return {"backup_path": link, "expires": expires, "expires_at": iso_utc(expires) if expires is not None else None}
+    return {"backup_path": link, "expires": expires, "expires_at": _rows.iso_utc(expires) if expires is not None else None}
 
 
 # Control and format characters have no place in a link that is handed to a download tool.

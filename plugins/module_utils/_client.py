@@ -22,6 +22,7 @@ import random
 import re
 import sys
 import time
+from typing import Any, Callable, Collection, Dict, Mapping, Optional
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import clip, printable, redact_url, snippet
@@ -57,6 +58,11 @@ MAX_RET_CODE = 2 ** 31 - 1
 # that claims or serves more can make a client hold in memory.
 DEFAULT_MAX_ROWS = 100000
 
+# The time functions that code which waits takes (tests pass their own).
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+Rand = Callable[[], float]
+
 # Words a user can act on, for the RetCodes that mean "your request is wrong".
 RET_CODE_HINTS = {
     160: "the request had no Action",
@@ -71,12 +77,12 @@ RET_CODE_HINTS = {
 }
 
 
-def is_retryable_ret_code(ret_code):
+def is_retryable_ret_code(ret_code: int) -> bool:
     return ret_code in TRANSIENT_RET_CODES or (ret_code >= PRODUCT_RET_CODE_START
                                                and ret_code not in FINAL_PRODUCT_RET_CODES)
 
 
-def may_have_happened(error):
+def may_have_happened(error: SigcalcloudError) -> bool:
     """Whether the server may have done what a failed call asked for.
 
     Only an answer that refuses the request says it did not: a RetCode, except 110 (the
@@ -98,8 +104,9 @@ class SigcalcloudError(Exception):
     It never carries the private key or the signed request body.
     """
 
-    def __init__(self, message, action=None, ret_code=None, http_status=None,
-                 request_id=None, region=None, retryable=False, unsent=False):
+    def __init__(self, message: str, action: Optional[str] = None, ret_code: Optional[int] = None,
+                 http_status: Optional[int] = None, request_id: Optional[str] = None, region: Optional[str] = None,
+                 retryable: bool = False, unsent: bool = False) -> None:
         super(SigcalcloudError, self).__init__(message)
         # True when the request never left: no connection was made, so the server did nothing.
         self.unsent = unsent
@@ -112,7 +119,7 @@ class SigcalcloudError(Exception):
         self.region = region
         self.retryable = retryable
 
-    def __str__(self):
+    def __str__(self) -> str:
         details = []
         if self.region:
             details.append("region %s" % self.region)
@@ -128,7 +135,11 @@ class SigcalcloudError(Exception):
         return redact_url(printable(prefix + self.message + suffix))
 
 
-def encode_value(value):
+# Makes the error of a failed answer from a message and SigcalcloudError's keyword arguments.
+Fail = Callable[..., SigcalcloudError]
+
+
+def encode_value(value: Any) -> str:
     """Encode one scalar as the API's signature expects it."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -144,7 +155,7 @@ def encode_value(value):
     return str(value)
 
 
-def flatten_params(params, prefix=""):
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> Dict[str, str]:
     """Flatten lists and objects the API's way: Key.0, Key.0.Field, Key.Field.
 
     Unset (None) values are neither sent nor signed.
@@ -164,13 +175,13 @@ def flatten_params(params, prefix=""):
     return flat
 
 
-def sign(flat_params, private_key):
+def sign(flat_params: Mapping[str, str], private_key: str) -> str:
     """SHA-1 over the sorted key+value pairs followed by the private key."""
     payload = "".join(key + flat_params[key] for key in sorted(flat_params))
     return hashlib.sha1((payload + private_key).encode("utf-8")).hexdigest()
 
 
-def parse_retry_after(value):
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
     """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
     if not value:
         return None
@@ -198,8 +209,8 @@ class Backoff:
     ``retry_after_cap``. All waits of one call together stay under ``budget``.
     """
 
-    def __init__(self, max_retries=3, base=0.1, cap=5.0, retry_after_cap=30.0,
-                 budget=60.0, rand=random.random, sleep=time.sleep):
+    def __init__(self, max_retries: int = 3, base: float = 0.1, cap: float = 5.0, retry_after_cap: float = 30.0,
+                 budget: float = 60.0, rand: Rand = random.random, sleep: Sleep = time.sleep) -> None:
         self.max_retries = max_retries
         self.base = base
         self.cap = cap
@@ -208,14 +219,14 @@ class Backoff:
         self._rand = rand
         self._sleep = sleep
 
-    def delay(self, attempt, retry_after=None):
+    def delay(self, attempt: int, retry_after: Optional[float] = None) -> float:
         """How long to wait before retry number ``attempt`` (0-based)."""
         wait = min(self.cap, self.base * (4 ** attempt)) * (1.0 + self._rand())
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.retry_after_cap))
         return wait
 
-    def sleep(self, seconds):
+    def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
 
 
@@ -226,7 +237,7 @@ def _request_id(headers):
     return None
 
 
-def user_agent():
+def user_agent() -> str:
     python = "%d.%d.%d" % sys.version_info[:3]
     try:
         from ansible.module_utils.ansible_release import __version__ as ansible_version
@@ -257,7 +268,7 @@ def _refuse_constant(name):
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
 
 
-def decode_answer(content, fail):
+def decode_answer(content: bytes, fail: Fail) -> Any:
     """The JSON object in ``content``, or a SigcalcloudError from ``fail`` saying why not.
 
     A body that is not JSON at all is retryable (a cut-off answer, a proxy's page); JSON
@@ -280,7 +291,7 @@ def decode_answer(content, fail):
         raise fail("the answer could not be read: %s" % clip(str(exc), 120))
 
 
-def ret_code_of(data, fail):
+def ret_code_of(data: Mapping[str, Any], fail: Fail) -> int:
     """The answer's RetCode as an int: an integer, or a string of digits (some gateways)."""
     if "RetCode" not in data:
         raise fail("the answer has no RetCode field")
@@ -292,7 +303,7 @@ def ret_code_of(data, fail):
     return value
 
 
-def check_action(data, action, fail):
+def check_action(data: Mapping[str, Any], action: str, fail: Fail) -> None:
     """Refuse an answer whose Action is not ``<action>Response``: an answer to another question
     (a proxy's mix-up, a cache keyed wrongly) is never read as this one's, neither as data nor
     as a refusal. (A refusal without an Action is taken: gateways send some without.)"""
@@ -312,9 +323,10 @@ class Client:
     time, whatever the server does, and reads at most MAX_ANSWER_BYTES.
     """
 
-    def __init__(self, public_key, private_key, base_url=DEFAULT_BASE_URL,
-                 project_id=None, timeout=30, max_retries=3, validate_certs=True,
-                 ca_path=None, pool_size=16, backoff=None, session=None, max_rows=DEFAULT_MAX_ROWS):
+    def __init__(self, public_key: str, private_key: str, base_url: str = DEFAULT_BASE_URL,
+                 project_id: Optional[str] = None, timeout: float = 30, max_retries: int = 3, validate_certs: bool = True,
+                 ca_path: Optional[str] = None, pool_size: int = 16, backoff: Optional[Backoff] = None,
+                 session: Optional[requests.Session] = None, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         if not HAS_REQUESTS and session is None:
             raise SigcalcloudError("the Python library 'requests' is required")
         self.public_key = public_key
@@ -335,11 +347,11 @@ class Client:
         # We inflate bodies ourselves (read_body), so ask only for what we can inflate.
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # Never the private key, even in a debugger or a traceback's locals dump.
         return "Client(base_url=%r, public_key=%r)" % (self.display_url, self.public_key)
 
-    def signed_body(self, action, params, region=None):
+    def signed_body(self, action: str, params: Mapping[str, Any], region: Optional[str] = None) -> Dict[str, str]:
         """The exact form fields to send: flattened, with the public ones, signed."""
         merged = {"Action": action, "PublicKey": self.public_key,
                   "Region": region, "ProjectId": self.project_id}
@@ -348,7 +360,8 @@ class Client:
         flat["Signature"] = sign(flat, self._private_key)
         return flat
 
-    def call(self, action, params, region=None, retry_product_codes=True, final_ret_codes=()):
+    def call(self, action: str, params: Mapping[str, Any], region: Optional[str] = None, retry_product_codes: bool = True,
+             final_ret_codes: Collection[int] = ()) -> Dict[str, Any]:
         """The answer of ``action``, retried while the failure is transient.
 
         Only for calls that are safe to repeat: reads, and writes that set a value
@@ -380,7 +393,7 @@ class Client:
                 slept += wait
                 attempt += 1
 
-    def call_once(self, action, params, region=None):
+    def call_once(self, action: str, params: Mapping[str, Any], region: Optional[str] = None) -> Dict[str, Any]:
         """One attempt of ``action``, never retried: for a call that is not idempotent.
 
         A failure may still mean the server did it; ``may_have_happened`` tells which.

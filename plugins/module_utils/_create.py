@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any, Callable, Dict, Optional, Tuple
 
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, Clock, Rand, Sleep
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError, TRANSIENT_RET_CODES
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import may_have_happened
 
@@ -34,7 +36,8 @@ LOOKUP_CAP = 5.0
 LOOKUP_WINDOW = 60.0
 
 
-def look_up(find, window, clock=time.monotonic, sleep=time.sleep, rand=random.random):
+def look_up(find: Callable[[], Any], window: float, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+            rand: Rand = random.random) -> Tuple[Any, int, float]:
     """``(found, lookups, seconds)``: call ``find()`` on the LOOKUP schedule until it returns
     something other than None or ``window`` seconds have passed (it is called at least once).
 
@@ -56,8 +59,10 @@ def look_up(find, window, clock=time.monotonic, sleep=time.sleep, rand=random.ra
         delay = min(delay * LOOKUP_GROWTH, LOOKUP_CAP)
 
 
-def create_once(client, action, params, region, answered_id, find, what, deadline,
-                clock=time.monotonic, sleep=time.sleep, rand=random.random):
+def create_once(client: Client, action: str, params: Dict[str, Any], region: str,
+                answered_id: Callable[[Dict[str, Any]], Optional[str]], find: Callable[[], Optional[str]], what: str,
+                deadline: float, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
+                rand: Rand = random.random) -> Tuple[str, int]:
     """Send ``action`` and return ``(id, sends)``, never making two of ``what`` for one call.
 
     ``answered_id(answer)`` is the id a successful answer gives (None when it gives none);

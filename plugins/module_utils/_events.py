@@ -15,7 +15,10 @@ plain JSON-able data.
 
 from __future__ import annotations
 
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import check_facts, newest_first
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._rows import Facts
 
 # Version 2 added "policies": each listed group's AutoBackup, to announce its changes.
 # A version 1 state (written before groups were listed) is migrated, not refused: its
@@ -37,23 +40,31 @@ GROUP_EVENTS = ("group_stale", "group_recovered", "group_auto_backup_disabled", 
 # reports anything else (or nothing) has automatic backups on, as the server's default.
 AUTO_BACKUP_VALUES = ("enable", "disable")
 
+# The remembered state (plain JSON-able data, STATE_KEYS), and an event to send.
+State = Dict[str, Any]
+Event = Dict[str, Any]
+# A group's key, (region, group_id), and what group_status knows of it: (newest backup,
+# newest Success backup, the group's facts), each None when there is none.
+GroupKey = Tuple[str, str]
+GroupStatus = Tuple[Optional[Facts], Optional[Facts], Optional[Facts]]
+
 
 class OtherScope(ValueError):
     """A sound state, but remembered for other settings: not used, yet not damaged either."""
 
 
-def new_state(scope):
+def new_state(scope: Dict[str, Any]) -> State:
     """The state before any poll. ``scope`` says what is watched (it is kept as is)."""
     return {"version": STATE_VERSION, "scope": scope, "primed": False, "backups": {}, "stale_groups": [],
             "policies": None, "missing": nothing_missing()}
 
 
-def nothing_missing():
+def nothing_missing() -> Dict[str, List[Any]]:
     """The state's ``missing`` when no removal is pending."""
     return {"backups": [], "groups": []}
 
 
-def restore_state(data, scope):
+def restore_state(data: Any, scope: Dict[str, Any]) -> State:
     """A state read back from JSON, checked through and through, as a state of this version.
 
     A state of version 1 is migrated: it has all a version 2 state has but ``policies``,
@@ -175,19 +186,19 @@ def _check_missing(missing, backups, policies):
         seen.add(tuple(pair))
 
 
-def chronological(backups):
+def chronological(backups: Iterable[Facts]) -> List[Facts]:
     """Oldest BackupTime first (backups without a time last), then by backup id."""
     return sorted(backups, key=lambda b: (b["backup_time"] is None, b["backup_time"] or 0, b["backup_id"] or ""))
 
 
-def backup_event(kind, backup, **extra):
+def backup_event(kind: str, backup: Facts, **extra: Any) -> Event:
     event = {"type": kind}
     event.update(backup)
     event.update(extra)
     return event
 
 
-def listed_groups(groups):
+def listed_groups(groups: Optional[Iterable[Facts]]) -> Dict[GroupKey, Facts]:
     """(region, group_id) -> a listed group's facts; groups without an id are left out, a repeated one counts once."""
     found = {}
     for group in groups or ():
@@ -196,7 +207,7 @@ def listed_groups(groups):
     return found
 
 
-def group_status(backups, groups=()):
+def group_status(backups: Iterable[Facts], groups: Optional[Iterable[Facts]] = ()) -> Dict[GroupKey, GroupStatus]:
     """(region, group_id) -> (newest backup, newest Success backup, group facts), for each group
     that a backup names or the group listing holds. The newest backup or the newest Success
     backup is None when there is none; the facts are None for a group known only by its backups."""
@@ -215,12 +226,12 @@ def group_status(backups, groups=()):
     return status
 
 
-def success_age(last_success, now):
+def success_age(last_success: Optional[Facts], now: float) -> Optional[int]:
     """Seconds since the newest Success backup, or None when there is none."""
     return None if last_success is None else max(0, int(now - last_success["backup_time"]))
 
 
-def is_stale(last_success, now, stale_after, group=None):
+def is_stale(last_success: Optional[Facts], now: float, stale_after: float, group: Optional[Facts] = None) -> bool:
     """A group is stale when its newest Success backup is older than ``stale_after`` seconds, or
     when it has none; but a listed group (``group``, its facts) with none that was created
     within ``stale_after`` is not stale yet. A group without a create_time is old enough."""
@@ -231,7 +242,7 @@ def is_stale(last_success, now, stale_after, group=None):
     return created is None or now - created > stale_after
 
 
-def group_name(newest, group):
+def group_name(newest: Optional[Facts], group: Optional[Facts]) -> Optional[str]:
     """The group's name: its own (Name, else GroupName), else the one its newest backup gives."""
     if group is not None:
         for name in (group["name"], group["group_name"]):
@@ -240,7 +251,8 @@ def group_name(newest, group):
     return None if newest is None else newest["group_name"]
 
 
-def group_event(kind, newest, last_success, now, stale_after, group=None):
+def group_event(kind: str, newest: Optional[Facts], last_success: Optional[Facts], now: float,
+                stale_after: Optional[float], group: Optional[Facts] = None) -> Event:
     """A group event. ``newest`` (the group's newest backup) or ``group`` (its listed facts)
     may be None, not both: a group is known by one or the other."""
     known = group if group is not None else newest
@@ -257,7 +269,7 @@ def group_event(kind, newest, last_success, now, stale_after, group=None):
     }
 
 
-def auto_backup_of(group):
+def auto_backup_of(group: Facts) -> str:
     """``disable`` when the group says so, else ``enable`` (also for no value, the server's default)."""
     return "disable" if group["auto_backup"] == "disable" else "enable"
 
@@ -280,8 +292,9 @@ def _policy_events(known, listed, status, now, stale_after):
     return events
 
 
-def poll_events(state, backups, now, complete=True, stale_after=None, announce_existing=False, groups=None,
-                groups_complete=True):
+def poll_events(state: State, backups: Iterable[Facts], now: float, complete: bool = True,
+                stale_after: Optional[float] = None, announce_existing: bool = False,
+                groups: Optional[Iterable[Facts]] = None, groups_complete: bool = True) -> Tuple[List[Event], State]:
     """``(events, new_state)`` for one poll that listed ``backups``, and ``groups`` when groups are watched.
 
     ``complete`` is false when a backup listing of the poll failed: the poll then announces
@@ -414,7 +427,7 @@ def _named(names, limit=10):
     return shown if len(names) <= limit else "%s and %d more" % (shown, len(names) - limit)
 
 
-def missing_report(before, after):
+def missing_report(before: State, after: State) -> List[str]:
     """Warnings, for the source's log, of the poll that turned the state ``before`` into ``after``:
     the backups (and groups) it found missing, now pending removal, and those it listed again
     after the previous listing had missed them. A list of strings; none for an ordinary poll."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Optional, Tuple
 
 # Open without blocking (a FIFO with no writer would wait forever) and without taking a
 # terminal as the controlling one; what the open file is, is then asked of the open fd.
@@ -22,12 +23,12 @@ class FileRefused(ValueError):
     """The file is not a regular file, or is over the cap. The message follows the path:
     "is a FIFO, not a regular file", "is larger than 1 MiB"."""
 
-    def __init__(self, message, too_large=False):
+    def __init__(self, message: str, too_large: bool = False) -> None:
         super(FileRefused, self).__init__(message)
         self.too_large = too_large
 
 
-def file_kind(mode):
+def file_kind(mode: int) -> str:
     """What a file of ``mode`` is, for a message: "a FIFO", "a character device"..."""
     for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -37,11 +38,11 @@ def file_kind(mode):
     return "an unknown kind of file"
 
 
-def size_text(max_bytes):
+def size_text(max_bytes: int) -> str:
     return "%d MiB" % (max_bytes >> 20) if max_bytes >= 1 << 20 and not max_bytes % (1 << 20) else "%d bytes" % max_bytes
 
 
-def read_regular_file(path, max_bytes):
+def read_regular_file(path: str, max_bytes: int) -> Tuple[Optional[bytes], Optional[int]]:
     """``(bytes, mode)`` of the regular file ``path``, or ``(None, None)`` when it does not exist.
 
     Raises FileRefused for anything but a regular file of at most ``max_bytes`` (checked on

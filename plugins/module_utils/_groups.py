@@ -2,9 +2,9 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""DescribeURedisGroup rows as facts, and the automatic backup policy of a group.
+"""DescribeURedisGroup listings, and the automatic backup policy of a group.
 
-Groups are listed by the one paginator (``_paging``), like backups. The policy has no
+Groups are listed by the one paginator (``_paging``) and their rows shaped by ``_rows``, like backups. The policy has no
 read action of its own: it is the group's ``AutoBackup`` and ``BackupTime``, and it is
 changed with ``UpdateURedisBackupStrategy``, which must always be sent both values.
 """
@@ -12,58 +12,22 @@ changed with ``UpdateURedisBackupStrategy``, which must always be sent both valu
 from __future__ import annotations
 
 import collections
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _options
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _paging
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._rows import Facts
 
 ACTION = "DescribeURedisGroup"
 UPDATE_POLICY_ACTION = "UpdateURedisBackupStrategy"
 AUTO_BACKUP_VALUES = ("enable", "disable")
 
-# (API field, fact name, type) for every field of the official SDK's URedisGroupSet.
-FIELDS = (
-    ("GroupId", "group_id", str),
-    ("Name", "name", str),
-    ("GroupName", "group_name", str),
-    ("Zone", "zone", str),
-    ("SlaveZone", "slave_zone", str),
-    ("State", "state", str),
-    ("Version", "version", str),
-    ("Size", "size", int),
-    ("UsedSize", "used_size", int),
-    ("MemorySize", "memory_size", int),
-    ("AutoBackup", "auto_backup", str),
-    ("BackupTime", "backup_time", int),
-    ("RewriteTime", "rewrite_time", int),
-    ("ConfigId", "config_id", str),
-    ("Protocol", "protocol", str),
-    ("Role", "role", str),
-    ("Type", "type", str),
-    ("HighAvailability", "high_availability", str),
-    ("IsHighPerformance", "is_high_performance", bool),
-    ("ChargeType", "charge_type", str),
-    ("VirtualIP", "virtual_ip", str),
-    ("Port", "port", int),
-    ("VPCId", "vpc_id", str),
-    ("SubnetId", "subnet_id", str),
-    ("Tag", "tag", str),
-    ("SecPolicy", "sec_policy", int),
-    ("SSLEnable", "ssl_enable", bool),
-    ("SSLVersion", "ssl_version", str),
-    ("SSLCertExpireTime", "ssl_cert_expire_time", int),
-    ("CreateTime", "create_time", int),
-    ("ModifyTime", "modify_time", int),
-    ("ExpireTime", "expire_time", int),
-)
-# Times that also get an ISO 8601 twin, as backups' backup_time does.
-TIME_FACTS = ("create_time", "modify_time", "expire_time")
-FACT_TYPES = dict([(fact, kind) for _field, fact, kind in FIELDS]
-                  + [("region", str), ("project_id", str)]
-                  + [("%s_iso" % name, str) for name in TIME_FACTS])
-FACT_NAMES = tuple(FACT_TYPES)
-_KINDS = {int: "an integer", str: "a string", bool: "a boolean"}
+# A group's facts: _rows.GROUP_FIELDS.
+ROWS = _rows.Table(ACTION, "group", _rows.GROUP_FIELDS, key="group_id", required=("region", "group_id"))
+shape_group, check_facts = ROWS.shape, ROWS.check
+FACT_NAMES, FACT_TYPES = ROWS.fact_names, ROWS.fact_types
 
 
 class Query(collections.namedtuple("Query", "region project_id group_id zone")):
@@ -71,24 +35,25 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
 
     __slots__ = ()
 
-    def __new__(cls, region, project_id=None, group_id=None, zone=None):
+    def __new__(cls, region: str, project_id: Optional[str] = None, group_id: Optional[str] = None,
+                zone: Optional[str] = None) -> Query:
         return super(Query, cls).__new__(cls, region, project_id, group_id, zone)
 
-    def params(self, offset, limit):
+    def params(self, offset: int, limit: int) -> Dict[str, Any]:
         return {"ProjectId": self.project_id, "GroupId": self.group_id, "Zone": self.zone,
                 "Offset": offset, "Limit": limit}
 
-    def mismatch(self, facts):
+    def mismatch(self, facts: Facts) -> Optional[str]:
         """What in a listed group's facts shows it is not one this listing asked for, or None:
         another group id, another zone, or a zone outside the region."""
         if self.group_id is not None and facts["group_id"] != self.group_id:
             return "group %s" % _options.shown_value(facts["group_id"])
         zone = facts["zone"]
-        if (self.zone is not None and zone and zone != self.zone) or not _backups.in_region(zone, self.region):
+        if (self.zone is not None and zone and zone != self.zone) or not _rows.in_region(zone, self.region):
             return "group %s in zone %s" % (_options.shown_value(facts["group_id"]), _options.shown_value(zone))
         return None
 
-    def describe(self):
+    def describe(self) -> str:
         parts = ["the Redis groups of region %s" % self.region]
         if self.project_id:
             parts.append("project %s" % self.project_id)
@@ -99,92 +64,29 @@ class Query(collections.namedtuple("Query", "region project_id group_id zone")):
         return ", ".join(parts)
 
 
-def _as_bool(value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ValueError
-
-
-def _convert(value, kind):
-    if kind is int:
-        return _backups._as_int(value)
-    if kind is bool:
-        return _as_bool(value)
-    return _backups._as_text(value)
-
-
-def shape_group(row, query):
-    """One URedisGroupSet row as snake_case facts; absent fields are None, values as the API sends them.
-
-    Raises SigcalcloudError naming the group and the field when a value has the wrong type.
-    """
-    if not isinstance(row, dict):
-        raise SigcalcloudError("unexpected answer for %s: a DataSet entry is %s, not an object" % (
-            query.describe(), type(row).__name__), action=ACTION, region=query.region)
-    facts = {}
-    for field, fact, kind in FIELDS:
-        value = row.get(field)
-        if value is not None:
-            try:
-                value = _convert(value, kind)
-            except ValueError:
-                raise SigcalcloudError("unexpected answer for %s: group %s has %s=%s, expected %s" % (
-                    query.describe(), _options.shown_value(row.get("GroupId", "(no GroupId)")), field,
-                    _options.shown_value(value), _KINDS[kind]), action=ACTION, region=query.region)
-        facts[fact] = value
-    facts["region"] = query.region
-    facts["project_id"] = query.project_id
-    for name in TIME_FACTS:
-        # 0 is how the API says "never" (ExpireTime of a pay-as-you-go group): no date for it.
-        try:
-            facts["%s_iso" % name] = _backups.iso_utc(facts[name]) if facts[name] else None
-        except (ValueError, OverflowError, OSError):
-            raise SigcalcloudError("unexpected answer for %s: group %s has %s=%s, out of range for a date" % (
-                query.describe(), _options.shown_value(facts["group_id"]), name,
-                _options.shown_value(facts[name])), action=ACTION, region=query.region)
-    return facts
-
-
-def check_facts(facts):
-    """Raise ValueError unless ``facts`` is one group's facts as ``shape_group`` makes them
-    (for facts read back from a cache or a state file)."""
-    if not isinstance(facts, dict):
-        raise ValueError("a group is %s, not a mapping" % type(facts).__name__)
-    if set(facts) != set(FACT_NAMES):
-        raise ValueError("a group has the facts %s, expected %s" % (
-            ", ".join(sorted(map(str, facts))), ", ".join(sorted(FACT_NAMES))))
-    for name, kind in FACT_TYPES.items():
-        value = facts[name]
-        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
-            raise ValueError("group %r has %s=%r, expected %s or null" % (facts.get("group_id"), name, value, _KINDS[kind]))
-    if facts["region"] is None or facts["group_id"] is None:
-        raise ValueError("a group has no region or no group_id")
-
-
-def by_group_id(groups):
+def by_group_id(groups: Iterable[Facts]) -> List[Facts]:
     return sorted(groups, key=lambda g: (g["group_id"] is None, g["group_id"] or ""))
 
 
-GROUPS = _paging.Resource(action=ACTION, noun="groups", shape=shape_group, key="group_id", order=by_group_id)
+GROUPS = _paging.Resource(action=ACTION, noun="groups", shape=ROWS.shape, key=ROWS.key, order=by_group_id)
 
 
-def list_groups(client, queries, max_concurrency=16, fail_fast=True):
+def list_groups(client: Client, queries: Iterable[Query], max_concurrency: int = 16,
+                fail_fast: bool = True) -> _paging.Results:
     """Every group of every query (see ``_paging.list_all``), by group id: ``(results, errors)``."""
     return _paging.list_all(client, GROUPS, queries, max_concurrency=max_concurrency, fail_fast=fail_fast)
 
 
-def get_group(client, region, project_id, group_id, zone=None):
+def get_group(client: Client, region: str, project_id: Optional[str], group_id: str,
+              zone: Optional[str] = None) -> Optional[Facts]:
     """The facts of one group, or None when the region (and project) has no such group."""
     query = Query(region, project_id, group_id=group_id, zone=zone)
     results, _errors = list_groups(client, [query], max_concurrency=1)
     return results[query][0] if results[query] else None  # the paginator let no other group through
 
 
-def require_group(client, region, project_id, group_id, zone=None):
+def require_group(client: Client, region: str, project_id: Optional[str], group_id: str,
+                  zone: Optional[str] = None) -> Facts:
     """``get_group``, or a SigcalcloudError that says the group is not there."""
     group = get_group(client, region, project_id, group_id, zone)
     if group is None:
@@ -196,7 +98,7 @@ def require_group(client, region, project_id, group_id, zone=None):
 
 # --- the automatic backup policy ---------------------------------------------------------
 
-def policy_of(group):
+def policy_of(group: Facts) -> Dict[str, Any]:
     """``{"auto_backup": bool, "backup_time": int}`` from a group's facts.
 
     A group that reports no AutoBackup or no BackupTime has the server's defaults for them
@@ -213,7 +115,8 @@ def policy_of(group):
     return {"auto_backup": auto != "disable", "backup_time": 0 if hour is None else hour}
 
 
-def update_policy(client, group, policy, zone=None, slave_zone=None):
+def update_policy(client: Client, group: Facts, policy: Mapping[str, Any], zone: Optional[str] = None,
+                  slave_zone: Optional[str] = None) -> None:
     """Set a group's automatic backup policy, always sending both values.
 
     The server takes an omitted AutoBackup as enable and an omitted BackupTime as hour 0,

@@ -10,12 +10,14 @@ they see the same backups and groups.
 from __future__ import annotations
 
 import itertools
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._rows import Facts
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """``value`` as a plain str when it is a str of any kind, else as it is.
 
     Options read from an inventory file are str subclasses: on ansible-core 2.19 and later
@@ -27,7 +29,8 @@ def plain(value):
     return str.__str__(value) if isinstance(value, str) else value
 
 
-def build_queries(regions, project_ids, region_types, group_ids):
+def build_queries(regions: Iterable[str], project_ids: Optional[Sequence[str]], region_types: Iterable[Optional[str]],
+                  group_ids: Optional[Sequence[str]]) -> List[_backups.Query]:
     """One listing per region x project x region type x group (or all groups)."""
     return [
         _backups.Query(plain(region), project_id=plain(project_id), region_type=plain(region_type), group_id=plain(group_id))
@@ -36,7 +39,7 @@ def build_queries(regions, project_ids, region_types, group_ids):
     ]
 
 
-def merge_listings(queries, results):
+def merge_listings(queries: Iterable[_backups.Query], results: Mapping[_backups.Query, List[Facts]]) -> List[Facts]:
     """All backups of all listings in query order, each backup id once.
 
     A cross-region backup is listed from its source and from its target region; it
@@ -54,7 +57,8 @@ def merge_listings(queries, results):
     return merged
 
 
-def group_queries(regions, project_ids, group_ids):
+def group_queries(regions: Iterable[str], project_ids: Optional[Sequence[str]],
+                  group_ids: Optional[Sequence[str]]) -> List[_groups.Query]:
     """The DescribeURedisGroup listings that go with ``build_queries``' backup listings."""
     return [
         _groups.Query(plain(region), project_id=plain(project_id), group_id=plain(group_id))
@@ -62,7 +66,7 @@ def group_queries(regions, project_ids, group_ids):
     ]
 
 
-def merge_groups(queries, results):
+def merge_groups(queries: Iterable[_groups.Query], results: Mapping[_groups.Query, List[Facts]]) -> List[Facts]:
     """All groups of all listings in query order, each (region, project, group id) once."""
     seen = set()
     merged = []

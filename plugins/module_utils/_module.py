@@ -12,6 +12,8 @@ id. A module only describes its options and does its one job in ``run``.
 
 from __future__ import annotations
 
+from typing import Any, Dict, NoReturn
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
@@ -31,7 +33,7 @@ class SigcalcloudModule:
     argument_spec = {}
     module_kwargs = {}
 
-    def __init__(self):
+    def __init__(self) -> None:
         spec = _settings.module_argument_spec()
         spec.update(self.argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **self.module_kwargs)
@@ -53,22 +55,22 @@ class SigcalcloudModule:
         self.client = self.settings.client()
 
     @property
-    def check_mode(self):
+    def check_mode(self) -> bool:
         return self.module.check_mode
 
-    def fail(self, msg, **result):
+    def fail(self, msg: str, **result: Any) -> NoReturn:
         self.module.fail_json(msg=msg, **result)
 
-    def fail_from(self, error, **result):
+    def fail_from(self, error: SigcalcloudError, **result: Any) -> NoReturn:
         """Fail with ``error``'s message and what the API told of it, for support tickets."""
         details = dict(ret_code=error.ret_code, request_id=error.request_id, http_status=error.http_status)
         result.update((key, value) for key, value in details.items() if value is not None)
         self.module.fail_json(msg=str(error), **result)
 
-    def run(self):
+    def run(self) -> Dict[str, Any]:
         raise NotImplementedError
 
-    def main(self):
+    def main(self) -> NoReturn:
         try:
             result = self.run()
         except SigcalcloudError as error:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from typing import Any, Mapping, Optional
 
 
 class OptionError(ValueError):
     """An option (or setting) has a value that cannot be used; the message names it."""
 
 
-def as_bool(name, value):
+def as_bool(name: str, value: Any) -> bool:
     """A boolean option from a bool or its text (``true``/``false``, ``yes``/``no``, ``on``/``off``,
     ``1``/``0``, ``y``/``n``, as Ansible takes them), the same in every face."""
     if isinstance(value, bool):
@@ -34,7 +35,7 @@ def as_bool(name, value):
     raise OptionError("%s=%r is not a boolean: use true or false" % (name, value))
 
 
-def require_text(params, name):
+def require_text(params: Mapping[str, Any], name: str) -> str:
     """``params[name]`` stripped, or an OptionError when it is empty (or only spaces)."""
     value = params[name]
     if value is None or not value.strip():
@@ -64,7 +65,7 @@ _NUMBER_RE = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|
                         re.IGNORECASE)
 
 
-def shown_value(value):
+def shown_value(value: Any) -> str:
     """``value`` for a message: its repr, cut short when it is long."""
     if isinstance(value, int) and value.bit_length() > 128:
         return "an integer of %d bits" % value.bit_length()  # repr() itself fails past 4300 digits
@@ -77,7 +78,7 @@ def shown_value(value):
     return text[:32] + "..."
 
 
-def parse_age(text, name=None):
+def parse_age(text: Any, name: Optional[str] = None) -> Optional[int]:
     """Seconds in an age such as ``90m``, ``26h``, ``7d`` or ``1d12h``; None if it is not one.
 
     An age of more than AGE_MAX_DAYS (100 years) is an OptionError that says the limit;
@@ -100,7 +101,7 @@ def parse_age(text, name=None):
     return seconds
 
 
-def parse_since(value, now=None):
+def parse_since(value: Any, now: Optional[float] = None) -> float:
     """A UNIX timestamp from an age (``24h``, ``7d``), a timestamp, or an ISO 8601 date.
 
     Ages go back at most AGE_MAX_DAYS (100 years), timestamps run from 0 to TIMESTAMP_MAX

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _text
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, SigcalcloudError
 
 # The API's default page is 10 rows; we ask for 100 and advance by what actually
 # came back, since the server may cap a page below what was asked.
@@ -39,10 +40,14 @@ Resource.__doc__ = """What the paginator needs to know of one Describe* action.
 ``shape(row, query)`` makes a row's facts (raising SigcalcloudError for a bad row), and
 the query's ``mismatch(facts)`` says what shows a row is not one it asked for (or None);
 ``key`` is the fact that identifies a row (rows with None there are all kept), ``order``
-sorts a listing's facts, ``noun`` names the rows in messages ("backups").
+sorts a listing's facts, ``noun`` names the rows in messages ("backups"). A resource's
+``shape`` and ``key`` are its ``_rows.Table``'s: the paginator needs no more of rows.
 """
 
 Page = collections.namedtuple("Page", "offset total rows has_dataset")
+
+# What list_all returns: each query's rows (facts), and each failed query's error.
+Results = Tuple[Dict[Any, List[Dict[str, Any]]], Dict[Any, SigcalcloudError]]
 
 
 def _field_error(resource, query, message):
@@ -63,7 +68,7 @@ def _count(value):
     return value
 
 
-def parse_page(resource, data, query, offset, limit):
+def parse_page(resource: Resource, data: Mapping[str, Any], query: Any, offset: int, limit: int) -> Page:
     """Check a successful answer's shape, size and rows and turn it into a Page of facts."""
     dataset = data.get("DataSet")
     has_dataset = dataset is not None
@@ -92,7 +97,7 @@ def parse_page(resource, data, query, offset, limit):
     return Page(offset, total, rows, has_dataset)
 
 
-def fetch_page(client, resource, query, offset=0, limit=PAGE_SIZE):
+def fetch_page(client: Client, resource: Resource, query: Any, offset: int = 0, limit: int = PAGE_SIZE) -> Page:
     data = client.call(resource.action, query.params(offset, limit), region=query.region)
     return parse_page(resource, data, query, offset, limit)
 
@@ -108,7 +113,7 @@ def _page_problem(page):
     return None
 
 
-def read_page(client, resource, query, offset, limit):
+def read_page(client: Client, resource: Resource, query: Any, offset: int, limit: int) -> Page:
     """One page as the API returns it (the module's offset/limit mode), checked against its count.
 
     A page that contradicts its own count is read again, then refused. (``max_rows`` bounds
@@ -228,7 +233,8 @@ def _dedupe_runs(values):
     return out
 
 
-def list_all(client, resource, queries, max_concurrency=16, page_size=PAGE_SIZE, fail_fast=True):
+def list_all(client: Client, resource: Resource, queries: Iterable[Any], max_concurrency: int = 16,
+             page_size: int = PAGE_SIZE, fail_fast: bool = True) -> Results:
     """Every row of every query, reading pages concurrently.
 
     The first page of each query tells how many rows there are and how many the server

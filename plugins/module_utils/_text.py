@@ -13,6 +13,7 @@ show a password given in a URL.
 from __future__ import annotations
 
 import re
+from typing import Any, List, Optional
 
 # How much of a server's text goes into an error.
 MAX_MESSAGE_CHARS = 500
@@ -25,7 +26,7 @@ _UNPRINTABLE_RE = re.compile(u"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u20
 _USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
 
 
-def printable(text):
+def printable(text: Any) -> str:
     """``text`` with control and bidi characters escaped (``\\x1b``), safe for a terminal or log.
 
     Everything the server sends is data: a Message, a header or a field value that goes
@@ -35,12 +36,12 @@ def printable(text):
     return _UNPRINTABLE_RE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
-def redact_url(text):
+def redact_url(text: str) -> str:
     """``text`` with the userinfo of every URL in it (``https://user:secret@``) hidden."""
     return _USERINFO_RE.sub(r"\1<redacted>@", text)
 
 
-def url_secrets(url):
+def url_secrets(url: Optional[str]) -> List[str]:
     """The userinfo of ``url`` (``user:secret``, and the secret alone), for no_log lists."""
     match = re.match(r"(?i)^[a-z][a-z0-9+.-]*://([^/?#\s]*)@", url or "")
     if not match or not match.group(1):
@@ -49,13 +50,13 @@ def url_secrets(url):
     return [value for value in (userinfo, userinfo.partition(":")[2]) if value]
 
 
-def snippet(body):
+def snippet(body: bytes) -> str:
     """The start of an unexpected body, for an error message a human can place."""
     text = body[:80].decode("utf-8", "replace")
     text = " ".join(text.split())
     return repr(text) if text else "an empty body"
 
 
-def clip(text, limit=MAX_MESSAGE_CHARS):
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``text`` cut to ``limit`` characters, saying how long it was."""
     return text if len(text) <= limit else text[:limit] + "... (%d characters in all)" % len(text)

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import zlib
+from typing import Any, Callable, Iterator
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import clip
 
@@ -54,20 +55,20 @@ class Attempt:
     its deadline, which wakes the blocked read.
     """
 
-    def __init__(self, deadline):
+    def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.expired = False
         self._done = False
         self._connection = None
         self._lock = threading.Lock()
 
-    def attach(self, connection):
+    def attach(self, connection: Any) -> None:
         with self._lock:
             self._connection = connection
             if self.expired and not self._done:
                 _shut(connection)  # it expired while the connection was being made
 
-    def expire(self):
+    def expire(self) -> None:
         with self._lock:
             if self._done:
                 return
@@ -75,7 +76,7 @@ class Attempt:
             if self._connection is not None:
                 _shut(self._connection)
 
-    def finish(self):
+    def finish(self) -> None:
         with self._lock:
             self._done = True
             self._connection = None
@@ -100,7 +101,7 @@ class _Watchdog:
         self._wake = threading.Condition()
         self._thread = None
 
-    def watch(self, attempt):
+    def watch(self, attempt: Attempt) -> None:
         with self._wake:
             self._count += 1
             heapq.heappush(self._heap, (attempt.deadline, self._count, attempt))
@@ -174,7 +175,7 @@ if HAS_REQUESTS:
             return manager
 
 
-def read_body(response, fail, limit=MAX_ANSWER_BYTES):
+def read_body(response: requests.Response, fail: Callable[..., Exception], limit: int = MAX_ANSWER_BYTES) -> bytes:
     """The decoded body of a streamed ``response``, at most ``limit`` bytes.
 
     The body is read in chunks and inflated here, not by urllib3, so a small gzip body
@@ -215,7 +216,7 @@ def read_body(response, fail, limit=MAX_ANSWER_BYTES):
 
 
 @contextlib.contextmanager
-def attempt(timeout):
+def attempt(timeout: float) -> Iterator[Attempt]:
     """One attempt of this thread, watched: it ends within ``timeout`` seconds from now."""
     current = Attempt(time.monotonic() + timeout)
     WATCHDOG.watch(current)
@@ -227,7 +228,7 @@ def attempt(timeout):
         _CURRENT.attempt = None
 
 
-def new_session(pool_size):
+def new_session(pool_size: int) -> requests.Session:
     """A requests session whose connections the watchdog can end, with ``pool_size`` kept-alive ones."""
     session = requests.Session()
     adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
@@ -236,7 +237,7 @@ def new_session(pool_size):
     return session
 
 
-def never_connected(exc):
+def never_connected(exc: BaseException) -> bool:
     """Whether a ConnectionError happened before any byte was sent (refused, no route, no DNS name)."""
     reason, seen = exc, set()
     while isinstance(reason, BaseException) and id(reason) not in seen:

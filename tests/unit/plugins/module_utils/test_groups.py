@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _groups, _rows
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 
 QUERY = _groups.Query("cn-bj2", "org-demo")
@@ -23,7 +23,7 @@ SDK_FIELDS = (
 
 
 def test_every_sdk_field_has_a_fact():
-    assert sorted(field for field, _fact, _kind in _groups.FIELDS) == sorted(SDK_FIELDS)
+    assert sorted(field for field, _fact, _kind in _rows.GROUP_FIELDS) == sorted(SDK_FIELDS)
 
 
 def test_shape_group_snake_case_types_absent_is_null_and_iso_times():
