@@ -44,7 +44,7 @@ CONNECTION_OPTIONS = {
     "profile": ("str", "SIGCALCLOUD_PROFILE", None),
 }
 SECRET_OPTIONS = ("private_key",)
-# Salt of Settings.account(): cache keys and state scopes carry that hash, never the key.
+# Salt of Settings.account(): cache keys (Settings.cache_key) and state scopes carry that hash, never the key.
 ACCOUNT_SALT = "sigcalcloud.cloud/account/v1\x00"
 
 CREDENTIAL_FILE_ENV = "SIGCALCLOUD_SHARED_CREDENTIAL_FILE"
@@ -133,6 +133,17 @@ class Settings:
         if _blank(self.public_key):
             return None
         return hashlib.sha256((ACCOUNT_SALT + self.public_key).encode("utf-8")).hexdigest()[:32]
+
+    def cache_key(self, asked: Any) -> str:
+        """A short key (12 hex digits) for a cache of the answers to ``asked``, of this endpoint
+        by this account: another account, or another base_url, is a miss.
+
+        ``asked`` is JSON-encoded (``str`` of anything JSON has no form for) with the base_url
+        and ``account()`` (the salted hash of the public key, hashed again here), never the
+        credentials. The value must not change between releases: it names existing cache entries.
+        """
+        text = json.dumps([self.base_url, self.account(), asked], default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
     def client(self) -> Client:
         return Client(
