@@ -504,25 +504,23 @@ def _cached_listings(cached, want_groups):
     """``(backups, groups)`` of a cache entry; ValueError saying why when it is not one this plugin wrote."""
     if not isinstance(cached, dict) or cached.get("format") != CACHE_FORMAT:
         raise ValueError("it is not a format %d entry" % CACHE_FORMAT)
-    backups = cached.get("backups")
-    if not isinstance(backups, list):
-        raise ValueError("its backups are %s, not a list" % type(backups).__name__)
-    for index, facts in enumerate(backups):
-        try:
-            _backups.check_facts(facts)
-        except ValueError as exc:
-            raise ValueError("backups[%d]: %s" % (index, exc))
-    groups = cached.get("groups")
-    if groups is None and not want_groups:
+    backups = _cached_rows(cached, "backups", _backups.check_facts)
+    if cached.get("groups") is None and not want_groups:
         return backups, []
-    if not isinstance(groups, list):
-        raise ValueError("its groups are %s, not a list" % type(groups).__name__)
-    for index, facts in enumerate(groups):
+    return backups, _cached_rows(cached, "groups", _groups.check_facts)
+
+
+def _cached_rows(cached, key, check_facts):
+    """The list ``cached[key]``, each of its facts passed through ``check_facts``; ValueError naming the first wrong one."""
+    rows = cached.get(key)
+    if not isinstance(rows, list):
+        raise ValueError("its %s are %s, not a list" % (key, type(rows).__name__))
+    for index, facts in enumerate(rows):
         try:
-            _groups.check_facts(facts)
+            check_facts(facts)
         except ValueError as exc:
-            raise ValueError("groups[%d]: %s" % (index, exc))
-    return backups, groups
+            raise ValueError("%s[%d]: %s" % (key, index, exc))
+    return rows
 
 
 def _redact(exc, secret):

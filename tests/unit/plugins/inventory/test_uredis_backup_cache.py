@@ -2,8 +2,8 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The inventory's cache key: the same value release after release, so that an entry
-written by an earlier version is still found."""
+"""The inventory's cache: its key stays the same release after release, so that an entry
+written by an earlier version is still found; an entry it did not write is a miss that says why."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from ansible_collections.sigcalcloud.cloud.plugins.inventory.uredis_backup import InventoryModule
+from ansible_collections.sigcalcloud.cloud.plugins.inventory.uredis_backup import InventoryModule, _cached_listings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 
@@ -55,3 +55,20 @@ def test_another_account_or_endpoint_is_another_key():
     assert len({key(), key(public_key="pub-4711"), key(base_url="http://127.0.0.1:8080")}) == 3
     assert key() == key(private_key="another-secret")  # the private key is not the account
 
+
+@pytest.mark.parametrize("entry, want_groups, message", [
+    ({"format": 2, "backups": []}, False, "it is not a format 3 entry"),
+    ({"format": 3, "backups": {}}, False, "its backups are dict, not a list"),
+    ({"format": 3, "backups": [[]]}, False, "backups[0]: a backup is list, not a mapping"),
+    ({"format": 3, "backups": [], "groups": None}, True, "its groups are NoneType, not a list"),
+    ({"format": 3, "backups": [], "groups": [{}, 1]}, True, "groups[0]: a group has the facts , expected "),
+])
+def test_a_cache_entry_not_written_by_the_plugin_says_why(entry, want_groups, message):
+    with pytest.raises(ValueError) as caught:
+        _cached_listings(entry, want_groups)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_cache_entry_without_groups_serves_a_backup_inventory():
+    assert _cached_listings({"format": 3, "backups": [], "groups": None}, False) == ([], [])
+    assert _cached_listings({"format": 3, "backups": [], "groups": []}, True) == ([], [])
