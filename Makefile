@@ -12,15 +12,11 @@ test:
 test-quick:
 	@bash scripts/test.sh --no-sanity
 
-# The speed benchmark (tests/benchmark/run.py): about 20 minutes on 2 cores, not part of
+# The speed benchmark (scripts/bench.sh runs tests/benchmark/run.py): about 20 minutes on 2 cores, not part of
 # make test. Writes tests/benchmark/results.json and the figures in docs/docsite/rst/performance.rst.
 # Options go through BENCH_ARGS, for example: make bench BENCH_ARGS=--quick
 bench:
-	@bash -c 'set -euo pipefail; root="$(CURDIR)"; source "$$root/scripts/lib.sh"; \
-	  read -r name pyver core_spec _scope < <(default_entry); \
-	  python=$$(find_python "$$pyver") || python=$$(command -v python3); \
-	  venv=$$("$$root/scripts/venv.sh" "$$name" "$$python" "$$core_spec"); \
-	  ANSIBLE_COLLECTIONS_PATH=$$(collections_path) "$$venv/bin/python" "$$root/tests/benchmark/run.py" $(BENCH_ARGS)'
+	@bash scripts/bench.sh $(BENCH_ARGS)
 
 # The HTML docs site (antsibull-docs + Sphinx, warnings fail it): plugin pages and the guides,
 # then checked (links, anchors, empty pages, layout and screenshots in Chromium). Opens at

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared shell helpers for scripts/demo.sh and scripts/test.sh (sourced, not run).
-# The sourcing script sets root, the checkout's top folder.
+# Shared shell helpers of the scripts/*.sh and of the integration targets' emulator.sh
+# (sourced, not run). The sourcing script sets root, the checkout's top folder (for emulator.sh,
+# the top of ansible-test's copy, which holds this file: needs/file/scripts/lib.sh).
 : "${root:?scripts/lib.sh needs root set to the checkout}"
 
 # The test matrix: NAME PYTHON-VERSION ANSIBLE-CORE-SPEC SCOPE. Every entry runs ansible-test
@@ -101,18 +102,35 @@ PY
   fi
 }
 
-# start_emulator VAR_PREFIX [server flags...]: starts tests/emulator/server.py on a
-# free port and exports ${VAR_PREFIX}_PID and the SIGCALCLOUD_* variables for it.
+# start_emulator PYTHON [server flags...]: starts tests/emulator/server.py with PYTHON on a free
+# port, waits until it is ready, and exports the SIGCALCLOUD_* variables that point the collection
+# at it (base URL, the demo key pair, its first region); EMULATOR_PID is its process, which
+# stop_emulator stops. Returns non-zero (the emulator stopped) when it does not get ready.
+# The one way the scripts start it: make demo (scripts/demo.sh) and the integration targets
+# (tests/integration/targets/setup_emulator/emulator.sh) both come here.
 start_emulator() {
   local python=$1; shift
   local ready
   ready=$(mktemp)
   "$python" "$root/tests/emulator/server.py" --port 0 "$@" > "$ready" &
   EMULATOR_PID=$!
-  for _ in $(seq 100); do
-    [ -s "$ready" ] && break
-    kill -0 "$EMULATOR_PID" 2>/dev/null || { echo "emulator failed to start" >&2; return 1; }
+  # When ready, the emulator prints one JSON line (server.py's docstring): a flat object, so
+  # a line that ends in "}" is the whole of it, where a file that is not empty may hold half.
+  local waited=0
+  until grep -q '}$' "$ready" 2>/dev/null; do
+    if ! kill -0 "$EMULATOR_PID" 2>/dev/null; then
+      echo "the emulator failed to start" >&2
+      rm -f "$ready"
+      return 1
+    fi
+    if [ "$waited" -ge 100 ]; then
+      echo "the emulator was not ready within 10 s" >&2
+      stop_emulator
+      rm -f "$ready"
+      return 1
+    fi
     sleep 0.1
+    waited=$((waited + 1))
   done
   eval "$("$python" - "$ready" <<'PY'
 import json, shlex, sys

@@ -241,9 +241,6 @@ keyed_groups:
 # cache_timeout: 600
 """
 
-import hashlib
-import json
-
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
@@ -349,10 +346,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # --- API and cache ---------------------------------------------------------------
 
     def _cache_key(self, path, queries, settings):
-        # What was asked, of which endpoint, by which account (a salted hash of the public
-        # key, hashed again here): another account is a miss. Never the credentials.
-        asked = json.dumps([settings.base_url, settings.account(), sorted(queries, key=repr)], default=str)
-        return "%s_%s" % (self.get_cache_key(path), hashlib.sha256(asked.encode("utf-8")).hexdigest()[:12])
+        # What was asked, of which endpoint, by which account: another account is a miss.
+        # Never the credentials (see Settings.cache_key).
+        return "%s_%s" % (self.get_cache_key(path), settings.cache_key(sorted(queries, key=repr)))
 
     def _from_cache(self, cache_key, want_groups):
         """``(backups, groups)`` from the cache, or None: a missing, unreadable or malformed entry is a miss."""

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import stat
+from typing import Any, Iterable, Mapping
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _files
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Client, DEFAULT_BASE_URL, DEFAULT_MAX_ROWS
@@ -43,7 +44,7 @@ CONNECTION_OPTIONS = {
     "profile": ("str", "SIGCALCLOUD_PROFILE", None),
 }
 SECRET_OPTIONS = ("private_key",)
-# Salt of Settings.account(): cache keys and state scopes carry that hash, never the key.
+# Salt of Settings.account(): cache keys (Settings.cache_key) and state scopes carry that hash, never the key.
 ACCOUNT_SALT = "sigcalcloud.cloud/account/v1\x00"
 
 CREDENTIAL_FILE_ENV = "SIGCALCLOUD_SHARED_CREDENTIAL_FILE"
@@ -67,7 +68,7 @@ BOUNDS = {
 }
 
 
-def module_argument_spec():
+def module_argument_spec() -> dict[str, dict[str, Any]]:
     """AnsibleModule argument spec for the connection options.
 
     Environment variables are read as fallbacks; built-in defaults are applied
@@ -86,15 +87,26 @@ def module_argument_spec():
 class Settings:
     """Resolved connection settings. ``repr`` never shows the private key.
 
-    ``warnings`` holds what the face should tell the user (e.g. a credential
-    file others can read).
+    One attribute for each of CONNECTION_OPTIONS (a unit test keeps the two in step), and
+    ``warnings``: what the face should tell the user (e.g. a credential file others can read).
     """
 
-    def __init__(self, values, warnings=()):
-        self.__dict__.update(values)
-        self.warnings = list(warnings)
+    def __init__(self, values: Mapping[str, Any], warnings: Iterable[str] = ()) -> None:
+        self.public_key: str | None = values["public_key"]
+        self.private_key: str | None = values["private_key"]
+        self.region: str | None = values["region"]
+        self.project_id: str | None = values["project_id"]
+        self.base_url: str = values["base_url"]
+        self.validate_certs: bool = values["validate_certs"]
+        self.ca_path: str | None = values["ca_path"]
+        self.timeout: int = values["timeout"]
+        self.max_retries: int = values["max_retries"]
+        self.max_concurrency: int = values["max_concurrency"]
+        self.max_rows: int = values["max_rows"]
+        self.profile: str | None = values["profile"]
+        self.warnings: list[str] = list(warnings)
 
-    def require(self, *names):
+    def require(self, *names: str) -> None:
         """Raise OptionError naming every option of ``names`` that has no value."""
         missing = [name for name in names if _blank(getattr(self, name))]
         if missing:
@@ -105,13 +117,13 @@ class Settings:
                     ", ".join(CONNECTION_OPTIONS[name][1] for name in missing), DEFAULT_CREDENTIAL_FILE
                     if any(name in CREDENTIAL_FIELDS for name in missing) else DEFAULT_CONFIG_FILE))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ", ".join("%s=%r" % (k, _shown_url(v) if k == "base_url" else v)
                           for k, v in sorted(self.__dict__.items())
                           if k not in SECRET_OPTIONS and k != "warnings")
         return "Settings(%s)" % shown
 
-    def account(self):
+    def account(self) -> str | None:
         """Which account these settings speak for, as a salted hash of the public key.
 
         It keys caches and state files, so that another account (another key or profile)
@@ -122,7 +134,18 @@ class Settings:
             return None
         return hashlib.sha256((ACCOUNT_SALT + self.public_key).encode("utf-8")).hexdigest()[:32]
 
-    def client(self):
+    def cache_key(self, asked: Any) -> str:
+        """A short key (12 hex digits) for a cache of the answers to ``asked``, of this endpoint
+        by this account: another account, or another base_url, is a miss.
+
+        ``asked`` is JSON-encoded (``str`` of anything JSON has no form for) with the base_url
+        and ``account()`` (the salted hash of the public key, hashed again here), never the
+        credentials. The value must not change between releases: it names existing cache entries.
+        """
+        text = json.dumps([self.base_url, self.account(), asked], default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    def client(self) -> Client:
         return Client(
             public_key=self.public_key,
             private_key=self.private_key,
@@ -137,11 +160,11 @@ class Settings:
         )
 
 
-def _blank(value):
+def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _shown_url(url):
+def _shown_url(url: Any) -> Any:
     """``url`` fit to show: no password, even in a URL too broken for ``redact_url``.
 
     ``redact_url`` hides the userinfo of a well-formed URL. A base_url is shown when it is
@@ -158,7 +181,8 @@ def _shown_url(url):
     return redact_url(url)
 
 
-def resolve(options, require_region=True, require_keys=True, environ=None):
+def resolve(options: Mapping[str, Any], require_region: bool = True, require_keys: bool = True,
+            environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve the connection settings, check them, return Settings.
 
     ``options`` is what the user gave the task, inventory file or rulebook. The
@@ -191,7 +215,7 @@ def resolve(options, require_region=True, require_keys=True, environ=None):
     return settings
 
 
-def _checked(values):
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
     base_url = values["base_url"]
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise OptionError("base_url=%r must start with https:// (or http:// for a local emulator)"
@@ -212,7 +236,7 @@ def _checked(values):
     return values
 
 
-def _checked_ca_path(path):
+def _checked_ca_path(path: str) -> str:
     """``path`` if it is a CA bundle file or a folder of CA certificates (requests takes either).
 
     Anything else (a FIFO that would block the TLS set-up, a device) is refused here,
@@ -232,7 +256,7 @@ def _checked_ca_path(path):
 
 # --- the shared profile files -------------------------------------------------------
 
-def _read_regular_file(path):
+def _read_regular_file(path: str) -> tuple[str | None, int | None]:
     """The text of the regular file ``path`` and its mode, or (None, None) when it does not exist.
 
     A FIFO, a device, a folder, or a file over PROFILE_FILE_MAX_BYTES is a OptionError
@@ -252,7 +276,7 @@ def _read_regular_file(path):
         raise OptionError("%s is not UTF-8 text: %s" % (path, exc))
 
 
-def _load_profile_file(path):
+def _load_profile_file(path: str) -> tuple[list[dict[str, Any]], int | None]:
     """The entries of a profile file as a list of dicts ([] when it does not exist), and its mode."""
     text, mode = _read_regular_file(path)
     if text is None:
@@ -273,12 +297,13 @@ def _load_profile_file(path):
     return entries, mode
 
 
-def _read_profile_file(path):
+def _read_profile_file(path: str) -> list[dict[str, Any]]:
     """The entries of a profile file as a list of dicts, or [] when it does not exist."""
     return _load_profile_file(path)[0]
 
 
-def _profile_fields(path, entry, index, fields):
+def _profile_fields(path: str, entry: dict[str, Any], index: int,
+                    fields: dict[str, tuple[str, type]]) -> dict[str, Any]:
     values = {}
     for field, (option, kind) in fields.items():
         value = entry.get(field)
@@ -291,7 +316,7 @@ def _profile_fields(path, entry, index, fields):
     return values
 
 
-def load_profile(name, environ=None):
+def load_profile(name: str | None, environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The options a profile sets, and warnings, from the credential and config files.
 
     With no ``name``: the config entry marked ``active``, else the profile named

@@ -992,15 +992,29 @@ def wait_requests_bound(backup_seconds, poll_interval, growth, slack=1.0):
 
 
 def summarize(bench, scenarios, phases):
+    """results.json but its machine and config: each scenario's medians, the scale series, the
+    round-trip floors, the issues' targets checked, derived ratios and the profile."""
     latency = LATENCY_MS / 1000.0
     concurrency = bench.default_concurrency
+    wait_bound = wait_requests_bound(WAIT_BACKUP_SECONDS, WAIT_POLL_INTERVAL, bench.uredis.POLL_GROWTH)
+    rows, bounds = scenario_rows(bench, scenarios, concurrency, wait_bound)
+    floors = round_trip_floors(bench, concurrency, latency)
+    scale = scale_summary(bench, latency, concurrency)
+    targets = (inventory_targets(rows, floors) + module_targets(rows, floors) + [backup_wait_target(rows, wait_bound)]
+               + scale_targets(scale) + request_targets(rows, bounds, scale))
+    return {"scenarios": rows, "scale": scale, "round_trip_floors": floors, "targets": targets,
+            "derived": derived_figures(rows, floors), "profile": phases}
+
+
+def scenario_rows(bench, scenarios, concurrency, wait_bound):
+    """``(rows, bounds)``: each scenario's row of medians, in the order they ran; for the ones
+    that talk to the emulator, key -> (concurrency bound, requests needed: pages, or for
+    backup_wait the most its schedule sends), also written into their rows."""
     rows = collections.OrderedDict()
     for key, (label, how, emulator_key, _runs, _func) in scenarios.items():
         rows[key] = _row(label, how, bench.samples[key], emulator_key is not None)
 
     inv, mod, groups = sum(bench.inv_pages), sum(bench.mod_pages), sum(bench.inv_pages) + sum(bench.group_pages)
-    wait_bound = wait_requests_bound(WAIT_BACKUP_SECONDS, WAIT_POLL_INTERVAL, bench.uredis.POLL_GROWTH)
-    # key: (concurrency bound, requests needed: pages, or for backup_wait the most its schedule sends)
     bounds = {"inventory_50ms": (concurrency, inv), "inventory_50ms_c1": (1, inv), "network_50ms": (concurrency, inv),
               "network_50ms_c1": (1, inv), "inventory_0ms": (concurrency, inv), "sdk_50ms": (1, inv),
               "module_50ms": (concurrency, mod), "module_50ms_c1": (1, mod), "module_50ms_no_rows": (concurrency, mod),
@@ -1010,7 +1024,12 @@ def summarize(bench, scenarios, phases):
     for key, (bound, needed) in bounds.items():
         rows[key]["concurrency_bound"] = bound
         rows[key]["pages_needed"] = needed
+    return rows, bounds
 
+
+def round_trip_floors(bench, concurrency, latency):
+    """The round-trip floor of the inventory's and the module's listings, at the default
+    concurrency and at 1, and of one page."""
     floors = {}
     for key, pages, conc in (("inventory", bench.inv_pages, concurrency), ("inventory_c1", bench.inv_pages, 1),
                              ("module", bench.mod_pages, concurrency), ("module_c1", bench.mod_pages, 1),
@@ -1018,76 +1037,117 @@ def summarize(bench, scenarios, phases):
         seconds, rounds = round_trip_floor(pages, conc, latency)
         floors[key] = {"seconds": seconds, "rounds": rounds, "pages": sum(pages), "first_pages": len(pages),
                        "concurrency": conc, "latency": latency}
+    return floors
 
+
+def _medians(rows):
+    """``(wall, cpu, peak RSS)``: key -> that median of the scenario (RSS None where not measured)."""
     wall = dict((key, row["wall_median"]) for key, row in rows.items())
     cpu = dict((key, row["cpu_median"]) for key, row in rows.items())
     rss = dict((key, row.get("peak_rss_mb_median")) for key, row in rows.items())
+    return wall, cpu, rss
+
+
+def _target(name, value, goal, ok, detail):
+    """One entry of results.json's targets."""
+    return {"target": name, "value": round(value, 3), "goal": goal, "pass": bool(ok), "detail": detail}
+
+
+def inventory_targets(rows, floors):
+    """The inventory's targets: its network part's speed-up, the whole run and the 0 ms run
+    against the floors, and a listing from the cache."""
+    wall, cpu, rss = _medians(rows)
     cpu_floor = wall["cpu_floor"]
     targets = []
-
-    def target(name, value, goal, ok, detail):
-        targets.append({"target": name, "value": round(value, 3), "goal": goal, "pass": bool(ok), "detail": detail})
-
     speedup = wall["network_50ms_c1"] / wall["network_50ms"]
-    target("Inventory 10,000 @ 50 ms: network part vs concurrency 1", speedup, ">= %gx" % NETWORK_SPEEDUP_TARGET,
-           speedup >= NETWORK_SPEEDUP_TARGET,
-           "%.3f s vs %.3f s (in-process list_backups; round-trip floor %.3f s; the emulator's own CPU, spent "
-           "one answer at a time, %.2f s)" % (wall["network_50ms"], wall["network_50ms_c1"], floors["inventory"]["seconds"],
-                                              rows["network_50ms"]["emulator_cpu_median"]))
+    targets.append(_target(
+        "Inventory 10,000 @ 50 ms: network part vs concurrency 1", speedup, ">= %gx" % NETWORK_SPEEDUP_TARGET,
+        speedup >= NETWORK_SPEEDUP_TARGET,
+        "%.3f s vs %.3f s (in-process list_backups; round-trip floor %.3f s; the emulator's own CPU, spent "
+        "one answer at a time, %.2f s)" % (wall["network_50ms"], wall["network_50ms_c1"], floors["inventory"]["seconds"],
+                                           rows["network_50ms"]["emulator_cpu_median"])))
     both = cpu_floor + floors["inventory"]["seconds"]
     ratio = wall["inventory_50ms"] / both
-    target("Inventory 10,000 @ 50 ms: whole run vs CPU floor + round-trip floor", ratio,
-           "<= %gx" % WHOLE_OVER_FLOORS_TARGET, ratio <= WHOLE_OVER_FLOORS_TARGET,
-           "%.3f s vs %.3f + %.3f s" % (wall["inventory_50ms"], cpu_floor, floors["inventory"]["seconds"]))
+    targets.append(_target(
+        "Inventory 10,000 @ 50 ms: whole run vs CPU floor + round-trip floor", ratio,
+        "<= %gx" % WHOLE_OVER_FLOORS_TARGET, ratio <= WHOLE_OVER_FLOORS_TARGET,
+        "%.3f s vs %.3f + %.3f s" % (wall["inventory_50ms"], cpu_floor, floors["inventory"]["seconds"])))
     ratio = wall["inventory_0ms"] / cpu_floor
-    target("Inventory 10,000 @ 0 ms: wall vs CPU floor", ratio, "<= %gx" % ZERO_LATENCY_WALL_TARGET,
-           ratio <= ZERO_LATENCY_WALL_TARGET, "%.3f s vs %.3f s" % (wall["inventory_0ms"], cpu_floor))
+    targets.append(_target(
+        "Inventory 10,000 @ 0 ms: wall vs CPU floor", ratio, "<= %gx" % ZERO_LATENCY_WALL_TARGET,
+        ratio <= ZERO_LATENCY_WALL_TARGET, "%.3f s vs %.3f s" % (wall["inventory_0ms"], cpu_floor)))
     ratio = rss["inventory_0ms"] / rss["cpu_floor"]
-    target("Inventory 10,000 @ 0 ms: peak RSS vs CPU floor", ratio, "<= %gx" % ZERO_LATENCY_RSS_TARGET,
-           ratio <= ZERO_LATENCY_RSS_TARGET, "%.0f MB vs %.0f MB" % (rss["inventory_0ms"], rss["cpu_floor"]))
+    targets.append(_target(
+        "Inventory 10,000 @ 0 ms: peak RSS vs CPU floor", ratio, "<= %gx" % ZERO_LATENCY_RSS_TARGET,
+        ratio <= ZERO_LATENCY_RSS_TARGET, "%.0f MB vs %.0f MB" % (rss["inventory_0ms"], rss["cpu_floor"])))
     ratio = wall["inventory_cache_hit"] / cpu_floor
-    target("Inventory 10,000 from the cache vs CPU floor (no request: the private key is not even set)", ratio,
-           "<= %gx" % CACHE_HIT_TARGET, ratio <= CACHE_HIT_TARGET and rows["inventory_cache_hit"]["requests_max"] == 0,
-           "%.3f s vs %.3f s; CPU %.2f vs %.2f s; %d requests" % (
-               wall["inventory_cache_hit"], cpu_floor, cpu["inventory_cache_hit"], cpu["cpu_floor"],
-               rows["inventory_cache_hit"]["requests_max"]))
+    targets.append(_target(
+        "Inventory 10,000 from the cache vs CPU floor (no request: the private key is not even set)", ratio,
+        "<= %gx" % CACHE_HIT_TARGET, ratio <= CACHE_HIT_TARGET and rows["inventory_cache_hit"]["requests_max"] == 0,
+        "%.3f s vs %.3f s; CPU %.2f vs %.2f s; %d requests" % (
+            wall["inventory_cache_hit"], cpu_floor, cpu["inventory_cache_hit"], cpu["cpu_floor"],
+            rows["inventory_cache_hit"]["requests_max"])))
+    return targets
 
-    # The module, against what returning the same result costs Ansible without a client.
+
+def _import_requests_seconds(wall):
+    """What ``import requests`` adds to a module run: the floor module with it, less without."""
+    return wall["module_floor_1row_requests"] - wall["module_floor_1row"]
+
+
+def module_targets(rows, floors):
+    """The module's targets, against what returning the same result costs Ansible without a client:
+    all pages, one page (``limit=1``) against ``-m ping``, and its network part's speed-up."""
+    wall, _cpu, _rss = _medians(rows)
+    targets = []
     both = wall["module_floor"] + floors["module"]["seconds"]
     ratio = wall["module_50ms"] / both
-    target("Module 5,000 @ 50 ms: `ansible localhost -m` vs module floor + round-trip floor", ratio,
-           "<= %gx" % MODULE_OVER_FLOOR_TARGET, ratio <= MODULE_OVER_FLOOR_TARGET,
-           "%.3f s vs %.3f + %.3f s (the floor module returns the same 5,000 backups from a file)" % (
-               wall["module_50ms"], wall["module_floor"], floors["module"]["seconds"]))
+    targets.append(_target(
+        "Module 5,000 @ 50 ms: `ansible localhost -m` vs module floor + round-trip floor", ratio,
+        "<= %gx" % MODULE_OVER_FLOOR_TARGET, ratio <= MODULE_OVER_FLOOR_TARGET,
+        "%.3f s vs %.3f + %.3f s (the floor module returns the same 5,000 backups from a file)" % (
+            wall["module_50ms"], wall["module_floor"], floors["module"]["seconds"])))
     both = wall["ansible_ping"] + floors["one_page"]["seconds"]
     ratio = wall["module_50ms_limit1"] / both
-    requests_cost = wall["module_floor_1row_requests"] - wall["module_floor_1row"]
+    requests_cost = _import_requests_seconds(wall)
     best = (wall["module_50ms_limit1"] - requests_cost) / both
-    target("Module one page (`limit=1`) @ 50 ms vs `-m ping` + one round trip", ratio,
-           "<= %gx" % ONE_PAGE_OVER_PING_TARGET, ratio <= ONE_PAGE_OVER_PING_TARGET,
-           "%.3f s vs %.3f + %.3f s. The floor module returning the same backup takes %.3f s, %.3f s with "
-           "`import requests`: that import alone is %.3f s (%.0f%% of `-m ping`, of a budget of %.3f s over ping and "
-           "the round trip); the module's own part (its larger payload, imports, settings, one signed request) is "
-           "%.3f s. Without the import of requests the module would be at %.2fx" % (
-               wall["module_50ms_limit1"], wall["ansible_ping"], floors["one_page"]["seconds"], wall["module_floor_1row"],
-               wall["module_floor_1row_requests"], requests_cost, 100.0 * requests_cost / wall["ansible_ping"],
-               (ONE_PAGE_OVER_PING_TARGET - 1) * both,
-               wall["module_50ms_limit1"] - wall["module_floor_1row_requests"] - floors["one_page"]["seconds"], best))
+    targets.append(_target(
+        "Module one page (`limit=1`) @ 50 ms vs `-m ping` + one round trip", ratio,
+        "<= %gx" % ONE_PAGE_OVER_PING_TARGET, ratio <= ONE_PAGE_OVER_PING_TARGET,
+        "%.3f s vs %.3f + %.3f s. The floor module returning the same backup takes %.3f s, %.3f s with "
+        "`import requests`: that import alone is %.3f s (%.0f%% of `-m ping`, of a budget of %.3f s over ping and "
+        "the round trip); the module's own part (its larger payload, imports, settings, one signed request) is "
+        "%.3f s. Without the import of requests the module would be at %.2fx" % (
+            wall["module_50ms_limit1"], wall["ansible_ping"], floors["one_page"]["seconds"], wall["module_floor_1row"],
+            wall["module_floor_1row_requests"], requests_cost, 100.0 * requests_cost / wall["ansible_ping"],
+            (ONE_PAGE_OVER_PING_TARGET - 1) * both,
+            wall["module_50ms_limit1"] - wall["module_floor_1row_requests"] - floors["one_page"]["seconds"], best)))
     speedup = wall["module_network_50ms_c1"] / wall["module_network_50ms"]
-    target("Module 5,000 @ 50 ms: network part vs concurrency 1", speedup, ">= %gx" % MODULE_SPEEDUP_TARGET,
-           speedup >= MODULE_SPEEDUP_TARGET,
-           "%.3f s vs %.3f s (in-process list_backups; round-trip floor %.3f s; the emulator's own CPU, spent "
-           "one answer at a time, %.2f s)" % (wall["module_network_50ms"], wall["module_network_50ms_c1"],
-                                              floors["module"]["seconds"], rows["module_network_50ms"]["emulator_cpu_median"]))
+    targets.append(_target(
+        "Module 5,000 @ 50 ms: network part vs concurrency 1", speedup, ">= %gx" % MODULE_SPEEDUP_TARGET,
+        speedup >= MODULE_SPEEDUP_TARGET,
+        "%.3f s vs %.3f s (in-process list_backups; round-trip floor %.3f s; the emulator's own CPU, spent "
+        "one answer at a time, %.2f s)" % (wall["module_network_50ms"], wall["module_network_50ms_c1"],
+                                           floors["module"]["seconds"], rows["module_network_50ms"]["emulator_cpu_median"])))
+    return targets
 
+
+def backup_wait_target(rows, wait_bound):
+    """``uredis_backup`` waiting for a backup: within its poll schedule, and no busy loop."""
+    wall, cpu, _rss = _medians(rows)
     wait = rows["backup_wait"]
     ok = wait["requests_max"] <= wait_bound and cpu["backup_wait"] <= cpu["ansible_ping"] + 0.5
-    target("`uredis_backup` waiting: requests within its poll schedule, CPU of a run near `-m ping`'s (no busy loop)",
-           wait["requests_max"], "<= %d requests, CPU <= ping + 0.5 s" % wait_bound, ok,
-           "%.1f s waited for a backup that takes %g s: %d requests at most, CPU %.2f s (ping %.2f s)" % (
-               wall["backup_wait"], WAIT_BACKUP_SECONDS, wait["requests_max"], cpu["backup_wait"], cpu["ansible_ping"]))
+    return _target(
+        "`uredis_backup` waiting: requests within its poll schedule, CPU of a run near `-m ping`'s (no busy loop)",
+        wait["requests_max"], "<= %d requests, CPU <= ping + 0.5 s" % wait_bound, ok,
+        "%.1f s waited for a backup that takes %g s: %d requests at most, CPU %.2f s (ping %.2f s)" % (
+            wall["backup_wait"], WAIT_BACKUP_SECONDS, wait["requests_max"], cpu["backup_wait"], cpu["ansible_ping"]))
 
-    scale = scale_summary(bench, latency, concurrency)
+
+def scale_targets(scale):
+    """The scale series' targets at SCALE_TARGET_SIZES: CPU, wall and peak RSS against the floor
+    plugin at 0 and 50 ms, and what the hardening costs."""
+    targets = []
     for size in SCALE_TARGET_SIZES:
         entry = scale.get(str(size))
         if entry is None:
@@ -1095,37 +1155,50 @@ def summarize(bench, scenarios, phases):
         for lat in ("0ms", "50ms"):
             x = entry[lat]
             name = "Scale %s @ %s" % ("{:,}".format(size), lat.replace("ms", " ms"))
-            target(name + ": CPU vs floor plugin", x["cpu_ratio"], "<= %gx" % SCALE_CPU_TARGET,
-                   x["cpu_ratio"] <= SCALE_CPU_TARGET, "%.2f s vs %.2f s" % (x["cpu"], entry["floor"]["cpu"]))
-            target(name + ": wall vs floor plugin%s" % (" + round-trip floor" if lat == "50ms" else ""),
-                   x["wall_ratio"], "<= %gx" % SCALE_WALL_TARGET, x["wall_ratio"] <= SCALE_WALL_TARGET,
-                   "%.2f s vs %.2f s%s" % (x["wall"], entry["floor"]["wall"],
-                                           " + %.2f s" % entry["round_trip_floor"] if lat == "50ms" else ""))
-            target(name + ": peak RSS vs floor plugin", x["rss_ratio"], "<= %gx" % SCALE_RSS_TARGET,
-                   x["rss_ratio"] <= SCALE_RSS_TARGET, "%.0f MB vs %.0f MB" % (x["rss_mb"], entry["floor"]["rss_mb"]))
+            targets.append(_target(name + ": CPU vs floor plugin", x["cpu_ratio"], "<= %gx" % SCALE_CPU_TARGET,
+                                   x["cpu_ratio"] <= SCALE_CPU_TARGET, "%.2f s vs %.2f s" % (x["cpu"], entry["floor"]["cpu"])))
+            targets.append(_target(name + ": wall vs floor plugin%s" % (" + round-trip floor" if lat == "50ms" else ""),
+                                   x["wall_ratio"], "<= %gx" % SCALE_WALL_TARGET, x["wall_ratio"] <= SCALE_WALL_TARGET,
+                                   "%.2f s vs %.2f s%s" % (x["wall"], entry["floor"]["wall"],
+                                                           " + %.2f s" % entry["round_trip_floor"] if lat == "50ms" else "")))
+            targets.append(_target(name + ": peak RSS vs floor plugin", x["rss_ratio"], "<= %gx" % SCALE_RSS_TARGET,
+                                   x["rss_ratio"] <= SCALE_RSS_TARGET,
+                                   "%.0f MB vs %.0f MB" % (x["rss_mb"], entry["floor"]["rss_mb"])))
         hardening = entry["hardening"]
-        target("Scale %s: network part as shipped vs without windows, size caps and deadlines (CPU)"
-               % "{:,}".format(size), hardening["cpu_ratio"], "<= %gx" % HARDENING_CPU_TARGET,
-               hardening["cpu_ratio"] <= HARDENING_CPU_TARGET, "CPU %.2f s vs %.2f s; wall %.2f s vs %.2f s" % (
-                   hardening["cpu"], hardening["cpu_unhardened"], hardening["wall"], hardening["wall_unhardened"]))
+        targets.append(_target(
+            "Scale %s: network part as shipped vs without windows, size caps and deadlines (CPU)" % "{:,}".format(size),
+            hardening["cpu_ratio"], "<= %gx" % HARDENING_CPU_TARGET, hardening["cpu_ratio"] <= HARDENING_CPU_TARGET,
+            "CPU %.2f s vs %.2f s; wall %.2f s vs %.2f s" % (
+                hardening["cpu"], hardening["cpu_unhardened"], hardening["wall"], hardening["wall_unhardened"])))
+    return targets
 
-    # Requests: every scenario that talks to the emulator, the scale series too.
+
+def request_targets(rows, bounds, scale):
+    """Requests and concurrency of every scenario that talks to the emulator, the scale series too:
+    no request beyond the pages needed (and retries), never above the concurrency bound."""
     counted = [(key, rows[key]) for key in bounds if key != "backup_wait"]
     for size, entry in scale.items():
         for lat in ("0ms", "50ms"):
             counted.append(("scale %s @ %s" % (size, lat), entry[lat]))
     over = [key for key, row in counted if row["requests_beyond_retries_max"] > row["pages_needed"]]
-    target("Requests: no more than the pages needed plus retries (no fault is injected: no retry)",
-           max(row["requests_beyond_retries_max"] - row["pages_needed"] for _key, row in counted), "<= 0 extra",
-           not over, "every scenario sent exactly the pages it needed" if not over else "too many: %s" % ", ".join(over))
     above = [key for key, row in counted if row["peak_concurrency_max"] > row["concurrency_bound"]]
-    target("Peak concurrency seen by the emulator never above the bound", max(
-        row["peak_concurrency_max"] / float(max(1, row["concurrency_bound"])) for _key, row in counted),
-        "<= 1x the bound", not above, "16 with the default, 1 with concurrency 1" if not above
-        else "above the bound: %s" % ", ".join(above))
+    return [
+        _target("Requests: no more than the pages needed plus retries (no fault is injected: no retry)",
+                max(row["requests_beyond_retries_max"] - row["pages_needed"] for _key, row in counted), "<= 0 extra",
+                not over, "every scenario sent exactly the pages it needed" if not over else "too many: %s" % ", ".join(over)),
+        _target("Peak concurrency seen by the emulator never above the bound", max(
+            row["peak_concurrency_max"] / float(max(1, row["concurrency_bound"])) for _key, row in counted),
+            "<= 1x the bound", not above, "16 with the default, 1 with concurrency 1" if not above
+            else "above the bound: %s" % ", ".join(above)),
+    ]
 
+
+def derived_figures(rows, floors):
+    """Ratios and differences the performance guide quotes."""
+    wall, cpu, _rss = _medians(rows)
+    cpu_floor = wall["cpu_floor"]
     rest = wall["module_50ms"] - wall["module_network_50ms"]
-    derived = {
+    return {
         "network_over_round_trip_floor": wall["network_50ms"] / floors["inventory"]["seconds"],
         "inventory_50ms_minus_cpu_floor": wall["inventory_50ms"] - cpu_floor,
         "inventory_0ms_minus_cpu_floor": wall["inventory_0ms"] - cpu_floor,
@@ -1133,12 +1206,10 @@ def summarize(bench, scenarios, phases):
         "sdk_over_whole_inventory": wall["sdk_50ms"] / wall["inventory_50ms"],
         "module_end_to_end_speedup_vs_concurrency_1": wall["module_50ms_c1"] / wall["module_50ms"],
         "module_best_possible_end_to_end_speedup": (rest + floors["module_c1"]["seconds"]) / (rest + floors["module"]["seconds"]),
-        "module_import_requests_seconds": requests_cost,
+        "module_import_requests_seconds": _import_requests_seconds(wall),
         "groups_over_groups_floor": wall["inventory_groups_0ms"] / wall["groups_floor"],
         "eda_poll_cpu_over_network_cpu": cpu["eda_poll_0ms"] / cpu["network_50ms"],
     }
-    return {"scenarios": rows, "scale": scale, "round_trip_floors": floors, "targets": targets, "derived": derived,
-            "profile": phases}
 
 
 def scale_summary(bench, latency, concurrency):
@@ -1218,113 +1289,143 @@ def fmt(value, digits=3):
 
 
 def markdown(results):
+    """The generated part of the performance guide, in Markdown (``rst`` turns it into RST):
+    how it was measured, the scenarios, the scale series, the targets and the profile."""
+    lines = (_measured_lines(results) + [""] + _scenario_table(results) + _scale_tables(results)
+             + _target_lines(results) + _profile_lines(results))
+    return "\n".join(lines)
+
+
+def _measured_lines(results):
+    """Where, when and how the figures were measured, and how busy the machine was meanwhile."""
     m = results["machine"]
-    s = results["scenarios"]
-    f = results["round_trip_floors"]
-    lines = [
+    config = results["config"]
+    return [
         "Measured %s on %d cores (%s), Python %s, ansible-core %s, requests %s, commit %s; "
         "medians of %d runs (%d for the concurrency-1 and SDK rows); the emulator as shipped, in its own process." % (
             m["date"], m["nproc"], m["cpu"] or "unknown CPU", m["python"], m["ansible_core"], m["requests"],
-            m["git_commit"], results["config"]["runs"], results["config"]["slow_runs"]),
+            m["git_commit"], config["runs"], config["slow_runs"]),
         "",
         "The run took %.0f s; other processes used %.0f CPU-seconds of the machine meanwhile (%.0f%% of its %d cores)%s." % (
-            results["config"]["benchmark_seconds"], results["config"]["other_processes_cpu_seconds"],
-            100.0 * results["config"]["other_processes_cpu_seconds"] / (results["config"]["benchmark_seconds"] * m["nproc"]),
-            m["nproc"], ": the figures are inflated" if results["config"]["other_processes_cpu_seconds"]
-            > 0.05 * results["config"]["benchmark_seconds"] * m["nproc"] else ""),
-        "",
+            config["benchmark_seconds"], config["other_processes_cpu_seconds"],
+            100.0 * config["other_processes_cpu_seconds"] / (config["benchmark_seconds"] * m["nproc"]),
+            m["nproc"], ": the figures are inflated" if config["other_processes_cpu_seconds"]
+            > 0.05 * config["benchmark_seconds"] * m["nproc"] else ""),
+    ]
+
+
+def _scenario_line(r):
+    """A scenario's row of the table. How each is measured is in results.json ("how") and in the guide's table."""
+    requests = "%d / %d" % (r["requests_max"], r["pages_needed"]) if "requests_max" in r else "-"
+    peak = "%d (%d)" % (r["peak_concurrency_max"], r["concurrency_bound"]) if "peak_concurrency_max" in r else "-"
+    return "| %s | %s | %s | %s | %s | %s | %s |" % (
+        r["label"], fmt(r["wall_median"]), fmt(r.get("cpu_median"), 2), fmt(r.get("peak_rss_mb_median"), 0),
+        requests, peak, fmt(r.get("emulator_cpu_median"), 2))
+
+
+def _floor_line(label, x):
+    """A round-trip floor's row of the scenario table: computed, not measured."""
+    return "| %s, computed: %d rounds x %g ms (%d pages, %d first pages, concurrency %d) | %s | - | - | - | - | - |" % (
+        label, x["rounds"], x["latency"] * 1000, x["pages"], x["first_pages"], x["concurrency"], fmt(x["seconds"]))
+
+
+def _scenario_table(results):
+    """The table of the scenarios, with the round-trip floors next to what they bound."""
+    s = results["scenarios"]
+    f = results["round_trip_floors"]
+    lines = [
         "| Scenario | Wall (s) | CPU (s) | Peak RSS (MB) | API requests / pages needed | Peak concurrency (bound) | Emulator CPU (s) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    lines += [_scenario_line(s[key]) for key in ("inventory_50ms", "inventory_50ms_c1", "network_50ms", "network_50ms_c1")]
+    lines.append(_floor_line("Round-trip floor of the inventory, default (16)", f["inventory"]))
+    lines.append(_floor_line("Round-trip floor of the inventory, concurrency 1", f["inventory_c1"]))
+    lines += [_scenario_line(s[key]) for key in (
+        "cpu_floor", "inventory_0ms", "inventory_cache_hit", "inventory_groups_0ms", "groups_floor", "eda_poll_0ms",
+        "sdk_50ms", "module_50ms", "module_50ms_c1", "module_50ms_no_rows", "module_floor", "module_network_50ms",
+        "module_network_50ms_c1")]
+    lines.append(_floor_line("Round-trip floor of the module, default (16)", f["module"]))
+    lines.append(_floor_line("Round-trip floor of the module, concurrency 1", f["module_c1"]))
+    lines += [_scenario_line(s[key]) for key in (
+        "module_50ms_limit1", "module_floor_1row", "module_floor_1row_requests", "ansible_ping", "backup_wait")]
+    return lines
 
-    def row(key):
-        r = s[key]
-        requests = "%d / %d" % (r["requests_max"], r["pages_needed"]) if "requests_max" in r else "-"
-        peak = "%d (%d)" % (r["peak_concurrency_max"], r["concurrency_bound"]) if "peak_concurrency_max" in r else "-"
-        # How each is measured is in results.json ("how") and in the guide's table above.
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            r["label"], fmt(r["wall_median"]), fmt(r.get("cpu_median"), 2), fmt(r.get("peak_rss_mb_median"), 0),
-            requests, peak, fmt(r.get("emulator_cpu_median"), 2)))
 
-    def floor_row(label, key):
-        x = f[key]
-        lines.append("| %s, computed: %d rounds x %g ms (%d pages, %d first pages, concurrency %d) | %s | - | - | - | - | - |" % (
-            label, x["rounds"], x["latency"] * 1000, x["pages"], x["first_pages"], x["concurrency"], fmt(x["seconds"])))
-
-    for key in ("inventory_50ms", "inventory_50ms_c1", "network_50ms", "network_50ms_c1"):
-        row(key)
-    floor_row("Round-trip floor of the inventory, default (16)", "inventory")
-    floor_row("Round-trip floor of the inventory, concurrency 1", "inventory_c1")
-    for key in ("cpu_floor", "inventory_0ms", "inventory_cache_hit", "inventory_groups_0ms", "groups_floor",
-                "eda_poll_0ms", "sdk_50ms", "module_50ms", "module_50ms_c1", "module_50ms_no_rows", "module_floor",
-                "module_network_50ms", "module_network_50ms_c1"):
-        row(key)
-    floor_row("Round-trip floor of the module, default (16)", "module")
-    floor_row("Round-trip floor of the module, concurrency 1", "module_c1")
-    for key in ("module_50ms_limit1", "module_floor_1row", "module_floor_1row_requests", "ansible_ping", "backup_wait"):
-        row(key)
-
+def _scale_tables(results):
+    """The scale series: the plugin against the floor plugin per size and latency, the growth
+    from one size to the next, and what the hardening costs ([] without a scale series)."""
     scale = results.get("scale") or {}
-    if scale:
-        lines += ["", "The scale series: `ansible-inventory --list` over 8 regions, medians of %d runs. The floor "
-                  "plugin adds the same hosts and facts from a file. At 50 ms the wall ratio is against the floor "
-                  "plus the round-trip floor. The emulator's CPU is its own process's, not the plugin's "
-                  "(on 2 cores they compete at 0 ms)." % results["config"]["scale_runs"], "",
-                  "| Backups | Latency | Wall (s), plugin / floor (ratio) | CPU (s), plugin / floor (ratio) "
-                  "| Peak RSS (MB), plugin / floor (ratio) | Requests / pages needed | Emulator CPU (s) |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]
-        for size, entry in scale.items():
-            floor = entry["floor"]
-            for lat in ("0ms", "50ms"):
-                x = entry[lat]
-                wall_floor = floor["wall"] + (entry["round_trip_floor"] if lat == "50ms" else 0.0)
-                lines.append("| %s | %s | %s / %s (%.3f) | %s / %s (%.3f) | %s / %s (%.3f) | %d / %d | %s |" % (
-                    "{:,}".format(int(size)), lat.replace("ms", " ms"), fmt(x["wall"], 2), fmt(wall_floor, 2),
-                    x["wall_ratio"], fmt(x["cpu"], 2), fmt(floor["cpu"], 2), x["cpu_ratio"], fmt(x["rss_mb"], 0),
-                    fmt(floor["rss_mb"], 0), x["rss_ratio"], x["requests_max"], x["pages_needed"],
-                    fmt(x["emulator_cpu"], 2)))
-        lines += ["", "Growth from one size to the next, at 0 ms (CPU):", "",
-                  "| Backups | Backups grew | Floor's CPU grew | Plugin's CPU grew | Plugin's CPU over the floor (s) |",
-                  "|---:|---:|---:|---:|---:|"]
-        for size, entry in scale.items():
-            growth = entry.get("growth")
-            lines.append("| %s | %s | %s | %s | %s |" % (
-                "{:,}".format(int(size)), "x%g" % growth["size"] if growth else "-",
-                "x%.2f" % growth["floor_cpu"] if growth else "-", "x%.2f" % growth["plugin_0ms_cpu"] if growth else "-",
-                fmt(entry["0ms"]["cpu"] - entry["floor"]["cpu"], 2)))
-        lines += ["", "What the hardening costs: the network part at 0 ms (`_backups.list_backups` in-process), as "
-                  "shipped and with the deadline watchdog, the answer size cap and the window of pages in flight "
-                  "switched off:", "",
-                  "| Backups | CPU (s) as shipped / without | Ratio | Wall (s) as shipped / without | Ratio |",
-                  "|---:|---:|---:|---:|---:|"]
-        for size, entry in scale.items():
-            h = entry["hardening"]
-            lines.append("| %s | %s / %s | %.3f | %s / %s | %.3f |" % (
-                "{:,}".format(int(size)), fmt(h["cpu"], 2), fmt(h["cpu_unhardened"], 2), h["cpu_ratio"],
-                fmt(h["wall"], 2), fmt(h["wall_unhardened"], 2), h["wall_ratio"]))
+    if not scale:
+        return []
+    lines = ["", "The scale series: `ansible-inventory --list` over 8 regions, medians of %d runs. The floor "
+             "plugin adds the same hosts and facts from a file. At 50 ms the wall ratio is against the floor "
+             "plus the round-trip floor. The emulator's CPU is its own process's, not the plugin's "
+             "(on 2 cores they compete at 0 ms)." % results["config"]["scale_runs"], "",
+             "| Backups | Latency | Wall (s), plugin / floor (ratio) | CPU (s), plugin / floor (ratio) "
+             "| Peak RSS (MB), plugin / floor (ratio) | Requests / pages needed | Emulator CPU (s) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for size, entry in scale.items():
+        floor = entry["floor"]
+        for lat in ("0ms", "50ms"):
+            x = entry[lat]
+            wall_floor = floor["wall"] + (entry["round_trip_floor"] if lat == "50ms" else 0.0)
+            lines.append("| %s | %s | %s / %s (%.3f) | %s / %s (%.3f) | %s / %s (%.3f) | %d / %d | %s |" % (
+                "{:,}".format(int(size)), lat.replace("ms", " ms"), fmt(x["wall"], 2), fmt(wall_floor, 2),
+                x["wall_ratio"], fmt(x["cpu"], 2), fmt(floor["cpu"], 2), x["cpu_ratio"], fmt(x["rss_mb"], 0),
+                fmt(floor["rss_mb"], 0), x["rss_ratio"], x["requests_max"], x["pages_needed"],
+                fmt(x["emulator_cpu"], 2)))
+    lines += ["", "Growth from one size to the next, at 0 ms (CPU):", "",
+              "| Backups | Backups grew | Floor's CPU grew | Plugin's CPU grew | Plugin's CPU over the floor (s) |",
+              "|---:|---:|---:|---:|---:|"]
+    for size, entry in scale.items():
+        growth = entry.get("growth")
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            "{:,}".format(int(size)), "x%g" % growth["size"] if growth else "-",
+            "x%.2f" % growth["floor_cpu"] if growth else "-", "x%.2f" % growth["plugin_0ms_cpu"] if growth else "-",
+            fmt(entry["0ms"]["cpu"] - entry["floor"]["cpu"], 2)))
+    lines += ["", "What the hardening costs: the network part at 0 ms (`_backups.list_backups` in-process), as "
+              "shipped and with the deadline watchdog, the answer size cap and the window of pages in flight "
+              "switched off:", "",
+              "| Backups | CPU (s) as shipped / without | Ratio | Wall (s) as shipped / without | Ratio |",
+              "|---:|---:|---:|---:|---:|"]
+    for size, entry in scale.items():
+        h = entry["hardening"]
+        lines.append("| %s | %s / %s | %.3f | %s / %s | %.3f |" % (
+            "{:,}".format(int(size)), fmt(h["cpu"], 2), fmt(h["cpu_unhardened"], 2), h["cpu_ratio"],
+            fmt(h["wall"], 2), fmt(h["wall_unhardened"], 2), h["wall_ratio"]))
+    return lines
 
-    # The figures behind each target are sentences: a list under the table, not a narrow column.
-    lines += ["", "| # | Target | Value | Goal | Result |", "|---:|---|---:|---|---|"]
+
+def _target_lines(results):
+    """The targets' table, then the figures behind each: sentences, a list under the table rather
+    than a narrow column."""
+    lines = ["", "| # | Target | Value | Goal | Result |", "|---:|---|---:|---|---|"]
     for number, t in enumerate(results["targets"], 1):
         lines.append("| %d | %s | %s | %s | **%s** |" % (number, t["target"], fmt(t["value"], 2), t["goal"],
                                                          "PASS" if t["pass"] else "FAIL"))
     lines += ["", "The figures behind each target:", ""]
     for number, t in enumerate(results["targets"], 1):
         lines.append("%d. %s" % (number, t["detail"]))
+    return lines
 
+
+def _profile_lines(results):
+    """Where the wall time of one inventory run goes, phase by phase, against the floor's
+    ([] without a profile)."""
     phases = results.get("profile") or {}
-    if phases:
-        plugin, floor = phases.get("inventory_50ms", {}), phases.get("cpu_floor", {})
-        lines += ["", "Where the wall time of one `ansible-inventory --list` goes (sampling profiler, main thread):", "",
-                  "| Phase | Plugin, 50 ms (s) | CPU floor (s) |", "|---|---:|---:|"]
-        for phase in MAIN_PHASES:
-            a, b = plugin.get("main", {}).get(phase), floor.get("main", {}).get(phase)
-            if a or b:
-                lines.append("| %s | %s | %s |" % (phase.replace("--list", "`--list`"), fmt(a, 2), fmt(b, 2)))
-        lines.append("| **total** | **%s** | **%s** |" % (fmt(plugin.get("process_wall"), 2), fmt(floor.get("process_wall"), 2)))
-        lines += ["", "The sampler sees the main thread where it gives up the GIL, mostly on entering a function, so the "
-                  "plugin's own short stretches between Ansible calls are undercounted here; cProfile puts them at about 0.1 s."]
-    return "\n".join(lines)
+    if not phases:
+        return []
+    plugin, floor = phases.get("inventory_50ms", {}), phases.get("cpu_floor", {})
+    lines = ["", "Where the wall time of one `ansible-inventory --list` goes (sampling profiler, main thread):", "",
+             "| Phase | Plugin, 50 ms (s) | CPU floor (s) |", "|---|---:|---:|"]
+    for phase in MAIN_PHASES:
+        a, b = plugin.get("main", {}).get(phase), floor.get("main", {}).get(phase)
+        if a or b:
+            lines.append("| %s | %s | %s |" % (phase.replace("--list", "`--list`"), fmt(a, 2), fmt(b, 2)))
+    lines.append("| **total** | **%s** | **%s** |" % (fmt(plugin.get("process_wall"), 2), fmt(floor.get("process_wall"), 2)))
+    lines += ["", "The sampler sees the main thread where it gives up the GIL, mostly on entering a function, so the "
+              "plugin's own short stretches between Ansible calls are undercounted here; cProfile puts them at about 0.1 s."]
+    return lines
 
 
 def rst_inline(text):

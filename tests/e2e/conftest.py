@@ -2,7 +2,7 @@
 # Copyright: sigcalcloud.cloud contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Fixtures for end-to-end tests: an emulator per test, and real ansible processes.
+"""Fixtures for end-to-end tests: an emulator per test, real ansible processes, the release tarball.
 
 Each test drives ``ansible``, ``ansible-playbook`` or ``ansible-inventory`` from the
 interpreter's own virtualenv as a subprocess, the way a user runs them, against an
@@ -12,13 +12,14 @@ emulator bound to 127.0.0.1 on a free port.
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
 from emulator.server import Emulator, generate_dataset
-from helpers import BIN, DEMO_REGIONS, HERE, AnsibleRun, collections_path
+from helpers import BIN, DEMO_REGIONS, HERE, ROOT, AnsibleRun, collections_path
 
 
 @pytest.fixture
@@ -98,3 +99,31 @@ def start_emulator():
     yield start
     for emu in started:
         emu.stop()
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """(tarball, collections path): the release tarball, built once per test module (test_release.py,
+    test_ee.py) and installed into an empty collections path.
+
+    With SIGCALCLOUD_RELEASE_TARBALL set (scripts/release_checks.sh sets it), that tarball, built
+    from this checkout, is installed instead, so the tests check the very file galaxy-importer did."""
+    bin_dir = os.path.dirname(sys.executable)
+    work = tmp_path_factory.mktemp("release")
+    # A clean environment: with the checkout on ANSIBLE_COLLECTIONS_PATH, galaxy would
+    # find the collection "already installed" and install nothing.
+    env = dict(((k, v) for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("ANSIBLE_")),
+               ANSIBLE_HOME=str(work / "ansible-home"), ANSIBLE_NOCOLOR="1")
+    prebuilt = os.environ.get("SIGCALCLOUD_RELEASE_TARBALL")
+    if prebuilt:
+        tarball = pathlib.Path(prebuilt)
+        assert tarball.is_file(), "SIGCALCLOUD_RELEASE_TARBALL=%s is not a file" % prebuilt
+    else:
+        subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "build", ROOT, "--output-path",
+                        str(work / "dist")], check=True, capture_output=True, env=env)
+        tarball, = (work / "dist").glob("sigcalcloud-cloud-*.tar.gz")
+    installed = work / "collections"
+    subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", "--force", str(tarball),
+                    "-p", str(installed)], check=True, capture_output=True, env=env)
+    assert (installed / "ansible_collections" / "sigcalcloud" / "cloud" / "MANIFEST.json").exists()
+    return tarball, installed

@@ -610,6 +610,7 @@ def test_arguments_accept_the_forms_a_rulebook_template_gives(source, emulator):
     assert (config.regions, config.region_types, config.group_ids) == (["cn-bj2", "hk"], ["normal"], [])
     assert (config.interval, config.stale_after, config.announce_existing) == (300, 90000, True)
     assert "demo-private" not in repr(config)
+    assert sorted(vars(config)) == sorted(("settings",) + source["SOURCE_ARGS"])  # one field per argument
 
 
 def test_every_argument_is_documented(source):

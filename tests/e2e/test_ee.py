@@ -23,11 +23,7 @@ import textwrap
 import pytest
 import yaml
 
-import test_release
 from helpers import ROOT
-
-# The release tarball, built once for this module and installed into an empty collections path.
-release = test_release.release
 
 BIN = os.path.dirname(sys.executable)
 COLLECTION = "sigcalcloud.cloud"

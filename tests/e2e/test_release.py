@@ -19,37 +19,6 @@ from helpers import ROOT, credentials_env, expected_backups
 PLUGINS = [("module", "sigcalcloud.cloud.uredis_backup_info"), ("inventory", "sigcalcloud.cloud.uredis_backup")]
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    """Build the tarball once and install it into an empty collections path.
-
-    With SIGCALCLOUD_RELEASE_TARBALL set (scripts/release_checks.sh sets it), that tarball, built
-    from this checkout, is installed instead, so the tests check the very file galaxy-importer did."""
-    import pathlib
-    import subprocess
-    import sys
-
-    bin_dir = os.path.dirname(sys.executable)
-    work = tmp_path_factory.mktemp("release")
-    # A clean environment: with the checkout on ANSIBLE_COLLECTIONS_PATH, galaxy would
-    # find the collection "already installed" and install nothing.
-    env = dict(((k, v) for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("ANSIBLE_")),
-               ANSIBLE_HOME=str(work / "ansible-home"), ANSIBLE_NOCOLOR="1")
-    prebuilt = os.environ.get("SIGCALCLOUD_RELEASE_TARBALL")
-    if prebuilt:
-        tarball = pathlib.Path(prebuilt)
-        assert tarball.is_file(), "SIGCALCLOUD_RELEASE_TARBALL=%s is not a file" % prebuilt
-    else:
-        subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "build", ROOT, "--output-path",
-                        str(work / "dist")], check=True, capture_output=True, env=env)
-        tarball, = (work / "dist").glob("sigcalcloud-cloud-*.tar.gz")
-    installed = work / "collections"
-    subprocess.run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install", "--force", str(tarball),
-                    "-p", str(installed)], check=True, capture_output=True, env=env)
-    assert (installed / "ansible_collections" / "sigcalcloud" / "cloud" / "MANIFEST.json").exists()
-    return tarball, installed
-
-
 def test_tarball_holds_the_collection_and_no_build_or_test_output(release):
     tarball, _installed = release
     with open(os.path.join(ROOT, "galaxy.yml")) as handle:

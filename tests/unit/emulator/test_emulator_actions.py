@@ -6,12 +6,13 @@
 DescribeURedisGroup, CreateURedisBackup, DescribeURedisBackupURL, UpdateURedisBackupStrategy,
 the groups of the data set, and the control paths and knobs that go with them.
 
-Requests are signed and sent by test_server.py's helpers (written from API.md, not by the
+Requests are signed and sent by emulator_helpers.py (written from API.md, not by the
 emulator's code); what a group listing must hold is worked out here from the data set.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -21,8 +22,8 @@ import pytest
 
 from emulator.server import (CONTROL_TEXT, DOWNLOAD_BODY, Emulator, FaultPlan, _parser, check_dataset, emulator_from_args,
                              generate_dataset)
-from test_server import (DEMO_PRIVATE, DEMO_PUBLIC, EPOCH, OTHER_PRIVATE, OTHER_PUBLIC, api, attempt, control, fresh_data,
-                         http, is_connection_error, not_json, run_cli, send, signed)
+from emulator_helpers import (DEMO_PRIVATE, DEMO_PUBLIC, EPOCH, OTHER_PRIVATE, OTHER_PUBLIC, api, attempt, control,
+                              fresh_data, http, is_connection_error, not_json, run_cli, send, signed)
 
 GROUP_HIDDEN = ("Region", "ProjectId", "FailBackups")
 GROUP = "uredis-cnbj2-00"            # has backups, 3 Manual ones among them
@@ -128,27 +129,9 @@ def manual_count(data, group_id, region="cn-bj2", project="org-demo"):
 # --- fixtures ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def make_emulator():
-    """make_emulator(**Emulator kwargs): a started emulator of fresh_data(), backups done in 0.2 s."""
-    started = []
-
-    def make(**kwargs):
-        kwargs.setdefault("data", fresh_data())
-        kwargs.setdefault("backup_seconds", 0.2)
-        emu = Emulator(**kwargs).start()
-        started.append(emu)
-        return emu
-
-    yield make
-    for emu in started:
-        emu.stop()
-
-
-@pytest.fixture(scope="module")
-def shared():
-    """One emulator of the default data set for the tests that only read."""
-    with Emulator(data=fresh_data()) as emu:
-        yield emu
+def make_emulator(make_emulator):
+    """conftest.py's make_emulator(**Emulator kwargs), with backups done in 0.2 s unless a test says otherwise."""
+    return functools.partial(make_emulator, backup_seconds=0.2)
 
 
 # --- every action: the gateway's checks ------------------------------------------------------

@@ -26,7 +26,6 @@ import types
 import urllib.parse
 import zlib
 from http.client import HTTPConnection
-from pathlib import Path
 
 import pytest
 
@@ -34,14 +33,11 @@ from emulator import server as server_module
 from emulator.server import (CONTROL_TEXT, DEEP_JSON_DEPTH, FAULT_KINDS, HOSTILE_FAULTS, HUGE_INT_DIGITS, LISTING_FAULTS,
                              LONE_SURROGATE, MISMATCH_FAULTS, REQUEST_ID_HEADER, Emulator, FaultPlan, _parser,
                              emulator_from_args, generate_dataset, sign)
+from emulator_helpers import DEMO_PRIVATE, DEMO_PUBLIC, EPOCH, ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 SERVER = ROOT / "tests" / "emulator" / "server.py"
-DEMO_PUBLIC = "sigcalcloud-demo-public-key"
-DEMO_PRIVATE = "sigcalcloud-demo-private-key"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 MIB = 1 << 20
-EPOCH = 1700000000
 
 
 def params(private_key=DEMO_PRIVATE, **overrides):
@@ -119,21 +115,15 @@ def right(emu, **overrides):
 
 
 @pytest.fixture
-def make_emulator():
-    """make_emulator(kind or None, **Emulator kwargs): a started emulator on which every API request gets ``kind``."""
-    started = []
-
+def make_emulator(make_emulator):
+    """make_emulator(kind or None, **Emulator kwargs): conftest.py's, of two regions, every API request getting ``kind``."""
     def make(kind=None, **kwargs):
         kwargs.setdefault("data", generate_dataset(["cn-bj2", "cn-sh2"], 30, seed=1, epoch=EPOCH))
         if kind is not None:
             kwargs.setdefault("faults", FaultPlan(rate=1.0, kinds=(kind,)))
-        emu = Emulator(**kwargs).start()
-        started.append(emu)
-        return emu
+        return make_emulator(**kwargs)
 
-    yield make
-    for emu in started:
-        emu.stop()
+    return make
 
 
 # --- the kinds are fault kinds like the others ------------------------------------------------

@@ -18,14 +18,12 @@ import pytest
 import requests
 
 from emulator.server import Emulator, generate_dataset
+from emulator_helpers import DEMO_PRIVATE, DEMO_PUBLIC, EPOCH
 
 SKIP_REASON = "ucloud-sdk-python3 (tests/requirements/common.txt) is not installed"
 Client = pytest.importorskip("ucloud.client", reason=SKIP_REASON).Client
 RetCodeException = pytest.importorskip("ucloud.core.exc", reason=SKIP_REASON).RetCodeException
 
-DEMO_PUBLIC = "sigcalcloud-demo-public-key"
-DEMO_PRIVATE = "sigcalcloud-demo-private-key"
-EPOCH = 1700000000
 HIDDEN = ("Region", "ProjectId", "SlaveZone")
 AWKWARD_GROUP = u"a&b=c+d %41 \u7f13\u5b58\nline"
 

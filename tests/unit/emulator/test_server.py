@@ -4,8 +4,8 @@
 
 """The API emulator, checked on the wire against API.md.
 
-Requests are signed here by a helper of a few lines (not by the collection's client, so the
-check is independent) and sent with urllib to 127.0.0.1. What a listing must hold is worked
+Requests are signed and sent by emulator_helpers.py (written from API.md, not by the
+collection's client, so the check is independent). What a listing must hold is worked
 out from the data set by ``expected`` below, a second reading of the API's rules, not the
 emulator's own code.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import selectors
 import shutil
 import signal
@@ -26,40 +25,24 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from http.client import HTTPConnection, HTTPException
-from pathlib import Path
 
 import pytest
 
 from emulator.server import Emulator, FaultPlan, default_epoch, generate_dataset, load_dataset, main, sign
+from emulator_helpers import (DEMO_PRIVATE, DEMO_PUBLIC, EPOCH, OTHER_PRIVATE, OTHER_PUBLIC, REGIONS, ROOT, SERVER, Reply, api,
+                              attempt, control, fresh_data, http, is_connection_error, is_timeout, not_json, run_cli, send,
+                              signature, signed)
 
-ROOT = Path(__file__).resolve().parents[3]
-SERVER = os.path.join("tests", "emulator", "server.py")
 ACTION = "DescribeURedisBackup"
-DEMO_PUBLIC = "sigcalcloud-demo-public-key"
-DEMO_PRIVATE = "sigcalcloud-demo-private-key"
-OTHER_PUBLIC = "sigcalcloud-other-public-key"
-OTHER_PRIVATE = "sigcalcloud-other-private-key"
-REGIONS = ["cn-bj2", "cn-sh2", "hk"]
-EPOCH = 1700000000
 HIDDEN = ("Region", "ProjectId", "SlaveZone")
 STATES = {"Success", "Error", "Expired", "Backuping"}
 BAD_BODY_KINDS = ("truncated", "html", "empty", "retcode150", "no_retcode", "dataset_not_list", "bad_row_types")
 ALL_KINDS = ("429", "500", "502", "503", "504", "reset", "hang") + BAD_BODY_KINDS
 
 
-# --- signing and sending, written from API.md ---------------------------------------------
-
-def signature(params, private_key):
-    text = "".join(key + params[key] for key in sorted(params)) + private_key
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def signed(params, private_key=DEMO_PRIVATE):
-    return dict(params, Signature=signature(params, private_key))
-
+# --- the requests of a listing ---------------------------------------------------------------
 
 def base_params(**overrides):
     """DescribeURedisBackup of cn-bj2 for the demo key; an override of None drops the parameter."""
@@ -72,83 +55,12 @@ def base_params(**overrides):
     return params
 
 
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
-
-    def __repr__(self):
-        return "Reply(%d, %r)" % (self.status, self.body[:300])
-
-
-def http(url, data=None, method=None, timeout=5.0, context=None):
-    """One HTTP exchange; HTTP errors are answers too. Network failures raise."""
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            return Reply(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Reply(error.code, error.headers, error.read())
-
-
-def send(target, params, method="POST", **kwargs):
-    base = getattr(target, "base_url", target)
-    encoded = urllib.parse.urlencode(params)
-    if method == "POST":
-        return http(base + "/", data=encoded.encode("ascii"), **kwargs)
-    return http(base + "/?" + encoded, **kwargs)
-
-
-def attempt(target, params, **kwargs):
-    """send(), or the exception a client sees when the exchange fails."""
-    try:
-        return send(target, params, **kwargs)
-    except OSError as error:  # URLError, ConnectionError, TimeoutError
-        return error
-
-
-def api(target, params, private_key=DEMO_PRIVATE, method="POST"):
-    reply = send(target, signed(params, private_key), method)
-    assert reply.status == 200, reply
-    return reply.json()
-
-
 def listing(target, method="POST", private_key=DEMO_PRIVATE, **overrides):
     """A signed request that must succeed: its document."""
     document = api(target, base_params(**overrides), private_key, method)
     assert document["RetCode"] == 0, document
     assert document["Action"] == ACTION + "Response"
     return document
-
-
-def control(target, name, body=None):
-    """GET /_emulator/<name>, or POST it when there is a body (JSON unless bytes)."""
-    base = getattr(target, "base_url", target)
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode("utf-8"))
-    return http("%s/_emulator/%s" % (base, name), data=data, method="GET" if data is None else "POST")
-
-
-def is_connection_error(result):
-    reason = getattr(result, "reason", result)
-    return isinstance(result, ConnectionError) or isinstance(reason, ConnectionError)
-
-
-def is_timeout(result):
-    reason = getattr(result, "reason", result)
-    return isinstance(result, TimeoutError) or isinstance(reason, TimeoutError)
-
-
-def not_json(body):
-    try:
-        json.loads(body.decode("utf-8"))
-    except ValueError:
-        return True
-    return False
 
 
 # --- what the API should answer, worked out from the data set -----------------------------
@@ -184,35 +96,6 @@ def good_document(data, limit=10, **kwargs):
 GOLDEN_DIGEST = "81e061babeb0e7078c08ef7b40563c067ee59eae7d464cb8d0d790d425aa83b6"
 # The same without its "groups": the data set before groups were added, which they left as it was.
 GOLDEN_DIGEST_WITHOUT_GROUPS = "c229f06d8af0e2a342f26026e6880094f4b84dfd8fa87bbc2c4a8b43191cefcb"
-
-
-def fresh_data():
-    return generate_dataset(REGIONS, 30, seed=1, epoch=EPOCH)
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-@pytest.fixture
-def make_emulator():
-    """make_emulator(**Emulator kwargs): a started emulator (of fresh_data() by default), stopped after the test."""
-    started = []
-
-    def make(**kwargs):
-        kwargs.setdefault("data", fresh_data())
-        emu = Emulator(**kwargs).start()
-        started.append(emu)
-        return emu
-
-    yield make
-    for emu in started:
-        emu.stop()
-
-
-@pytest.fixture(scope="module")
-def shared():
-    """One emulator of the default data set for the tests that only read."""
-    with Emulator(data=fresh_data()) as emu:
-        yield emu
 
 
 # --- signing --------------------------------------------------------------------------------
@@ -1179,11 +1062,6 @@ def test_cli_verbose_logs_requests_to_stderr_without_the_private_key(cli):
     assert returncode == 0
     assert "GET /?" in stderr and '" 200 ' in stderr
     assert DEMO_PRIVATE not in stderr
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, SERVER, "--port", "0"] + list(args), cwd=str(ROOT), capture_output=True,
-                          text=True, encoding="utf-8", timeout=30, check=False)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -259,8 +259,18 @@ logger = logging.getLogger(NAME)
 class Config:
     """The source's checked arguments. ``repr`` never shows the private key (Settings hides it)."""
 
-    def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
+    def __init__(self, *, settings: _settings.Settings, regions: list[str], region_types: list[str],
+                 group_ids: list[str], interval: float, stale_after: int | None, state_file: str | None,
+                 announce_existing: bool, watch_groups: bool) -> None:
+        self.settings = settings
+        self.regions = regions
+        self.region_types = region_types
+        self.group_ids = group_ids
+        self.interval = interval  # seconds between the starts of two polls
+        self.stale_after = stale_after  # seconds; None: no group staleness events
+        self.state_file = state_file  # an absolute path, or None: nothing remembered
+        self.announce_existing = announce_existing
+        self.watch_groups = watch_groups
 
     def __repr__(self) -> str:
         return "Config(%s)" % ", ".join("%s=%r" % item for item in sorted(self.__dict__.items()))

@@ -33,6 +33,13 @@ def test_defaults_fill_unset_options():
     assert settings.validate_certs is True and settings.ca_path is None and settings.project_id is None
 
 
+def test_settings_declare_one_field_per_connection_option():
+    """A new option in CONNECTION_OPTIONS needs its attribute in Settings.__init__ too."""
+    settings = _settings.resolve(GOOD)
+    assert sorted(vars(settings)) == sorted(list(_settings.CONNECTION_OPTIONS) + ["warnings"])
+    assert repr(settings).startswith("Settings(base_url='https://api.sigcalcloud.com', ca_path=None, max_concurrency=16,")
+
+
 def test_repr_hides_the_private_key():
     assert "secret" not in repr(_settings.resolve(GOOD))
     assert "secret" not in repr(_settings.resolve(GOOD).client())

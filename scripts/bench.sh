@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make bench: the speed benchmark, tests/benchmark/run.py, in the virtualenv of the default
+# matrix entry (the demo's), with the collection on ANSIBLE_COLLECTIONS_PATH. Arguments go to
+# run.py (the Makefile passes BENCH_ARGS): scripts/bench.sh --quick, scripts/bench.sh --help.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+
+read -r name pyver core_spec _scope < <(default_entry)
+python=$(find_python "$pyver") || python=$(command -v python3)
+venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec")
+ANSIBLE_COLLECTIONS_PATH=$(collections_path)
+export ANSIBLE_COLLECTIONS_PATH
+exec "$venv/bin/python" "$root/tests/benchmark/run.py" "$@"
