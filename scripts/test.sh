@@ -35,15 +35,28 @@ rm -rf "$logs"
 mkdir -p "$logs"
 start=$(date +%s)
 
-# step NAME COMMAND...: run it, and note its seconds and whether it failed (in files, as the
-# lanes are subshells) for the table at the end.
+# cpu_now: sets cpu to the CPU seconds (user + system) this shell's finished children have used
+# so far, from the builtin times, run in this shell (in a $(...) subshell it would count only
+# that subshell's children).
+cpu_now() {
+  local file="$logs/times.$BASHPID"
+  times > "$file"
+  cpu=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } printf "%d", s }' "$file")
+}
+
+# step NAME COMMAND...: run it, and note its seconds, its CPU seconds and whether it failed (in
+# files, as the lanes are subshells) for the table at the end.
 step() {
-  local name=$1 began rc
+  local name=$1 began cpu cpu_before rc
   shift
   began=$(date +%s)
+  cpu_now
+  cpu_before=$cpu
   "$@"
   rc=$?
-  printf '%-28s %6ss  %s\n' "$name" "$(( $(date +%s) - began ))" "$([ $rc = 0 ] && echo ok || echo FAILED)" >> "$logs/steps"
+  cpu_now
+  printf '%-28s %6ss %7s CPU-s  %s\n' "$name" "$(( $(date +%s) - began ))" "$(( cpu - cpu_before ))" \
+    "$([ $rc = 0 ] && echo ok || echo FAILED)" >> "$logs/steps"
   [ $rc = 0 ] || echo "$name" >> "$logs/failed"
   return $rc
 }
