@@ -6,9 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-read -r name pyver core_spec _scope < <(default_entry)
-python=$(find_python "$pyver") || python=$(command -v python3)
-venv=$("$root/scripts/venv.sh" "$name" "$python" "$core_spec")
+venv=$(default_venv)
 export ANSIBLE_COLLECTIONS_PATH
 ANSIBLE_COLLECTIONS_PATH=$(collections_path)
 export PATH="$venv/bin:$PATH" ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}

@@ -23,6 +23,15 @@ default_entry() {
   matrix | grep "^core2.19 "
 }
 
+# default_venv -> the virtualenv of the default entry (made or reused by scripts/venv.sh), for
+# make demo and make bench.
+default_venv() {
+  local name pyver core_spec python
+  read -r name pyver core_spec _ < <(default_entry)
+  python=$(find_python "$pyver") || python=$(command -v python3)
+  "$root/scripts/venv.sh" "$name" "$python" "$core_spec"
+}
+
 # Managed-host Pythons the module is also run on, besides the controller's own (the newest
 # each core supports as a target): 3.7 is the oldest the module supports (its python_requires,
 # tests/config.yml), and the oldest 2.16 and 2.17 run modules on; 2.18 and 2.19 start at 3.8,
