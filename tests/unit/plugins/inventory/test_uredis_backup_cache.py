@@ -8,7 +8,6 @@ written by an earlier version is still found; an entry it did not write is a mis
 from __future__ import annotations
 
 import hashlib
-import os
 
 import pytest
 
@@ -17,13 +16,8 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _listings
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 
 
-@pytest.fixture(autouse=True)
-def no_sigcalcloud_environment(monkeypatch, tmp_path):
-    """The developer's own SIGCALCLOUD_* variables and profile files must not leak in."""
-    for name in list(os.environ):
-        if name.startswith("SIGCALCLOUD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+# The developer's own SIGCALCLOUD_* variables and profile files must not leak in (conftest.py).
+pytestmark = pytest.mark.usefixtures("no_sigcalcloud_environment")
 
 
 def test_the_cache_key_is_the_one_earlier_releases_wrote():

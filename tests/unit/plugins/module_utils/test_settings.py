@@ -17,13 +17,8 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _settings
 GOOD = {"public_key": "pub", "private_key": "secret", "region": "cn-bj2"}
 
 
-@pytest.fixture(autouse=True)
-def no_sigcalcloud_environment(monkeypatch, tmp_path):
-    """The developer's own SIGCALCLOUD_* variables and profile files must not leak in."""
-    for name in list(os.environ):
-        if name.startswith("SIGCALCLOUD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+# The developer's own SIGCALCLOUD_* variables and profile files must not leak in (conftest.py).
+pytestmark = pytest.mark.usefixtures("no_sigcalcloud_environment")
 
 
 def test_defaults_fill_unset_options():
