@@ -26,11 +26,7 @@ CONFIG = [
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("SIGCALCLOUD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+def home(tmp_path, no_sigcalcloud_environment):  # HOME is tmp_path, no SIGCALCLOUD_* variables
     folder = tmp_path / ".sigcalcloud"
     folder.mkdir()
 
