@@ -1,0 +1,302 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A backup's file, downloaded whole or not at all, and proven whole.
+
+The file is written beside its destination under a temporary name, checked while it
+streams in (never more than the backup's BackupSize is read; size, RDB header, CRC-64
+trailer), and moved into place only once every check passed. Whatever goes wrong,
+including an interruption (SIGINT, SIGTERM, SIGHUP), the temporary file is removed and
+the destination is left as it was. The link is a secret: no message holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import signal
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, Optional
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rdb
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import clip, printable
+
+CHUNK = 1 << 20  # bytes per read and write: large enough for memory speed, small next to the 100 MB budget
+LOCAL_CHUNK = 4 << 20
+# Statuses that say the link itself is refused (expired, altered): a fresh link is worth one more try.
+REFUSED_STATUSES = (401, 403, 410)
+RETRYABLE_STATUSES = (408, 429, 500, 502, 503, 504)
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_URLISH_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://\S*|\burl: \S+|/\S*[?&]\S*=\S*)")
+
+
+class FileProblem(SigcalcloudError):
+    """A check the file failed; ``check`` names it (size, header, checksum, structure)."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super(FileProblem, self).__init__("%s check failed: %s" % (check, message))
+        self.check = check
+
+
+class LinkRefused(SigcalcloudError):
+    """The download link was refused (expired or otherwise no longer valid)."""
+
+
+def safe_reason(exc: BaseException) -> str:
+    """An exception's text without any URL or path in it (the link must not leak)."""
+    text = _URLISH_RE.sub("<link withheld>", str(exc))
+    return clip(printable(text), 200) or type(exc).__name__
+
+
+class FileCheck:
+    """Every check, fed the file's bytes in order: size bound, SHA-256, CRC-64, RDB structure."""
+
+    def __init__(self, expected_size: int, verify: bool = True, walk_keys: bool = False) -> None:
+        self.expected_size = expected_size
+        self.verify = verify
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.crc = _rdb.Crc64()
+        self.scanner = _rdb.RdbScanner(walk_keys=walk_keys)
+        self._head = b""
+        self._tail = b""
+
+    def feed(self, data: bytes) -> None:
+        if self.size + len(data) > self.expected_size:
+            raise FileProblem("size", "the server sent more than the backup's BackupSize of %d bytes; "
+                                      "reading stopped there" % self.expected_size)
+        self.size += len(data)
+        self.sha256.update(data)
+        if not self.verify:
+            return
+        self.crc.update(data)
+        self._tail = (self._tail + bytes(data[-_rdb.TRAILER_SIZE:]))[-_rdb.TRAILER_SIZE:]
+        if len(self._head) < _rdb.HEADER_SIZE:
+            self._head += bytes(data[:_rdb.HEADER_SIZE - len(self._head)])
+            if len(self._head) >= _rdb.HEADER_SIZE:
+                self._check_header()  # a web page or an archive fails at its first bytes, not after gigabytes
+        self.scanner.feed(data)
+
+    def _check_header(self) -> None:
+        head = self._head
+        if not (head.startswith(b"REDIS") and head[5:9].isdigit()):
+            raise FileProblem("header", "the file is not a Redis RDB file: it starts like %s" % _rdb.what_it_is(head))
+
+    def result(self) -> Dict[str, Any]:
+        """The facts of a file that passed every check; raises FileProblem naming the first that failed."""
+        if self.size != self.expected_size:
+            raise FileProblem("size", "the file is %d bytes, the backup's BackupSize is %d%s" % (
+                self.size, self.expected_size, " (the download was cut short)" if self.size < self.expected_size else ""))
+        facts = {"size": self.size, "sha256": self.sha256.hexdigest()}
+        if not self.verify:
+            facts["checksum"] = "not checked"
+            return facts
+        if len(self._head) < _rdb.HEADER_SIZE:
+            raise FileProblem("header", "the file is not a Redis RDB file: it starts like %s" % _rdb.what_it_is(self._head))
+        scanner = self.scanner
+        version = scanner.version
+        if version is not None and version >= _rdb.FIRST_CHECKSUMMED_VERSION:
+            if self.size < _rdb.HEADER_SIZE + 1 + _rdb.TRAILER_SIZE:
+                raise FileProblem("structure", "the file is too short to hold an end marker and a checksum")
+            if self._tail == b"\0" * _rdb.TRAILER_SIZE:
+                facts["checksum"] = "off"  # Redis saved it with rdbchecksum off: nothing to check, and said so
+            elif self.crc.value != 0:  # the CRC of a whole file, its trailer included, is 0
+                raise FileProblem("checksum", "the file's CRC-64 does not match the checksum in its last 8 bytes: "
+                                              "the file is corrupt")
+            else:
+                facts["checksum"] = "ok"
+        else:
+            facts["checksum"] = "absent"  # RDB versions before 5 carry none
+        if scanner.error:
+            raise FileProblem("structure", "the file is not a well-formed RDB file: %s" % scanner.error)
+        if scanner.ended and scanner.extra:
+            raise FileProblem("structure", "%d bytes follow the file's end marker and checksum" % scanner.extra)
+        if scanner.walk_keys and not scanner.ended and not scanner.stopped:
+            raise FileProblem("structure", "the file ends before its end marker")
+        facts.update(scanner.facts())
+        facts["created_at"] = _rows.iso_utc(facts["created"]) if facts["created"] is not None else None
+        if scanner.stopped:
+            facts["scan_note"] = "keys were counted up to %s; the databases after it are not listed" % scanner.stopped
+        return facts
+
+
+def check_local_file(path: str, expected_size: int, walk_keys: bool = False) -> Optional[Dict[str, Any]]:
+    """The facts of the file at ``path`` when it is a whole, valid copy (size first, from stat: no read
+    for a file of another size), else None. Read locally, at disk speed: nothing is downloaded."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    import stat  # pylint: disable=import-outside-toplevel
+
+    if not stat.S_ISREG(info.st_mode) or info.st_size != expected_size:
+        return None
+    check = FileCheck(expected_size, walk_keys=walk_keys)
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                data = handle.read(LOCAL_CHUNK)
+                if not data:
+                    break
+                check.feed(data)
+        return check.result()
+    except (OSError, FileProblem):
+        return None
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise (as SIGINT does) while the body runs, so cleanups run too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(number, _frame):
+        raise KeyboardInterrupt("signal %d" % number)
+
+    previous = {}
+    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if number is not None:
+            previous[number] = signal.signal(number, interrupted)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+class Downloader:
+    """Fetches a link into an open file, feeding a FileCheck; one attempt per ``fetch``."""
+
+    # Each attempt starts the file again: no server here is known to honour Range.
+
+    def __init__(self, session: Any, verify_tls: Any, timeout: float) -> None:
+        self.session = session
+        self.verify_tls = verify_tls
+        self.timeout = timeout
+
+    def fetch(self, link: str, handle: Any, check: FileCheck) -> None:
+        import requests  # pylint: disable=import-outside-toplevel
+
+        handle.seek(0)
+        handle.truncate()
+        try:
+            # timeout is (connect, read): a read that waits longer than it is a stall. The whole download
+            # has no deadline: a 20 GB file takes as long as it takes.
+            response = self.session.get(link, stream=True, timeout=(self.timeout, self.timeout), verify=self.verify_tls,
+                                        headers={"Accept-Encoding": "identity"})
+        except requests.exceptions.SSLError as exc:
+            raise SigcalcloudError("TLS with the download server failed: %s" % safe_reason(exc))
+        except requests.exceptions.Timeout:
+            raise SigcalcloudError("the download server did not answer within the %ss timeout" % self.timeout,
+                                   retryable=True)
+        except requests.exceptions.RequestException as exc:
+            raise SigcalcloudError("could not reach the download server: %s" % safe_reason(exc), retryable=True)
+        try:
+            self._check_answer(response, check.expected_size)
+            while True:
+                try:
+                    data = response.raw.read(CHUNK, decode_content=False)
+                except Exception as exc:  # pylint: disable=broad-exception-caught  # urllib3's and socket's
+                    stalled = "timed out" in str(exc).lower() or isinstance(exc, TimeoutError)
+                    raise SigcalcloudError(
+                        ("the download stalled: no data for %ss after %d of %d bytes" % (
+                            self.timeout, check.size, check.expected_size)) if stalled else
+                        "the download broke off after %d of %d bytes: %s" % (
+                            check.size, check.expected_size, safe_reason(exc)), retryable=True)
+                if not data:
+                    break
+                check.feed(data)
+                write_all(handle, data)
+        finally:
+            response.close()
+
+    @staticmethod
+    def _check_answer(response: Any, expected_size: int) -> None:
+        status = response.status_code
+        if status in REFUSED_STATUSES:
+            raise LinkRefused("the download server refused the link (HTTP %d): it has expired or is no longer valid"
+                              % status, http_status=status)
+        if status != 200:
+            raise SigcalcloudError("the download server answered HTTP %d" % status, http_status=status,
+                                   retryable=status in RETRYABLE_STATUSES)
+        encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise SigcalcloudError("the download server sent the file with Content-Encoding %s, which was not "
+                                   "asked for" % clip(printable(encoding), 40))
+        length = (response.headers.get("Content-Length") or "").strip()
+        if length.isdigit() and int(length) != expected_size:
+            raise FileProblem("size", "the server sends %s bytes, the backup's BackupSize is %d" % (
+                length, expected_size))
+
+
+def write_all(handle: Any, data: bytes) -> None:
+    try:
+        handle.write(data)
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise SigcalcloudError("no room to write the file: %s" % (os.strerror(exc.errno)))
+        raise SigcalcloudError("could not write the file: %s" % os.strerror(exc.errno or 0))
+
+
+def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Callable[[str], None]) -> Dict[str, Any]:
+    """Download into a temporary file beside ``dest``, ``prepare`` it (its attributes) and move it into
+    place; return the file's facts. ``write(handle)`` writes the file and returns its facts, or raises
+    when a check failed. Nothing is left behind on any failure or interruption."""
+    directory, name = os.path.split(os.path.abspath(dest))
+    fd, temporary = tempfile.mkstemp(prefix=".%s." % name, suffix=".part", dir=directory)
+    try:
+        with interruptible():
+            with os.fdopen(fd, "wb") as handle:
+                fd = None
+                facts = write(handle)
+                try:
+                    handle.flush()
+                    os.fsync(handle.fileno())  # on disk before the name points at it
+                except OSError as exc:
+                    if exc.errno in DISK_FULL_ERRNOS:
+                        raise SigcalcloudError("no room to write the file: %s" % os.strerror(exc.errno))
+                    raise
+            prepare(temporary)
+            os.replace(temporary, dest)
+            temporary = None
+            _sync_directory(directory)
+            return facts
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _sync_directory(directory: str) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def retrying(attempt: Callable[[], Any], max_retries: int, sleep: Callable[[float], None] = time.sleep) -> Any:
+    """``attempt()``, again after a transient failure (up to ``max_retries`` more times)."""
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except SigcalcloudError as error:
+            if not error.retryable or tries >= max_retries:
+                if error.retryable and tries:
+                    error.message += " (gave up after %d attempts)" % (tries + 1)
+                raise
+            sleep(min(5.0, 0.5 * 2 ** tries))
+            tries += 1

@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The checks a downloaded file must pass, and the rule that a file is written whole or not at all.
+
+The download itself (HTTP, links, stalls) is driven end to end against the emulator in
+tests/e2e/test_download.py; here the checks meet a real Redis file and its corruptions, and
+``download_to`` meets failures, a full disk and signals.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+import pytest
+
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _download
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "redis-7.0.rdb")
+
+
+@pytest.fixture(scope="module")
+def good():
+    with open(FIXTURE, "rb") as handle:
+        return handle.read()
+
+
+def checked(data, expected=None, chunk=1000, **kwargs):
+    check = _download.FileCheck(len(data) if expected is None else expected, **kwargs)
+    for start in range(0, len(data), chunk):
+        check.feed(data[start:start + chunk])
+    return check.result()
+
+
+def failed_check(data, expected=None, **kwargs):
+    with pytest.raises(_download.FileProblem) as failed:
+        checked(data, expected, **kwargs)
+    return failed.value
+
+
+def test_a_whole_file_passes_with_its_facts(good):
+    facts = checked(good)
+    assert facts["checksum"] == "ok" and facts["size"] == len(good) and len(facts["sha256"]) == 64
+    assert facts["databases"] == [{"db": 0, "keys": 14, "expires": 2}] and facts["databases_complete"] is False
+    assert facts["created_at"].endswith("Z") and facts["redis_version"] == "7.0.15"
+    assert checked(good, walk_keys=True)["keys"] == 16
+
+
+def test_a_flipped_byte_fails_the_checksum(good):
+    data = bytearray(good)
+    data[len(data) // 2] ^= 0xFF
+    problem = failed_check(bytes(data))
+    assert problem.check == "checksum" and "corrupt" in str(problem)
+
+
+def test_a_short_file_fails_the_size_check(good):
+    problem = failed_check(good[:-100], expected=len(good))
+    assert problem.check == "size" and "cut short" in str(problem) and str(len(good)) in str(problem)
+
+
+def test_more_bytes_than_the_backup_size_stop_the_reading_at_once(good):
+    check = _download.FileCheck(len(good) - 1)
+    with pytest.raises(_download.FileProblem) as failed:
+        check.feed(good)
+    assert failed.value.check == "size" and check.size == 0
+
+
+def test_a_zero_trailer_is_reported_as_checksums_off(good):
+    assert checked(good[:-8] + b"\0" * 8)["checksum"] == "off"
+
+
+@pytest.mark.parametrize("body, name", [(b"\x1f\x8b\x08\x00" + b"\0" * 100, "gzip data"),
+                                        (b"<html><body>Forbidden</body></html>", "an HTML page")])
+def test_something_else_fails_the_header_check_at_its_first_bytes(body, name):
+    check = _download.FileCheck(10 ** 9)
+    with pytest.raises(_download.FileProblem) as failed:
+        check.feed(body)
+    assert failed.value.check == "header" and name in str(failed.value)
+
+
+def test_bytes_after_the_end_fail_the_structure_check(good):
+    data = good[:-8] + b"\xff" + good[-8:]  # an extra byte before the trailer: the walk ends early
+    problem = failed_check(data, walk_keys=True)
+    assert problem.check in ("checksum", "structure")
+
+
+def test_without_verify_only_the_size_counts(good):
+    data = bytearray(good)
+    data[100] ^= 1
+    assert checked(bytes(data), verify=False)["checksum"] == "not checked"
+
+
+def test_a_local_copy_is_checked_without_reading_a_file_of_another_size(tmp_path, good):
+    path = tmp_path / "copy.rdb"
+    path.write_bytes(good)
+    assert _download.check_local_file(str(path), len(good))["checksum"] == "ok"
+    assert _download.check_local_file(str(path), len(good) + 1) is None
+    assert _download.check_local_file(str(tmp_path / "missing.rdb"), len(good)) is None
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    assert _download.check_local_file(str(path), len(good)) is None
+
+
+def leftovers(directory):
+    return sorted(name for name in os.listdir(str(directory)) if name.endswith(".part"))
+
+
+def test_a_file_is_moved_into_place_only_once_checked(tmp_path, good):
+    dest = tmp_path / "backup.rdb"
+    seen = []
+
+    def write(handle):
+        handle.write(good)
+        seen.append(leftovers(tmp_path))
+        return {"size": len(good)}
+
+    prepared = []
+    assert _download.download_to(str(dest), write, prepared.append) == {"size": len(good)}
+    assert dest.read_bytes() == good and leftovers(tmp_path) == []
+    assert len(seen[0]) == 1 and seen[0][0].startswith(".backup.rdb.")  # beside dest, hidden, until checked
+    assert prepared[0].endswith(".part")  # attributes are set before the file takes its name
+
+
+@pytest.mark.parametrize("failure", [_download.FileProblem("checksum", "bad"), SigcalcloudError("gone"), KeyboardInterrupt()])
+def test_a_failure_leaves_dest_as_it_was_and_nothing_behind(tmp_path, failure):
+    dest = tmp_path / "backup.rdb"
+    dest.write_bytes(b"the old copy")
+
+    def write(handle):
+        handle.write(b"half a file")
+        raise failure
+
+    with pytest.raises(type(failure)):
+        _download.download_to(str(dest), write, lambda path: None)
+    assert dest.read_bytes() == b"the old copy" and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
+    class FullDisk:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    dest = tmp_path / "backup.rdb"
+
+    def write(handle):
+        _download.write_all(FullDisk(), b"data")
+
+    with pytest.raises(SigcalcloudError) as failed:
+        _download.download_to(str(dest), write, lambda path: None)
+    assert "no room to write the file" in str(failed.value) and "No space left" in str(failed.value)
+    assert not dest.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
+def test_a_termination_signal_mid_download_leaves_nothing(tmp_path, number):
+    dest = tmp_path / "backup.rdb"
+    before = signal.getsignal(number)
+
+    def write(handle):
+        handle.write(b"part of it")
+        os.kill(os.getpid(), number)
+        raise AssertionError("the signal should have ended the download")
+
+    with pytest.raises(KeyboardInterrupt):
+        _download.download_to(str(dest), write, lambda path: None)
+    assert not dest.exists() and leftovers(tmp_path) == []
+    assert signal.getsignal(number) == before  # the handler is the caller's again
+
+
+def test_messages_never_hold_a_link():
+    exc = OSError("HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: "
+                  "/_emulator/download/abc?Expires=1&Signature=s3cr3t (Caused by reset)")
+    text = _download.safe_reason(exc)
+    assert "s3cr3t" not in text and "Expires" not in text and "Caused by reset" in text
+    assert "s3cr3t" not in _download.safe_reason(ValueError("see https://x.example/a?Signature=s3cr3t"))
