@@ -39,7 +39,7 @@ def test_the_python_crc_gives_the_catalogue_check_value():
 
 def test_the_fast_crc_agrees_with_the_python_one_and_continues_across_chunks():
     rng = random.Random(7)
-    data = bytes(rng.getrandbits(8) for _ in range(100003))
+    data = bytes(rng.getrandbits(8) for _byte in range(100003))
     whole = _rdb.crc64_python(data)
     assert _rdb.crc64(data) == whole
     crc = _rdb.Crc64()

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: sigcalcloud.cloud contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""uredis_backup_download through real ansible-playbook runs against the emulator, whose backup
+files are real RDB files (redis-check-rdb reads them) that it corrupts on demand."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from helpers import GROUP, REGION, credentials_env, module, target_pythons
+
+LINK_MARKS = ("Signature=", "/_emulator/download/", "Expires=")
+
+
+def small_good_backups(emu, count, group_id=GROUP, size=4096):
+    """``count`` new Success backups of the group, copies of one of its own with small files (``size``
+    bytes and up; the data set's run to GiB), so that a download takes no time."""
+    model = next(row for row in emu.data["backups"] if row["Region"] == REGION and row.get("GroupId") == group_id
+                 and row["State"] == "Success" and not row.get("SrcRegionName"))
+    rows = [dict(model, BackupId="%s-small%d" % (model["BackupId"], n), BackupSize=size + 1000 * n)
+            for n in range(count)]
+    emu.change(upsert=rows)
+    return rows
+
+
+def downloads(emu):
+    return emu.stats().get("downloads", 0)
+
+
+def run_play(run_ansible, emu, tmp_path, tasks, *extra, env=None):
+    play = tmp_path / "play.yml"
+    play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "))
+    full_env = credentials_env(emu, region=REGION)
+    full_env.update(env or {})
+    result = run_ansible("ansible-playbook", "-i", "localhost,", "-c", "local", str(play), *extra, env=full_env, record=True)
+    return result, result.task_results()
+
+
+def files_in(directory):
+    return sorted(os.listdir(str(directory)))
+
+
+def test_a_backup_is_downloaded_verified_and_a_second_run_downloads_nothing(run_ansible, emulator, tmp_path):
+    row = small_good_backups(emulator, 1)[0]
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    args = dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(copies) + "/")
+    task = "- sigcalcloud.cloud.uredis_backup_download: %s\n" % json.dumps(args)
+    result, tasks = run_play(run_ansible, emulator, tmp_path, "%s  check_mode: true\n%s%s" % (task, task, task), "-vvvv")
+    assert result.rc == 0, result
+    checked, first, second = tasks
+    path = copies / ("%s.rdb" % row["BackupId"])
+    assert checked["changed"] is True and "sha256" not in checked
+    assert first["changed"] is True and second["changed"] is False
+    assert downloads(emulator) == 1  # check mode fetched nothing, the second run read the local copy only
+    data = path.read_bytes()
+    assert first["dest"] == str(path) and first["size"] == len(data) == row["BackupSize"]
+    assert first["sha256"] == hashlib.sha256(data).hexdigest() == second["sha256"]
+    assert first["checksum"] == "ok" and first["crc_implementation"] in ("anycrc", "crcmod")
+    assert first["rdb_version"] == {"4.0": 8, "5.0": 9, "6.0": 9, "7.0": 10}[row.get("RedisVersion", "6.0")]
+    assert first["created"] == row["BackupTime"] and first["created_at"].endswith("Z")
+    assert first["keys"] >= 1 and first["databases"][0]["db"] == 0
+    assert first["backup"]["backup_id"] == row["BackupId"]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # customer data: the owner's only, unless mode says
+    assert files_in(copies) == [path.name]  # no temporary file left
+    for mark in LINK_MARKS:  # the link is nowhere, not even at -vvvv
+        assert mark not in result.output, mark
+
+
+def test_each_corruption_fails_naming_its_check_and_leaves_nothing(run_ansible, emulator, tmp_path):
+    kinds = ["flip_byte", "truncate", "wrong_size", "not_rdb", "no_checksum"]
+    rows = small_good_backups(emulator, len(kinds))
+    for kind, row in zip(kinds, rows):
+        emulator.corrupt_backup(row["BackupId"], kind)
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    tasks = "".join(
+        "- sigcalcloud.cloud.uredis_backup_download: %s\n  ignore_errors: true\n" % json.dumps(
+            dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(copies / kind)))
+        for kind, row in zip(kinds, rows))
+    result, results = run_play(run_ansible, emulator, tmp_path, tasks)
+    assert result.rc == 0, result
+    by_kind = dict(zip(kinds, results))
+    assert by_kind["flip_byte"]["failed"] and by_kind["flip_byte"]["check"] == "checksum"
+    assert "checksum check failed" in by_kind["flip_byte"]["msg"]
+    for kind in ("truncate", "wrong_size"):
+        assert by_kind[kind]["failed"] and by_kind[kind]["check"] == "size", kind
+        assert "size check failed" in by_kind[kind]["msg"] and str(rows[kinds.index(kind)]["BackupSize"]) in by_kind[kind]["msg"]
+    assert by_kind["not_rdb"]["check"] == "header" and "gzip data" in by_kind["not_rdb"]["msg"]
+    off = by_kind["no_checksum"]
+    assert not off.get("failed") and off["checksum"] == "off"
+    assert any("rdbchecksum off" in warning for warning in off["warnings"])
+    assert files_in(copies) == ["no_checksum"]  # the failures left nothing at dest, and no temporary file
+    for mark in LINK_MARKS:
+        assert mark not in result.output, mark
+
+
+def test_an_expired_link_is_asked_for_again_once(run_ansible, emulator, tmp_path):
+    row = small_good_backups(emulator, 1)[0]
+    emulator.expire_links(1)
+    emulator.reset_stats()
+    result, task = module(run_ansible, emulator, "uredis_backup_download",
+                          dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb")))
+    assert result.rc == 0, result
+    assert task["changed"] and task["checksum"] == "ok"
+    assert emulator.stats()["by_action"]["DescribeURedisBackupURL"] == 2
+    emulator.expire_links(2)  # the fresh link is refused too: a clear failure, not a loop
+    result, task = module(run_ansible, emulator, "uredis_backup_download",
+                          dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "b.rdb")))
+    assert result.rc != 0 and "refused the link (HTTP 403)" in task["msg"] and "also when asked for again" in task["msg"]
+    assert not (tmp_path / "b.rdb").exists()
+
+
+def test_a_stalled_download_ends_at_the_timeout_and_leaves_nothing(run_ansible, start_emulator, tmp_path):
+    emu = start_emulator(hang_seconds=60)
+    row = small_good_backups(emu, 1)[0]
+    emu.corrupt_backup(row["BackupId"], "stall")
+    result, task = module(run_ansible, emu, "uredis_backup_download",
+                          dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb"),
+                               timeout=2, max_retries=0))
+    assert result.rc != 0 and "stalled: no data for 2s" in task["msg"]
+    assert files_in(tmp_path) == ["play.yml"] or not any(name.endswith((".rdb", ".part")) for name in files_in(tmp_path))
+
+
+def test_a_backup_that_is_not_good_fails_naming_its_state(run_ansible, emulator, tmp_path):
+    bad = next(row for row in emulator.data["backups"] if row["Region"] == REGION and row.get("GroupId")
+               and row["State"] == "Error" and not row.get("SrcRegionName"))
+    result, task = module(run_ansible, emulator, "uredis_backup_download",
+                          dict(group_id=bad["GroupId"], backup_id=bad["BackupId"], dest=str(tmp_path / "x.rdb")))
+    assert result.rc != 0 and "is Error, not Success" in task["msg"]
+    result, task = module(run_ansible, emulator, "uredis_backup_download",
+                          dict(backup_id="no-such-backup", dest=str(tmp_path / "x.rdb")))
+    assert result.rc != 0 and "there is no backup no-such-backup" in task["msg"]
+    assert not (tmp_path / "x.rdb").exists()
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_nothing(run_ansible, emulator, tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], capture_output=True, text=True,
+                             check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount rights): %s" % mounted.stderr.strip())
+    try:
+        row = small_good_backups(emulator, 1, size=256 << 10)[0]
+        result, task = module(run_ansible, emulator, "uredis_backup_download",
+                              dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(small) + "/"))
+        assert result.rc != 0 and "no room to write the file" in task["msg"], task
+        assert files_in(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_a_host_without_anycrc_takes_the_slow_path_and_says_so(run_ansible, emulator, tmp_path):
+    pythons = [python for python in target_pythons()
+               if subprocess.run([python, "-c", "import anycrc"], capture_output=True, check=False).returncode != 0]
+    if not pythons:
+        pytest.skip("no target Python without anycrc here (SIGCALCLOUD_TEST_TARGET_PYTHONS)")
+    row = small_good_backups(emulator, 1)[0]
+    result, task = module(run_ansible, emulator, "uredis_backup_download",
+                          dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb")),
+                          env={"ANSIBLE_PYTHON_INTERPRETER": pythons[0]})
+    assert result.rc == 0, result
+    assert task["crc_implementation"] == "python" and task["checksum"] == "ok"
+    assert any("pure Python" in warning for warning in task["warnings"])
