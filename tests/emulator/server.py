@@ -897,7 +897,7 @@ _CRC_LOCK = threading.Lock()
 def _prefix_crc(pattern, length):
     """crc64 of the first ``length`` bytes of ``pattern`` repeated: whole repeats by doubling."""
     whole, rest = divmod(length, len(pattern))
-    crc, unit, unit_length = 0, crc64(pattern), len(pattern)
+    crc, unit, unit_length = 0, crc64(pattern) if whole else 0, len(pattern)
     while whole:  # crc of pattern * whole, from the crcs of pattern * 2^k
         if whole & 1:
             crc = crc64_combine(crc, unit, unit_length)
