@@ -106,7 +106,8 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
     Error ones not counted) answers RetCode 20208 "backup count exceeds limit"; an unknown group,
     a bad BackupName (6-63 letters, digits, - and _) or a Zone not the group's answer 230;
   - DescribeURedisBackupURL answers a link to /_emulator/download/<id>?Expires=..&Signature=..,
-    valid for --url-ttl seconds, for Success backups only (others: RetCode 20202);
+    valid for --url-ttl seconds, for Success backups only (others: RetCode 20202); the link serves
+    the backup's file (below);
   - UpdateURedisBackupStrategy sets AutoBackup and BackupTime as the real server does: an omitted
     AutoBackup means enable, an omitted BackupTime hour 0.
 
@@ -117,20 +118,46 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
                                  is lost: KIND is reset (default), 504, html, truncated or hang
                                  (held for --hang-seconds, then reset); each counts as a fault
 
+The backup files: a download is a real RDB file (redis-check-rdb says "RDB looks OK") of exactly
+the row's BackupSize bytes (Content-Length says so, Content-Type application/octet-stream), the same
+bytes every time: seeded by the row's SourceBackupId (a cross-region copy: its original's file) or
+else its BackupId, in the RDB version of its RedisVersion (4.0: 8, 5.0 to 6.2: 9, 7.0: 10, 7.2: 11,
+7.4: 12, unknown or missing: 9), with aux fields redis-ver, redis-bits, ctime (the row's BackupTime),
+used-mem (and aof-base from version 10), db 0 with its resize-db counts, four small string keys (two
+expiring days after ctime), filler string keys whose values fill the file to its size, then 0xFF
+and the CRC-64 (CRC-64/REDIS, little-endian). Small sizes drop the small keys, then the aux fields;
+a BackupSize under 42 bytes (the smallest that layout can make) gets the smallest valid file, 18
+bytes, so its size differs. Files of GiB are streamed (writes of at most 1 MiB from one shared
+value block) and their CRC is combined from the block's, never computed byte by byte: crc64() and
+crc64_combine() are here for clients' tests too.
+Corruption on demand (Emulator.corrupt_backup(id, kind), POST /_emulator/corrupt), per backup:
+  flip_byte    the byte in the middle inverted (size and trailer as before: the CRC fails)
+  truncate     the first half of the file only (Content-Length says the short size)
+  wrong_size   a valid file 4096 bytes longer than BackupSize (stop reading at BackupSize + 1)
+  not_rdb      a gzip stream (1f 8b, stored blocks of text) of BackupSize bytes
+  no_checksum  the file with a zero trailer (Redis with rdbchecksum no: nothing to check)
+  stall        headers (the full Content-Length) and the first half, then silence for
+               --hang-seconds (or until the emulator stops), then the connection closes
+Expired links on demand (Emulator.expire_links(N), POST /_emulator/expired_links): the next N links
+DescribeURedisBackupURL answers have expired already (their download is 403). stats() counts
+downloads (files served in full or in part) and download_bytes (bytes of them sent).
+
 Faults strike every action before it is performed: a faulted CreateURedisBackup or
 UpdateURedisBackupStrategy creates or changes nothing, and a kind that sends a body (hang,
 truncated, the garbled and hostile kinds) sends the gateway's RetCode 150 "Service unavailable" in
 place of the action's answer (wrong_action: the DescribeURedisBackup answer). The kinds that change a listing touch only answers with a DataSet:
 for the other actions they pass through (no fault counted).
 
-Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action
-and creates, the backups actually created), POST reset_stats, GET backups (the data set), POST
+Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action,
+creates, the backups actually created, downloads and download_bytes), POST reset_stats, GET backups (the data set), POST
 backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included), POST groups
 {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], "policy": {id: {"AutoBackup":
 "disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
-POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), and GET
-download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a
-backup no longer Success). A bad body is HTTP 400 with the reason, and changes nothing.
+POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), GET (the map
+{BackupId: kind}) and POST corrupt {"BackupId": "...", "kind": "flip_byte"} (kind null or "none"
+clears), GET and POST expired_links {"count": N}, and GET download/<id>?Expires=..&Signature=.. (a
+backup's file, 403 for a link altered, expired or of a backup no longer Success). A bad body (an
+unknown kind or backup too) is HTTP 400 with the reason, and changes nothing.
 """
 
 from __future__ import annotations
@@ -797,8 +824,9 @@ def _fill(room, overhead):
 
 
 class RdbFile:
-    """A valid RDB file made from a seed: ``size`` bytes (exactly the size asked for, unless that is
-    below what the smallest layout can make: then the smallest valid file, RDB_MIN_SIZE bytes),
+    """A valid RDB file made from a seed: ``size`` bytes, exactly the size asked for, unless that is
+    below what the smallest layout can make (under 42 bytes): then the smallest valid file, RDB_MIN_SIZE
+    (18) bytes, whatever was asked;
     format ``version``, ``keys`` keys in db 0 (``expires`` of them with an expiry), ``crc`` (the
     CRC-64 of everything before the 8-byte trailer, which holds it, or 0 with ``checksum`` False).
 
@@ -813,9 +841,7 @@ class RdbFile:
         self.seed, self.asked = str(seed), int(size)
         release, self.version = rdb_release(redis_version)
         rng = random.Random("rdb-" + self.seed)
-        pattern = rng.randbytes(RDB_PATTERN) if hasattr(rng, "randbytes") else bytes(
-            rng.getrandbits(8) for _i in range(RDB_PATTERN))
-        self._block = memoryview(pattern * (RDB_BLOCK // RDB_PATTERN))
+        self._block = memoryview(rng.randbytes(RDB_PATTERN) * (RDB_BLOCK // RDB_PATTERN))
         aux = [("redis-ver", release), ("redis-bits", "64"), ("ctime", str(int(ctime))),
                ("used-mem", str(max(self.asked, 1 << 20) + rng.randrange(1 << 20)))]
         if self.version >= 10:
