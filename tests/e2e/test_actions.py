@@ -304,6 +304,9 @@ def test_a_generated_name_survives_a_lost_answer_too(run_ansible, fast_emulator)
 
 def test_url_of_a_good_backup_downloads_and_stays_out_of_the_output(run_ansible, fast_emulator, tmp_path):
     emu = fast_emulator
+    # The data set's files are as big as their BackupSize (up to 8 GiB): this play fetches one of 64 KiB.
+    emu.change(upsert=[dict(row, BackupSize=65536) for row in emu.data["backups"]
+                       if row["GroupId"] == GROUP and row.get("State") == "Success"])
     dest = tmp_path / "backup.rdb"
     play = tmp_path / "play.yml"
     play.write_text(textwrap.dedent("""\
@@ -330,7 +333,7 @@ def test_url_of_a_good_backup_downloads_and_stays_out_of_the_output(run_ansible,
     result = run_ansible("ansible-playbook", "-i", "localhost,", "-c", "local", str(play), "-vvv",
                          env=credentials_env(emu, region=REGION), record=True)
     assert result.rc == 0, result
-    assert dest.read_bytes().startswith(b"REDIS")
+    assert dest.read_bytes().startswith(b"REDIS") and dest.stat().st_size == 65536
     assert "Signature=" not in result.output and "/_emulator/download/" not in result.output
     assert re.search(r"expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", result.output)
 

@@ -106,7 +106,8 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
     Error ones not counted) answers RetCode 20208 "backup count exceeds limit"; an unknown group,
     a bad BackupName (6-63 letters, digits, - and _) or a Zone not the group's answer 230;
   - DescribeURedisBackupURL answers a link to /_emulator/download/<id>?Expires=..&Signature=..,
-    valid for --url-ttl seconds, for Success backups only (others: RetCode 20202);
+    valid for --url-ttl seconds, for Success backups only (others: RetCode 20202); the link serves
+    the backup's file (below);
   - UpdateURedisBackupStrategy sets AutoBackup and BackupTime as the real server does: an omitted
     AutoBackup means enable, an omitted BackupTime hour 0.
 
@@ -117,20 +118,46 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
                                  is lost: KIND is reset (default), 504, html, truncated or hang
                                  (held for --hang-seconds, then reset); each counts as a fault
 
+The backup files: a download is a real RDB file (redis-check-rdb says "RDB looks OK") of exactly
+the row's BackupSize bytes (Content-Length says so, Content-Type application/octet-stream), the same
+bytes every time: seeded by the row's SourceBackupId (a cross-region copy: its original's file) or
+else its BackupId, in the RDB version of its RedisVersion (4.0: 8, 5.0 to 6.2: 9, 7.0: 10, 7.2: 11,
+7.4: 12, unknown or missing: 9), with aux fields redis-ver, redis-bits, ctime (the row's BackupTime),
+used-mem (and aof-base from version 10), db 0 with its resize-db counts, four small string keys (two
+expiring days after ctime), filler string keys whose values fill the file to its size, then 0xFF
+and the CRC-64 (CRC-64/REDIS, little-endian). Small sizes drop the small keys, then the aux fields;
+a BackupSize under 42 bytes (the smallest that layout can make) gets the smallest valid file, 18
+bytes, so its size differs. Files of GiB are streamed (writes of at most 1 MiB from one shared
+value block) and their CRC is combined from the block's, never computed byte by byte: crc64() and
+crc64_combine() are here for clients' tests too.
+Corruption on demand (Emulator.corrupt_backup(id, kind), POST /_emulator/corrupt), per backup:
+  flip_byte    the byte in the middle inverted (size and trailer as before: the CRC fails)
+  truncate     the first half of the file only (Content-Length says the short size)
+  wrong_size   a valid file 4096 bytes longer than BackupSize (stop reading at BackupSize + 1)
+  not_rdb      a gzip stream (1f 8b, stored blocks of text) of BackupSize bytes
+  no_checksum  the file with a zero trailer (Redis with rdbchecksum no: nothing to check)
+  stall        headers (the full Content-Length) and the first half, then silence for
+               --hang-seconds (or until the emulator stops), then the connection closes
+Expired links on demand (Emulator.expire_links(N), POST /_emulator/expired_links): the next N links
+DescribeURedisBackupURL answers have expired already (their download is 403). stats() counts
+downloads (files served in full or in part) and download_bytes (bytes of them sent).
+
 Faults strike every action before it is performed: a faulted CreateURedisBackup or
 UpdateURedisBackupStrategy creates or changes nothing, and a kind that sends a body (hang,
 truncated, the garbled and hostile kinds) sends the gateway's RetCode 150 "Service unavailable" in
 place of the action's answer (wrong_action: the DescribeURedisBackup answer). The kinds that change a listing touch only answers with a DataSet:
 for the other actions they pass through (no fault counted).
 
-Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action
-and creates, the backups actually created), POST reset_stats, GET backups (the data set), POST
+Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action,
+creates, the backups actually created, downloads and download_bytes), POST reset_stats, GET backups (the data set), POST
 backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included), POST groups
 {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], "policy": {id: {"AutoBackup":
 "disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
-POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), and GET
-download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a
-backup no longer Success). A bad body is HTTP 400 with the reason, and changes nothing.
+POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), GET (the map
+{BackupId: kind}) and POST corrupt {"BackupId": "...", "kind": "flip_byte"} (kind null or "none"
+clears), GET and POST expired_links {"count": N}, and GET download/<id>?Expires=..&Signature=.. (a
+backup's file, 403 for a link altered, expired or of a backup no longer Success). A bad body (an
+unknown kind or backup too) is HTTP 400 with the reason, and changes nothing.
 """
 
 from __future__ import annotations
@@ -191,8 +218,6 @@ QUOTA_RET_CODE = 20208
 URL_RET_CODE = 20202
 # How a create's answer can be lost once the backup is made (--lose-create-answers).
 LOST_ANSWER_KINDS = ("reset", "504", "hang", "html", "truncated")
-# The bytes of a download: an RDB file's magic, then filler that says what it is.
-DOWNLOAD_BODY = b"REDIS0009" + b"sigcalcloud emulator backup file\n" * 128
 REQUEST_ID_HEADER = "X-SIGCALCLOUD-REQUEST-UUID"
 CONTROL_PREFIX = "/_emulator/"
 MAX_BODY = 16 << 20  # bytes; no real request comes near
@@ -657,6 +682,314 @@ def _matches(row, query):
                             ("SlaveZone", query.slave_zone)))
 
 
+# --- backup files ----------------------------------------------------------------------
+# Every backup's file is a real RDB made on the fly from its row: the same row gives the same
+# bytes, of exactly BackupSize bytes, streamed from one shared value block (never held whole).
+
+CRC64_POLY = 0x95AC9329AC4BC9B5  # Jones 0xad93d23594c935a9, bit-reflected (Redis's crc64.c)
+
+
+def _crc64_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _bit in range(8):
+            crc = (crc >> 1) ^ CRC64_POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC64_TABLE = _crc64_table()
+
+
+def crc64(data, crc=0):
+    """Redis's CRC-64 (CRC-64/REDIS) of ``data``, continuing from ``crc``: byte at a time, so keep
+    it for small data (a few MB/s); crc64_combine joins the CRCs of large pieces."""
+    table = _CRC64_TABLE
+    for byte in bytes(data):
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def _multmodp(a, b):
+    """a * b modulo the CRC polynomial, in the reflected domain (bit 63 is x^0)."""
+    product, bit = 0, 1 << 63
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ CRC64_POLY if b & 1 else b >> 1
+    return product
+
+
+def _x2n_table():
+    table, power = [], 1 << 62  # x^1
+    for _n in range(72):  # x^(2^n) for n up to 71: enough for any length in bytes below 2^68
+        table.append(power)
+        power = _multmodp(power, power)
+    return tuple(table)
+
+
+_X2N_TABLE = _x2n_table()
+
+
+def _x8nmodp(length):
+    """x^(8 * length) modulo the polynomial: what a CRC is multiplied by when ``length`` bytes follow."""
+    product, k = 1 << 63, 3
+    while length:
+        if length & 1:
+            product = _multmodp(_X2N_TABLE[k], product)
+        length >>= 1
+        k += 1
+    return product
+
+
+def crc64_combine(crc_a, crc_b, len_b):
+    """crc64(A + B) from crc64(A), crc64(B) and len(B) (CRC-64/REDIS is linear: init 0, no final xor)."""
+    return _multmodp(_x8nmodp(len_b), crc_a) ^ crc_b
+
+
+# RedisVersion (major.minor) -> the release whose file the emulator writes and its RDB version.
+REDIS_RELEASES = {"4.0": ("4.0.14", 8), "5.0": ("5.0.14", 9), "6.0": ("6.0.20", 9), "6.2": ("6.2.14", 9),
+                  "7.0": ("7.0.15", 10), "7.2": ("7.2.5", 11), "7.4": ("7.4.1", 12)}
+DEFAULT_REDIS_RELEASE = ("6.2.14", 9)  # a row without a RedisVersion the emulator knows
+RDB_MIN_SIZE = 18  # REDIS000N, 0xFF and the 8-byte checksum: the smallest valid file
+RDB_BLOCK = 1 << 20  # the value of a filler key, and the most bytes sent in one write
+RDB_PATTERN = 4096  # the value block repeats this many seeded random bytes
+FILLER_KEY = "filler:%09d"  # every filler key is this long: a record's overhead does not vary
+RDB_CACHE = 8  # files whose layout (and CRC) is kept for the next download
+# How a download can be damaged on demand (Emulator.corrupt_backup).
+CORRUPTION_KINDS = ("flip_byte", "truncate", "wrong_size", "not_rdb", "no_checksum", "stall")
+WRONG_SIZE_EXTRA = 4096  # wrong_size serves a valid file this much longer than BackupSize
+GZIP_STORED = 65535  # the most data a stored deflate block holds
+
+
+def rdb_release(redis_version):
+    """(redis-ver, RDB version) that a group of ``redis_version`` ("7.0", "6.2.14", None) writes."""
+    match = re.match(r"\A(\d+\.\d+)(\.\d+)?\Z", redis_version or "")
+    if not match or match.group(1) not in REDIS_RELEASES:
+        return DEFAULT_REDIS_RELEASE
+    release, version = REDIS_RELEASES[match.group(1)]
+    return (redis_version if match.group(2) else release), version
+
+
+def _length(value):
+    """Redis's length encoding: 1, 2, 5 or 9 bytes."""
+    if value < 1 << 6:
+        return bytes((value,))
+    if value < 1 << 14:
+        return bytes((0x40 | value >> 8, value & 0xFF))
+    if value < 1 << 32:
+        return b"\x80" + struct.pack(">I", value)
+    return b"\x81" + struct.pack(">Q", value)
+
+
+def _length_size(value):
+    return 1 if value < 1 << 6 else 2 if value < 1 << 14 else 5 if value < 1 << 32 else 9
+
+
+def _string(data):
+    return _length(len(data)) + data
+
+
+def _value_for(record_size, overhead):
+    """The value length that makes a filler record ``record_size`` bytes (``overhead``: the record
+    without the value and its length), or None when no length does (the encodings leave gaps)."""
+    for width in (1, 2, 5, 9):
+        value = record_size - overhead - width
+        if 0 <= value <= RDB_BLOCK and _length_size(value) == width:
+            return value
+    return None
+
+
+def _fill(room, overhead):
+    """Value lengths of filler records that take exactly ``room`` bytes, or None: full blocks, then
+    one or two shorter records (two when no single length fits, at an encoding's boundary)."""
+    full = overhead + 5 + RDB_BLOCK
+    most = room // full
+    for count in range(most, max(most - 3, -1), -1):
+        rest = room - count * full
+        values = [RDB_BLOCK] * count
+        if rest == 0:
+            return values
+        single = _value_for(rest, overhead)
+        if single is not None:
+            return values + [single]
+        for first in sorted(set(range(rest // 2 - 8, rest // 2 + 9)) | set(range(overhead + 1, overhead + 8))):
+            a, b = _value_for(first, overhead), _value_for(rest - first, overhead)
+            if a is not None and b is not None:
+                return values + [a, b]
+    return None
+
+
+class RdbFile:
+    """A valid RDB file made from a seed: ``size`` bytes, exactly the size asked for, unless that is
+    below what the smallest layout can make (under 42 bytes): then the smallest valid file, RDB_MIN_SIZE
+    (18) bytes, whatever was asked;
+    format ``version``, ``keys`` keys in db 0 (``expires`` of them with an expiry), ``crc`` (the
+    CRC-64 of everything before the 8-byte trailer, which holds it, or 0 with ``checksum`` False).
+
+    Layout: the header REDIS<version>, aux fields (redis-ver, redis-bits, ctime, used-mem, and aof-base
+    from version 10, as Redis 7 writes), select db 0, resize db, a few small string keys (some with an
+    expiry a number of days after ctime), filler string keys whose values are the seeded value block
+    (or a prefix of it) sized to end the file exactly at ``size``, 0xFF and the trailer. Small sizes
+    drop the small keys, then the aux fields, then the database. ``chunks()`` streams it.
+    """
+
+    def __init__(self, seed, size, redis_version=None, ctime=0, checksum=True):
+        self.seed, self.asked = str(seed), int(size)
+        release, self.version = rdb_release(redis_version)
+        rng = random.Random("rdb-" + self.seed)
+        self._block = memoryview(rng.randbytes(RDB_PATTERN) * (RDB_BLOCK // RDB_PATTERN))
+        aux = [("redis-ver", release), ("redis-bits", "64"), ("ctime", str(int(ctime))),
+               ("used-mem", str(max(self.asked, 1 << 20) + rng.randrange(1 << 20)))]
+        if self.version >= 10:
+            aux.append(("aof-base", "0"))
+        small = []
+        for index in range(4):  # a few keys a cache holds, every other one expiring some days after ctime
+            key = ("session:%s" % rng.randrange(10 ** 6)).encode("ascii") + b":%d" % index
+            value = ("user-%d;seen=%d" % (rng.randrange(10 ** 5), int(ctime) - rng.randrange(86400))).encode("ascii")
+            expiry = b""
+            if index % 2:
+                expiry = b"\xfc" + struct.pack("<Q", (int(ctime) + rng.randint(1, 30) * 86400) * 1000)
+            small.append((expiry, b"\x00" + _string(key) + _string(value)))
+        header = b"REDIS%04d" % self.version
+        aux_bytes = b"".join(b"\xfa" + _string(k.encode()) + _string(v.encode()) for k, v in aux)
+        # Richest layout first: the first one that can make exactly the size asked for is taken.
+        for with_aux, keys in ((True, small), (True, []), (False, [])):
+            if self._lay_out(header + (aux_bytes if with_aux else b""), keys):
+                break
+        else:
+            self.prefix, self.fillers, self.keys, self.expires = header, [], 0, 0
+        self.size = len(self.prefix) + sum(len(key) + value for key, value in self.fillers) + 9
+        self.crc = self._crc() if checksum else 0
+        self.trailer = b"\xff" + struct.pack("<Q", self.crc)
+
+    def _lay_out(self, head, small):
+        expires = sum(1 for expiry, _record in small if expiry)
+        overhead = 1 + 1 + len(FILLER_KEY % 0)  # type, key length, key
+        for width in (1, 2, 5, 9):  # the key count's own length: tried, then checked
+            fixed = len(head) + 2 + 1 + width + _length_size(expires) + sum(len(a) + len(b) for a, b in small) + 9
+            values = _fill(self.asked - fixed, overhead) if self.asked - fixed >= 0 else None
+            if values and _length_size(len(small) + len(values)) == width:
+                self.keys, self.expires = len(small) + len(values), expires
+                self.prefix = head + b"\xfe\x00\xfb" + _length(self.keys) + _length(expires) + b"".join(
+                    a + b for a, b in small)
+                self.fillers = [(b"\x00" + _string((FILLER_KEY % index).encode("ascii")) + _length(value), value)
+                                for index, value in enumerate(values)]
+                return True
+        return False
+
+    def _crc(self):
+        crc = crc64(self.prefix)
+        block_crc = _block_crc(self.seed, bytes(self._block[:RDB_PATTERN]))
+        shift = _x8nmodp(RDB_BLOCK)
+        for key, value in self.fillers:
+            crc = crc64(key, crc)
+            if value == RDB_BLOCK:
+                crc = _multmodp(shift, crc) ^ block_crc
+            else:
+                crc = crc64_combine(crc, _prefix_crc(bytes(self._block[:RDB_PATTERN]), value), value)
+        return crc64(b"\xff", crc)
+
+    def pieces(self):
+        """The file as pieces (bytes or memoryviews) of at most RDB_BLOCK bytes."""
+        yield self.prefix
+        for key, value in self.fillers:
+            yield key
+            yield self._block[:value]
+        yield self.trailer
+
+    def chunks(self, limit=None, flip=None):
+        """The first ``limit`` bytes (default all) as pieces to send; the byte at offset ``flip`` inverted."""
+        offset, limit = 0, self.size if limit is None else min(limit, self.size)
+        for piece in self.pieces():
+            if offset >= limit:
+                return
+            piece = piece[:limit - offset]
+            if flip is not None and offset <= flip < offset + len(piece):
+                piece = bytearray(piece)
+                piece[flip - offset] ^= 0xFF
+            offset += len(piece)
+            if len(piece):
+                yield piece
+
+
+_CRC_CACHE = {}
+_CRC_LOCK = threading.Lock()
+
+
+def _prefix_crc(pattern, length):
+    """crc64 of the first ``length`` bytes of ``pattern`` repeated: whole repeats by doubling."""
+    whole, rest = divmod(length, len(pattern))
+    crc, unit, unit_length = 0, crc64(pattern) if whole else 0, len(pattern)
+    while whole:  # crc of pattern * whole, from the crcs of pattern * 2^k
+        if whole & 1:
+            crc = crc64_combine(crc, unit, unit_length)
+        unit, unit_length = crc64_combine(unit, unit, unit_length), unit_length * 2
+        whole >>= 1
+    return crc64_combine(crc, crc64(pattern[:rest]), rest)
+
+
+def _block_crc(seed, pattern):
+    with _CRC_LOCK:
+        if seed in _CRC_CACHE:
+            return _CRC_CACHE[seed]
+    crc = _prefix_crc(pattern, RDB_BLOCK)
+    with _CRC_LOCK:
+        if len(_CRC_CACHE) >= 64:
+            _CRC_CACHE.clear()
+        _CRC_CACHE[seed] = crc
+    return crc
+
+
+def rdb_file(row, extra=0, checksum=True):
+    """The RdbFile of a backup row (cached): seeded by its SourceBackupId (a cross-region copy's
+    original) or else its BackupId, BackupSize (+ ``extra``) bytes, its RedisVersion, ctime its BackupTime."""
+    key = (row.get("SourceBackupId") or row["BackupId"], (row.get("BackupSize") or 0) + extra,
+           row.get("RedisVersion"), row.get("BackupTime") or 0, checksum)
+    with _FILE_LOCK:
+        made = _FILE_CACHE.pop(key, None)
+        if made is not None:
+            _FILE_CACHE[key] = made  # most recently used last
+            return made
+    made = RdbFile(*key)
+    with _FILE_LOCK:
+        _FILE_CACHE[key] = made
+        while len(_FILE_CACHE) > RDB_CACHE:
+            del _FILE_CACHE[next(iter(_FILE_CACHE))]
+    return made
+
+
+_FILE_CACHE = collections.OrderedDict()
+_FILE_LOCK = threading.Lock()
+
+
+def gzip_stream(size):
+    """(length, pieces): a valid gzip stream of exactly ``size`` bytes (stored deflate blocks of text), or
+    for a size under 23 (the smallest such stream) the first ``size`` bytes of that smallest one."""
+    text = b"this is not an RDB file, it is a gzip stream\n"
+    data = (text * (GZIP_STORED // len(text) + 1))[:GZIP_STORED]
+    blocks = max(1, -(-(size - 18) // (GZIP_STORED + 5)))
+    total = max(0, size - 18 - 5 * blocks)
+    head = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+
+    def pieces():
+        crc, left, sent = 0, total, 0
+        for index in range(blocks):
+            length = min(left, GZIP_STORED)
+            left -= length
+            final = 1 if index == blocks - 1 else 0
+            block = bytes((final,)) + struct.pack("<HH", length, length ^ 0xFFFF) + data[:length]
+            crc = zlib.crc32(data[:length], crc)
+            piece = (head + block) if index == 0 else block
+            yield piece[:size - sent]
+            sent += len(piece)
+        yield (struct.pack("<II", crc, total & 0xFFFFFFFF))[:max(0, size - sent)]
+    return size, (piece for piece in pieces() if piece)
+
+
 class Emulator:
     """The API in a background thread; a context manager too.
 
@@ -688,6 +1021,8 @@ class Emulator:
         self._pending = {}  # BackupId -> (row, when it is done, whether it fails)
         self._url_secret = os.urandom(32)  # signs download links; another emulator (or a restart) voids them
         self._lost = [0, "reset"]
+        self._corruptions = {}  # BackupId -> how its download is damaged (CORRUPTION_KINDS)
+        self._expired_links = 0  # the next links DescribeURedisBackupURL answers that are already expired
         if drip_interval < 0 or oversize_bytes < 0 or claimed_total < 0:
             raise ValueError("drip_interval, oversize_bytes and claimed_total must be 0 or more")
         self.host, self.port = host, port
@@ -827,6 +1162,43 @@ class Emulator:
         with self._lock:
             self._listing_lag = calls
 
+    def corrupt_backup(self, backup_id, kind):
+        """Damage the file ``backup_id``'s download links serve as ``kind`` says (one of CORRUPTION_KINDS);
+        None or "none" serves it whole again. An unknown backup or kind is a ValueError (nothing changes)."""
+        if kind is not None and kind != "none" and kind not in CORRUPTION_KINDS:
+            raise ValueError("kind must be one of %s, none or null, not %r" % (", ".join(CORRUPTION_KINDS), kind))
+        with self._lock:
+            if not isinstance(backup_id, str) or not any(row["BackupId"] == backup_id for row in self._data["backups"]):
+                raise ValueError("there is no backup %r" % (backup_id,))
+            if kind in (None, "none"):
+                self._corruptions.pop(backup_id, None)
+            else:
+                self._corruptions[backup_id] = kind
+
+    def corruptions(self):
+        """{BackupId: kind} of the backups whose downloads are damaged."""
+        with self._lock:
+            return dict(self._corruptions)
+
+    def expire_links(self, count):
+        """Make the next ``count`` links DescribeURedisBackupURL answers already expired (their download is 403)."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError("expire_links takes a count of 0 or more, not %r" % (count,))
+        with self._lock:
+            self._expired_links = count
+
+    def expired_links_left(self):
+        """How many of the next links will still be answered already expired."""
+        with self._lock:
+            return self._expired_links
+
+    def _take_expired_link(self):
+        with self._lock:
+            if not self._expired_links:
+                return False
+            self._expired_links -= 1
+            return True
+
     def _take_lost_answer(self):
         with self._lock:
             if not self._lost[0]:
@@ -853,11 +1225,13 @@ class Emulator:
     def reset_stats(self):
         with self._lock:
             self._stats = {"requests": 0, "api_requests": 0, "peak_concurrency": 0,
-                           "faults_injected": 0, "by_region": {}, "by_action": {}, "creates": 0}
+                           "faults_injected": 0, "by_region": {}, "by_action": {}, "creates": 0,
+                           "downloads": 0, "download_bytes": 0}
 
     def stats(self):
         """{"requests", "api_requests", "peak_concurrency", "faults_injected", "by_region", "by_action",
-        "creates" (backups actually created)}."""
+        "creates" (backups actually created), "downloads" (files served in full or in part),
+        "download_bytes" (the bytes of them sent)}."""
         with self._lock:
             return json.loads(json.dumps(self._stats))
 
@@ -1134,6 +1508,8 @@ class Emulator:
         if state != "Success":
             raise ApiError(URL_RET_CODE, "get backup url failed: backup is %s" % state)
         expires = int(time.time() + self.url_ttl)
+        if self._take_expired_link():
+            expires = int(time.time()) - 1  # expired when it is answered: the download is 403
         link = "%s/_emulator/download/%s?Expires=%d&Signature=%s" % (
             self.base_url, quote(backup_id, safe=""), expires, self._link_signature(backup_id, expires))
         return {"BackupPath": link, "BackupURL": link}
@@ -1142,8 +1518,10 @@ class Emulator:
         return hmac.new(self._url_secret, ("%s:%s" % (backup_id, expires)).encode("utf-8"), hashlib.sha256).hexdigest()
 
     def download(self, backup_id, expires, signature):
-        """The file behind a download link (DOWNLOAD_BODY), or None when the link is not valid:
-        altered, expired, not this emulator's, or of a backup that is gone or no longer Success."""
+        """What a download link serves, (length, pieces, stall): the backup's file (rdb_file) as
+        corrupt_backup damaged it, its length in bytes, its pieces (bytes) to send and whether the
+        connection then stalls; or None when the link is not valid: altered, expired, not this
+        emulator's, or of a backup that is gone or no longer Success."""
         good = self._link_signature(backup_id, expires or "")
         if not hmac.compare_digest(good.encode("utf-8"), (signature or "").encode("utf-8")):
             return None
@@ -1151,9 +1529,22 @@ class Emulator:
             return None
         with self._lock:
             self._settle()
-            if not any(row["BackupId"] == backup_id and row.get("State") == "Success" for row in self._data["backups"]):
+            row = next((row for row in self._data["backups"] if row["BackupId"] == backup_id), None)
+            if row is None or row.get("State") != "Success":
                 return None
-        return DOWNLOAD_BODY
+            row, kind = dict(row), self._corruptions.get(backup_id)
+        if kind == "not_rdb":
+            return gzip_stream(row.get("BackupSize") or 0) + (False,)
+        made = rdb_file(row, extra=WRONG_SIZE_EXTRA if kind == "wrong_size" else 0, checksum=kind != "no_checksum")
+        if kind in ("truncate", "stall"):
+            return (made.size // 2 if kind == "truncate" else made.size), made.chunks(made.size // 2), kind == "stall"
+        return made.size, made.chunks(flip=made.size // 2 if kind == "flip_byte" else None), False
+
+    def _served(self, size, start=False):
+        """Count a download begun (``start``) and ``size`` bytes of it sent."""
+        with self._lock:
+            self._stats["downloads"] += 1 if start else 0
+            self._stats["download_bytes"] += size
 
     def _update_policy(self, params, account):
         region, project = self._scope(params, account)
@@ -1440,10 +1831,10 @@ class _Handler(BaseHTTPRequestHandler):
         emu = self.emulator
         if name.startswith("download/") and self.command == "GET":
             query = dict(parse_qsl(form, keep_blank_values=True))
-            body = emu.download(unquote(name[len("download/"):]), query.get("Expires"), query.get("Signature"))
-            if body is None:
+            served = emu.download(unquote(name[len("download/"):]), query.get("Expires"), query.get("Signature"))
+            if served is None:
                 return self._send(403, b"this link is not valid (expired or altered)", "text/plain; charset=utf-8")
-            return self._send(200, body, "application/octet-stream")
+            return self._send_file(*served)
         routes = {("stats", "GET"): emu.stats,
                   ("reset_stats", "POST"): lambda: emu.reset_stats() or {"ok": True},
                   ("backups", "GET"): lambda: emu.data,
@@ -1453,7 +1844,11 @@ class _Handler(BaseHTTPRequestHandler):
                   ("lose_create_answers", "GET"): self._lost_answers,
                   ("lose_create_answers", "POST"): lambda: self._lose(form),
                   ("listing_lag", "GET"): lambda: {"calls": emu.listing_lag},
-                  ("listing_lag", "POST"): lambda: self._set_listing_lag(form)}
+                  ("listing_lag", "POST"): lambda: self._set_listing_lag(form),
+                  ("corrupt", "GET"): emu.corruptions,
+                  ("corrupt", "POST"): lambda: self._corrupt(form),
+                  ("expired_links", "GET"): lambda: {"count": emu.expired_links_left()},
+                  ("expired_links", "POST"): lambda: self._expire_links(form)}
         if (name, self.command) not in routes:
             known = any(route == name for route, _method in routes)
             return self._send(405 if known else 404, b"no such emulator path or method", "text/plain; charset=utf-8")
@@ -1497,6 +1892,38 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError('send {"calls": N}')
         self.emulator.listing_lag = order["calls"]
         return {"ok": True, "calls": self.emulator.listing_lag}
+
+    def _corrupt(self, form):
+        order = json.loads(form or "{}")
+        if not isinstance(order, dict) or set(order) != {"BackupId", "kind"}:
+            raise ValueError('send {"BackupId": "...", "kind": "flip_byte"} (kind null or "none" clears)')
+        self.emulator.corrupt_backup(order["BackupId"], order["kind"])
+        return {"ok": True, "corrupt": self.emulator.corruptions()}
+
+    def _expire_links(self, form):
+        order = json.loads(form or "{}")
+        if not isinstance(order, dict) or set(order) != {"count"}:
+            raise ValueError('send {"count": N}')
+        self.emulator.expire_links(order["count"])
+        return {"ok": True, "count": self.emulator.expired_links_left()}
+
+    def _send_file(self, length, pieces, stall):
+        """Stream a download (200, Content-Length ``length``) piece by piece, each counted as sent;
+        ``stall``: then hold the connection silent for hang_seconds (or until the emulator stops) and close it."""
+        emu = self.emulator
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header(REQUEST_ID_HEADER, str(uuid.uuid4()))
+        self.end_headers()
+        emu._served(0, start=True)
+        for piece in pieces:
+            if emu._stopping.is_set() or not self._write(piece):
+                return self._gone()
+            emu._served(len(piece))
+        if stall:
+            emu._stopping.wait(emu.hang_seconds)
+            self._gone()
 
     def _lost_answers(self):
         count, kind = self.emulator.create_answers_to_lose()

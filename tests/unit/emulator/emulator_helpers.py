@@ -80,6 +80,17 @@ def http(url, data=None, method=None, timeout=5.0, context=None):
             return Reply(error.code, error.headers, error.read())
 
 
+def peek(url, size=64, timeout=5.0):
+    """http() that reads only the first ``size`` bytes of a 200's body (backup files are GiB): the
+    connection is then closed."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return Reply(response.status, response.headers, response.read(size))
+    except urllib.error.HTTPError as error:
+        with error:
+            return Reply(error.code, error.headers, error.read())
+
+
 def send(target, params, method="POST", **kwargs):
     base = getattr(target, "base_url", target)
     encoded = urllib.parse.urlencode(params)

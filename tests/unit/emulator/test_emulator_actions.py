@@ -20,10 +20,10 @@ import urllib.parse
 
 import pytest
 
-from emulator.server import (CONTROL_TEXT, DOWNLOAD_BODY, Emulator, FaultPlan, _parser, check_dataset, emulator_from_args,
+from emulator.server import (CONTROL_TEXT, Emulator, FaultPlan, _parser, check_dataset, emulator_from_args,
                              generate_dataset)
 from emulator_helpers import (DEMO_PRIVATE, DEMO_PUBLIC, EPOCH, OTHER_PRIVATE, OTHER_PUBLIC, api, attempt, control,
-                              fresh_data, http, is_connection_error, not_json, run_cli, send, signed)
+                              fresh_data, http, is_connection_error, not_json, peek, run_cli, send, signed)
 
 GROUP_HIDDEN = ("Region", "ProjectId", "FailBackups")
 GROUP = "uredis-cnbj2-00"            # has backups, 3 Manual ones among them
@@ -503,7 +503,9 @@ def test_garbled_answers_name_the_requests_action(make_emulator):
 
 def test_url_of_a_success_backup_downloads_its_file(make_emulator):
     emu = make_emulator(url_ttl=600)
-    row = one_with(emu.data, Region="cn-bj2", ProjectId="org-demo", State="Success")
+    row = dict(one_with(emu.data, Region="cn-bj2", ProjectId="org-demo", State="Success"), BackupSize=5000,
+               RedisVersion="5.0")
+    emu.change(upsert=[row])  # a file of 5000 bytes (the data set's are up to 8 GiB)
     before = time.time()
     document = ok(emu, URL_ACTION, BackupId=row["BackupId"])
     assert set(document) == {"RetCode", "Action", "BackupPath", "BackupURL"}
@@ -517,7 +519,8 @@ def test_url_of_a_success_backup_downloads_its_file(make_emulator):
     emu.reset_stats()
     reply = http(document["BackupPath"])
     assert reply.status == 200 and reply.headers["Content-Type"] == "application/octet-stream"
-    assert reply.body.startswith(b"REDIS0009") and 1024 <= len(reply.body) <= 16384 and reply.body == DOWNLOAD_BODY
+    assert reply.body.startswith(b"REDIS0009") and len(reply.body) == 5000 == int(reply.headers["Content-Length"])
+    assert reply.body[-9:-8] == b"\xff"  # the RDB end, then its checksum (test_backup_files.py checks the rest)
     assert http(document["BackupPath"]).body == reply.body  # the same bytes every time
     assert emu.stats()["api_requests"] == 0  # no API request, no signature
 
@@ -527,7 +530,7 @@ def test_url_with_the_optional_parameters(make_emulator):
     row = one_with(emu.data, Region="cn-bj2", ProjectId="org-demo", State="Success", GroupId=DOUBLE)
     for extra in ({"GroupId": DOUBLE}, {"RegionFlag": "true", "SlaveZone": "cn-bj2-03"}, {"IsCrossRegion": "false"},
                   {"Zone": "cn-bj2-01", "RegionFlag": "false"}):
-        assert http(url_of(emu, row["BackupId"], **extra)).status == 200
+        assert peek(url_of(emu, row["BackupId"], **extra)).status == 200
 
 
 def test_url_of_a_cross_region_backup_from_its_source_and_target(make_emulator):
@@ -536,7 +539,7 @@ def test_url_of_a_cross_region_backup_from_its_source_and_target(make_emulator):
     assert rows
     for row in rows:
         for region in (row["SrcRegionName"], row["DstRegionName"]):
-            assert http(url_of(emu, row["BackupId"], Region=region, IsCrossRegion="true")).status == 200
+            assert peek(url_of(emu, row["BackupId"], Region=region, IsCrossRegion="true")).status == 200
 
 
 def test_url_of_a_created_backup_once_it_is_done(make_emulator):
@@ -544,7 +547,7 @@ def test_url_of_a_created_backup_once_it_is_done(make_emulator):
     backup_id = create(emu)["BackupId"]
     refused(call(emu, URL_ACTION, BackupId=backup_id), 20202, "get backup url failed: backup is Backuping")
     assert wait_for_state(emu, backup_id)["State"] == "Success"
-    assert http(url_of(emu, backup_id)).body.startswith(b"REDIS0009")
+    assert peek(url_of(emu, backup_id)).body.startswith(b"REDIS00")
 
 
 @pytest.mark.parametrize("state", ["Error", "Expired", "Backuping"])
@@ -590,9 +593,9 @@ def test_an_altered_or_foreign_link_is_403(make_emulator):
         assert reply.status == 403 and reply.body == b"this link is not valid (expired or altered)", bad
     other = make_emulator()  # another emulator's secret: the link is not its own
     assert http(link.replace(emu.base_url, other.base_url)).status == 403
-    assert http(link).status == 200
+    assert peek(link).status == 200
     emu.change(delete=[rows[0]["BackupId"]])  # the backup is gone: so is its file
-    assert http(link).status == 403
+    assert peek(link).status == 403
 
 
 def test_an_expired_link_is_403(make_emulator):
@@ -609,7 +612,7 @@ def test_downloads_take_no_faults(make_emulator):
     emu = make_emulator(faults=FaultPlan(rate=1.0, kinds=("503",)))
     row = one_with(emu.data, Region="cn-bj2", ProjectId="org-demo", State="Success")
     answer = emu.answer(signed(action_params(URL_ACTION, BackupId=row["BackupId"])))  # in-process: no faults
-    assert http(answer["BackupPath"]).status == 200
+    assert peek(answer["BackupPath"]).status == 200
     assert emu.stats()["faults_injected"] == 0
 
 
