@@ -258,9 +258,10 @@ def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Call
             with os.fdopen(fd, "wb") as handle:
                 fd = None
                 facts = write(handle)
+                # No fsync, as get_url and s3_object: it costs seconds a GiB, and a copy torn by a crash
+                # fails the next run's size or checksum check and is downloaded again.
                 try:
                     handle.flush()
-                    os.fsync(handle.fileno())  # on disk before the name points at it
                 except OSError as exc:
                     if exc.errno in DISK_FULL_ERRNOS:
                         raise SigcalcloudError("no room to write the file: %s" % os.strerror(exc.errno))
@@ -268,7 +269,6 @@ def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Call
             prepare(temporary)
             os.replace(temporary, dest)
             temporary = None
-            _sync_directory(directory)
             return facts
     finally:
         if fd is not None:
@@ -276,15 +276,6 @@ def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Call
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-
-
-def _sync_directory(directory: str) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def retrying(attempt: Callable[[], Any], max_retries: int, sleep: Callable[[float], None] = time.sleep) -> Any:
