@@ -165,9 +165,9 @@ def test_a_host_without_anycrc_takes_the_slow_path_and_says_so(run_ansible, emul
     if not pythons:
         pytest.skip("no target Python without anycrc here (SIGCALCLOUD_TEST_TARGET_PYTHONS)")
     row = small_good_backups(emulator, 1)[0]
-    result, task = module(run_ansible, emulator, "uredis_backup_download",
-                          dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb")),
-                          env={"ANSIBLE_PYTHON_INTERPRETER": pythons[0]})
+    task = "- sigcalcloud.cloud.uredis_backup_download: %s\n" % json.dumps(
+        dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb")))
+    result, (task,) = run_play(run_ansible, emulator, tmp_path, task, "-e", "ansible_python_interpreter=%s" % pythons[0])
     assert result.rc == 0, result
     assert task["crc_implementation"] == "python" and task["checksum"] == "ok"
     assert any("pure Python" in warning for warning in task["warnings"])
