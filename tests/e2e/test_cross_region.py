@@ -209,7 +209,14 @@ def test_a_destination_the_cloud_does_not_know_is_its_refusal(run_ansible, emu):
                           {"group_id": GROUP, "cross_region": {"region": "mars-1", "keep_days": 3}})
     assert result.rc != 0
     assert task["ret_code"] == 230 and "Params [DstRegion] not available" in task["msg"], task
+    assert "already updated" not in task["msg"]
     assert automatic(emu) == ("disable", 5)
+    # With a policy change too, that change was made (the first call) and the failure says so.
+    result, task = module(run_ansible, emu, "uredis_backup_policy",
+                          {"group_id": GROUP, "backup_time": 9, "cross_region": {"region": "mars-1", "keep_days": 3}})
+    assert result.rc != 0 and task["ret_code"] == 230, task
+    assert "(the automatic backup policy was already updated: auto_backup=false, backup_time=9)" in task["msg"], task
+    assert automatic(emu) == ("disable", 9)
 
 
 def test_the_event_source_announces_a_copy_where_it_arrives(run_ansible, emu, tmp_path, monkeypatch):
