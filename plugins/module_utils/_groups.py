@@ -7,6 +7,8 @@
 Groups are listed by the one paginator (``_paging``) and their rows shaped by ``_rows``, like backups. The policy has no
 read action of its own: it is the group's ``AutoBackup`` and ``BackupTime``, and it is
 changed with ``UpdateURedisBackupStrategy``, which must always be sent both values.
+The same action switches the group's cross-region copies on (``OperationType=modify``) or off
+(``close``); nothing reads that policy back, and those calls carry both automatic values too.
 """
 
 from __future__ import annotations
@@ -115,6 +117,14 @@ def policy_of(group: Facts) -> Dict[str, Any]:
     return {"auto_backup": auto != "disable", "backup_time": 0 if hour is None else hour}
 
 
+def _policy_params(group: Facts, policy: Mapping[str, Any], zone: Optional[str],
+                   slave_zone: Optional[str]) -> Dict[str, Any]:
+    return {"GroupId": group["group_id"],
+            "AutoBackup": "enable" if policy["auto_backup"] else "disable",
+            "BackupTime": str(policy["backup_time"]),  # the API takes the hour as a string
+            "Zone": zone, "SlaveZone": slave_zone}
+
+
 def update_policy(client: Client, group: Facts, policy: Mapping[str, Any], zone: Optional[str] = None,
                   slave_zone: Optional[str] = None) -> None:
     """Set a group's automatic backup policy, always sending both values.
@@ -123,8 +133,56 @@ def update_policy(client: Client, group: Facts, policy: Mapping[str, Any], zone:
     so an update that sent only what changed could switch backups on or move them to midnight.
     Setting a value is idempotent, so the call is retried as a read is (but a product refusal is not).
     """
-    params = {"GroupId": group["group_id"],
-              "AutoBackup": "enable" if policy["auto_backup"] else "disable",
-              "BackupTime": str(policy["backup_time"]),  # the API takes the hour as a string
-              "Zone": zone, "SlaveZone": slave_zone}
+    client.call(UPDATE_POLICY_ACTION, _policy_params(group, policy, zone, slave_zone), region=group["region"],
+                retry_product_codes=False)
+
+
+# --- cross-region copies -----------------------------------------------------------------------
+
+CROSS_REGION_STATES = ("present", "absent")
+
+
+def check_cross_region(options: Mapping[str, Any], group_region: str) -> Dict[str, Any]:
+    """The ``cross_region`` option, checked: ``{"state", "region", "keep_days"}`` (the last two None
+    for absent), or an OptionError that says what is wrong. ``group_region`` is the group's own."""
+    state = options.get("state") or "present"
+    region, keep_days = options.get("region"), options.get("keep_days")
+    if state not in CROSS_REGION_STATES:
+        raise _options.OptionError("cross_region.state=%s is not one of present, absent" % _options.shown_value(state))
+    if state == "absent":
+        if region is not None or keep_days is not None:
+            # close stops every copy of the group: a region here would suggest it stops only those.
+            raise _options.OptionError("cross_region.region and cross_region.keep_days go with state=present only: "
+                                       "state=absent stops the group's copies to any region")
+        return {"state": "absent", "region": None, "keep_days": None}
+    if region is None or not str(region).strip():
+        raise _options.OptionError("cross_region.region is required with cross_region.state=present: the region "
+                                   "the group's backups are copied to")
+    if keep_days is None:
+        raise _options.OptionError("cross_region.keep_days is required with cross_region.state=present: how many days "
+                                   "each copy is kept")
+    if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 1:
+        raise _options.OptionError("cross_region.keep_days=%s is out of range: copies are kept 1 day or more"
+                                   % _options.shown_value(keep_days))
+    if region == group_region:
+        raise _options.OptionError("cross_region.region=%s is the group's own region: copies go to another region"
+                                   % _options.shown_value(region))
+    return {"state": "present", "region": region, "keep_days": keep_days}
+
+
+def update_cross_region(client: Client, group: Facts, policy: Mapping[str, Any], copies: Mapping[str, Any],
+                        zone: Optional[str] = None, slave_zone: Optional[str] = None) -> None:
+    """Switch a group's cross-region copies on (``copies`` state present: OperationType=modify with
+    DstRegion and SaveDays) or off (absent: close), sending ``policy`` (the automatic backup policy
+    the group has) with it.
+
+    What the server does with AutoBackup and BackupTime left out of these calls is not documented: it
+    may read them as it does for the automatic policy (enable, hour 0), so they are always sent.
+    Like the policy, the call sets a state and is retried as a read is (but a product refusal is not).
+    """
+    params = _policy_params(group, policy, zone, slave_zone)
+    if copies["state"] == "present":
+        params.update(OperationType="modify", DstRegion=copies["region"], SaveDays=copies["keep_days"])
+    else:
+        params["OperationType"] = "close"
     client.call(UPDATE_POLICY_ACTION, params, region=group["region"], retry_product_codes=False)

@@ -109,9 +109,19 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
     valid for --url-ttl seconds, for Success backups only (others: RetCode 20202); the link serves
     the backup's file (below);
   - UpdateURedisBackupStrategy sets AutoBackup and BackupTime as the real server does: an omitted
-    AutoBackup means enable, an omitted BackupTime hour 0.
+    AutoBackup means enable, an omitted BackupTime hour 0. OperationType=modify (DstRegion: another region
+    of the data set, SaveDays >= 1, else 210 or 230 naming the parameter) switches the group's cross-region
+    copies on, stored as the group's hidden DstRegion and SaveDays (GET groups shows them); close switches
+    them off. Both set AutoBackup and BackupTime too, with the same defaults (the real server's handling is
+    not documented: this is the pessimistic reading). While a group's copies are on, each backup created for
+    it gets, --copy-seconds after it turns Success, a copy: its own row (BackupId uuid5 of the source's, hidden
+    SourceBackupId the source's, SrcRegionName the group's region, DstRegionName the destination, the other
+    fields the source's, State Success), listed as RegionType=source in the group's region and target in the
+    destination; a copy is no longer listed (deleted) once BackupTime + SaveDays days have passed. The link of
+    a cross-region backup is asked with IsCrossRegion=true, of a normal one without (else 230 BackupId).
 
   --backup-seconds S             how long a created backup is Backuping (default 2)
+  --copy-seconds S               how long after its source turns Success a cross-region copy is listed (default 0)
   --manual-backup-limit N        Manual backups a group may hold (default 10)
   --url-ttl S                    how long a download link works (default 3600)
   --lose-create-answers N[=KIND] the next N creates that succeed are performed, then their answer
@@ -197,19 +207,23 @@ OTHER_PRIVATE_KEY = "sigcalcloud-other-private-key"
 DEFAULT_REGIONS = ("cn-bj2", "cn-sh2", "hk")
 REGION_TYPES = ("normal", "source", "target")
 STATES = ("Success", "Error", "Expired", "Backuping")
-# Stored with each row but never returned: they decide which listings a row is in.
-HIDDEN_FIELDS = ("Region", "ProjectId", "SlaveZone")
+# Stored with each row but never returned: they decide which listings a row is in. A cross-region copy
+# made by the emulator also keeps the id of the backup it copies (SourceBackupId: its file is that one's)
+# and the days it is kept (SaveDays: it is gone once BackupTime + SaveDays days have passed).
+HIDDEN_FIELDS = ("Region", "ProjectId", "SlaveZone", "SourceBackupId", "SaveDays")
 STRING_FIELDS = ("Zone", "BackupId", "GroupId", "GroupName", "BackupName", "BackupType", "State",
-                 "SrcRegionName", "DstRegionName", "RedisVersion") + HIDDEN_FIELDS
-INTEGER_FIELDS = ("BackupTime", "BackupSize", "MemorySize")
+                 "SrcRegionName", "DstRegionName", "RedisVersion", "Region", "ProjectId", "SlaveZone", "SourceBackupId")
+INTEGER_FIELDS = ("BackupTime", "BackupSize", "MemorySize", "SaveDays")
 # A Redis group (URedisGroupSet, as the official SDK types it). Region and ProjectId are stored, never
-# returned; FailBackups (the emulator's own) makes the backups created for the group end in Error.
-GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups")
+# returned; FailBackups (the emulator's own) makes the backups created for the group end in Error;
+# DstRegion and SaveDays are its cross-region copy policy (OperationType=modify), absent when off:
+# no action returns them.
+GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups", "DstRegion", "SaveDays")
 GROUP_STRING_FIELDS = ("GroupId", "Name", "GroupName", "Zone", "SlaveZone", "ConfigId", "Version", "Protocol", "Role",
                        "Type", "HighAvailability", "AutoBackup", "ChargeType", "VirtualIP", "VPCId", "SubnetId", "Tag",
-                       "State", "SSLVersion", "Region", "ProjectId")
+                       "State", "SSLVersion", "Region", "ProjectId", "DstRegion")
 GROUP_INTEGER_FIELDS = ("BackupTime", "Size", "UsedSize", "MemorySize", "Port", "CreateTime", "ModifyTime", "ExpireTime",
-                        "RewriteTime", "SecPolicy", "SSLCertExpireTime")
+                        "RewriteTime", "SecPolicy", "SSLCertExpireTime", "SaveDays")
 GROUP_BOOLEAN_FIELDS = ("IsHighPerformance", "SSLEnable", "FailBackups")
 AUTO_BACKUP_VALUES = ("enable", "disable")
 OPERATION_TYPES = ("normal", "modify", "close")
@@ -523,6 +537,12 @@ def _check_group(index, row, regions):
         raise ValueError("groups[%d].AutoBackup must be enable or disable" % index)
     if "BackupTime" in row and not 0 <= row["BackupTime"] <= 23:
         raise ValueError("groups[%d].BackupTime must be an hour from 0 to 23" % index)
+    if ("DstRegion" in row) != ("SaveDays" in row):
+        raise ValueError("groups[%d] needs both DstRegion and SaveDays (a cross-region policy) or neither" % index)
+    if "DstRegion" in row and (row["DstRegion"] not in regions or row["DstRegion"] == row["Region"]):
+        raise ValueError("groups[%d].DstRegion must be another of the data set's regions" % index)
+    if "SaveDays" in row and row["SaveDays"] < 1:
+        raise ValueError("groups[%d].SaveDays must be 1 or more" % index)
     return (row["Region"], row["ProjectId"], row["GroupId"])
 
 
@@ -552,6 +572,8 @@ def _check_row(index, row, regions):
     for key in INTEGER_FIELDS:
         if key in row and (not isinstance(row[key], int) or isinstance(row[key], bool)):
             raise ValueError("backups[%d].%s must be an integer" % (index, key))
+    if "SaveDays" in row and row["SaveDays"] < 1:
+        raise ValueError("backups[%d].SaveDays must be 1 or more" % index)
     return row["BackupId"]
 
 
@@ -577,6 +599,27 @@ def load_dataset(path):
 def newest_first(rows):
     """BackupTime descending (rows without one last), then BackupId ascending."""
     return sorted(rows, key=lambda r: (r.get("BackupTime") is None, -(r.get("BackupTime") or 0), r["BackupId"]))
+
+
+def copy_id(source_id):
+    """The BackupId of the cross-region copy of backup ``source_id``: the same source, the same id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sigcalcloud-emulator:copy:%s" % source_id))
+
+
+def _expiry(row):
+    """When a copy with SaveDays is gone (BackupTime + SaveDays days), or None for a row kept for good."""
+    if not isinstance(row.get("SaveDays"), int) or not isinstance(row.get("BackupTime"), int):
+        return None
+    return row["BackupTime"] + row["SaveDays"] * 86400
+
+
+def _expired(row, now):
+    expiry = _expiry(row)
+    return expiry is not None and expiry < now
+
+
+def _next_expiry(rows):
+    return min((e for e in (_expiry(row) for row in rows) if e is not None), default=None)
 
 
 def public_view(row):
@@ -1006,19 +1049,25 @@ class Emulator:
     Acting on backups: ``backup_seconds`` (how long a created backup is Backuping),
     ``manual_backup_limit`` (20208 past it), ``url_ttl`` (seconds a download link works),
     ``lose_create_answers`` ((count, kind): the next creates are performed, their answer lost).
+    Cross-region copies: ``copy_seconds`` (how long after its source turns Success a copy is listed).
     """
 
     def __init__(self, data=None, host="127.0.0.1", port=0, max_page_size=100, latency=0.0,
                  faults=None, fail_regions=None, hang_seconds=30.0, mutate_between_pages=0,
                  tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12,
                  backup_seconds=2.0, manual_backup_limit=10, url_ttl=3600, lose_create_answers=(0, "reset"),
-                 listing_lag=0, over_limit_rows=1000):
+                 listing_lag=0, over_limit_rows=1000, copy_seconds=0.0):
         if max_page_size < 1 or latency < 0 or hang_seconds < 0:
             raise ValueError("max_page_size must be 1 or more, latency and hang_seconds 0 or more")
         if backup_seconds < 0 or manual_backup_limit < 0 or url_ttl < 0:
             raise ValueError("backup_seconds, manual_backup_limit and url_ttl must be 0 or more")
         self.backup_seconds, self.manual_backup_limit, self.url_ttl = float(backup_seconds), int(manual_backup_limit), url_ttl
         self._pending = {}  # BackupId -> (row, when it is done, whether it fails)
+        if copy_seconds < 0:
+            raise ValueError("copy_seconds must be 0 or more")
+        self.copy_seconds = float(copy_seconds)
+        self._copying = []  # (when it is listed, the copy's row): copies on their way to their region
+        self._next_expiry = None  # the earliest time a copy with SaveDays is gone (None: none will be)
         self._url_secret = os.urandom(32)  # signs download links; another emulator (or a restart) voids them
         self._lost = [0, "reset"]
         self._corruptions = {}  # BackupId -> how its download is damaged (CORRUPTION_KINDS)
@@ -1218,6 +1267,7 @@ class Emulator:
         self._listings = {}
         backup_ids = set(row["BackupId"] for row in data["backups"])  # a deleted backup lags no more
         self._lagging = dict((key, left) for key, left in self._lagging.items() if key in backup_ids)
+        self._next_expiry = _next_expiry(data["backups"])
         # endless rows count down from the data set's newest BackupTime
         self._newest = max((row["BackupTime"] for row in data["backups"] if isinstance(row.get("BackupTime"), int)),
                            default=EPOCH_BASE)
@@ -1477,18 +1527,44 @@ class Emulator:
         return {"BackupId": row["BackupId"]}
 
     def _settle(self):
-        """Finish the created backups whose time has come (under the lock): cheap when none has."""
-        if not self._pending:
-            return
+        """Finish the created backups whose time has come, list the copies that have arrived and drop
+        the expired ones (under the lock): cheap when none of that is due."""
         now = time.time()
-        done = [backup_id for backup_id, (_row, when, _fails) in self._pending.items() if when <= now]
-        for backup_id in done:
-            row, _when, fails = self._pending.pop(backup_id)
-            if row.get("State") == "Backuping":
-                row["State"] = "Error" if fails else "Success"
-                row["BackupSize"] = 0 if fails else max(1, row.get("MemorySize") or 1) * 37 << 20
-        if done:
+        if self._pending:
+            done = [backup_id for backup_id, (_row, when, _fails) in self._pending.items() if when <= now]
+            for backup_id in done:
+                row, _when, fails = self._pending.pop(backup_id)
+                if row.get("State") == "Backuping":
+                    row["State"] = "Error" if fails else "Success"
+                    row["BackupSize"] = 0 if fails else max(1, row.get("MemorySize") or 1) * 37 << 20
+                    if not fails:
+                        self._start_copy(row, now)
+            if done:
+                self._listings = {}
+        if self._copying and self._copying[0][0] <= now:
+            arrived = [copy for when, copy in self._copying if when <= now]
+            self._copying = [(when, copy) for when, copy in self._copying if when > now]
+            known = set(row["BackupId"] for row in self._data["backups"])
+            self._data["backups"] += [copy for copy in arrived if copy["BackupId"] not in known]
+            self._next_expiry = _next_expiry(self._data["backups"])
             self._listings = {}
+        if self._next_expiry is not None and self._next_expiry < now:
+            self._data["backups"] = [row for row in self._data["backups"] if not _expired(row, now)]
+            self._next_expiry = _next_expiry(self._data["backups"])
+            self._listings = {}
+
+    def _start_copy(self, row, now):
+        """Send a backup that just turned Success to its group's cross-region destination, if the group
+        has a policy now (under the lock). The copy is listed copy_seconds later, even if the policy is
+        closed in between: it was already on its way."""
+        group = self._group(row["Region"], row["ProjectId"], row.get("GroupId"))
+        if group is None or not group.get("DstRegion"):
+            return
+        copy = dict(row, Region=group["DstRegion"], BackupId=copy_id(row["BackupId"]), SrcRegionName=row["Region"],
+                    DstRegionName=group["DstRegion"], SourceBackupId=row["BackupId"], SaveDays=group["SaveDays"],
+                    State="Success")
+        self._copying.append((now + self.copy_seconds, copy))
+        self._copying.sort(key=lambda item: item[0])
 
     def _bool_param(self, params, name):
         if params.get(name, "") not in ("", "true", "false"):
@@ -1503,6 +1579,10 @@ class Emulator:
             row = next((r for r in self._data["backups"] if r["BackupId"] == backup_id and r["ProjectId"] == project
                         and region in (r["Region"], r.get("SrcRegionName"), r.get("DstRegionName"))), None)
             if row is None or params.get("GroupId") not in (None, "", row.get("GroupId")):
+                raise ApiError(230, "Params [BackupId] not available")
+            # A cross-region backup's link is asked with IsCrossRegion=true, a normal one's without: the other
+            # way round the server looks among the other kind and finds no such backup.
+            if bool(row.get("SrcRegionName") or row.get("DstRegionName")) != (params.get("IsCrossRegion") == "true"):
                 raise ApiError(230, "Params [BackupId] not available")
             state = row.get("State")
         if state != "Success":
@@ -1557,14 +1637,30 @@ class Emulator:
         auto = params.get("AutoBackup") or "enable"  # the other trap: leaving it out switches backups on
         if auto not in AUTO_BACKUP_VALUES:
             raise ApiError(230, "Params [AutoBackup] not available")
-        if (params.get("OperationType") or "normal") not in OPERATION_TYPES:
+        operation = params.get("OperationType") or "normal"
+        if operation not in OPERATION_TYPES:
             raise ApiError(230, "Params [OperationType] not available")
-        _int_param(params, "SaveDays", 0, minimum=0)  # taken (with DstRegion) for the cross-region policy, not kept
+        save_days = _int_param(params, "SaveDays", 0, minimum=0)
+        if operation == "modify":  # the cross-region policy: copies to DstRegion, kept SaveDays days
+            if not params.get("SaveDays"):
+                raise ApiError(210, "Missing params [SaveDays]")
+            if save_days < 1:
+                raise ApiError(230, "Params [SaveDays] not available")
+            destination = self._required(params, "DstRegion")
+            if destination not in self._data["regions"] or destination == region:
+                raise ApiError(230, "Params [DstRegion] not available")
         with self._lock:
             group = self._group(region, project, group_id)
             if group is None:
                 raise ApiError(230, "Params [GroupId] not available")
+            # modify and close take AutoBackup and BackupTime as normal does, defaults included: what the real
+            # server does with them there is not documented, so a client must send the current values.
             group.update(AutoBackup=auto, BackupTime=int(hour), ModifyTime=int(time.time()))
+            if operation == "modify":
+                group.update(DstRegion=destination, SaveDays=save_days)
+            elif operation == "close":
+                group.pop("DstRegion", None)
+                group.pop("SaveDays", None)
             self._group_listings = {}
         return {}
 
@@ -2138,6 +2234,8 @@ def _parser():
         help="add and drop a row before pages with Offset > 0 (the first N; no N: every one)")
     add("--backup-seconds", type=_number(float, 0, "seconds"), default=2.0, metavar="S",
         help="how long a created backup is Backuping (default 2)")
+    add("--copy-seconds", type=_number(float, 0, "seconds"), default=0.0, metavar="S",
+        help="how long after its source turns Success a cross-region copy is listed (default 0)")
     add("--manual-backup-limit", type=_number(int, 0, "a count"), default=10, metavar="N",
         help="Manual backups a group may hold before creates answer 20208 (default 10)")
     add("--url-ttl", type=_number(float, 0, "seconds"), default=3600, metavar="S",
@@ -2172,7 +2270,7 @@ def emulator_from_args(args):
                     oversize_bytes=args.oversize_bytes, claimed_total=args.claimed_total,
                     backup_seconds=args.backup_seconds, manual_backup_limit=args.manual_backup_limit,
                     url_ttl=args.url_ttl, lose_create_answers=(int(count), kind.strip() or "reset"),
-                    listing_lag=args.listing_lag, over_limit_rows=args.over_limit_rows,
+                    listing_lag=args.listing_lag, over_limit_rows=args.over_limit_rows, copy_seconds=args.copy_seconds,
                     tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 
