@@ -81,11 +81,12 @@ SWITCH_ON_AND_BACK_UP = """\
     cross_region: true
   register: link
   no_log: true
-- ansible.builtin.get_url:
-    url: "{{ link.backup_path }}"
+- sigcalcloud.cloud.uredis_backup_download:
+    region: %(dest)s
+    backup_id: "{{ (arrived.backups | selectattr('group_id', 'eq', '%(group)s') | first).backup_id }}"
+    cross_region: true
     dest: %(file)s
-    mode: "0600"
-  no_log: true
+  register: downloaded
 """
 
 SWITCH_OFF_AND_BACK_UP = """\
@@ -113,7 +114,7 @@ def mine(backups):
 def test_copies_on_a_backup_is_copied_off_no_more_copies_and_the_automatic_backups_never_change(
         run_ansible, emu, tmp_path):
     names = dict(group=GROUP, dest=DESTINATION, file=tmp_path / "copy.rdb")
-    switched, taken, arrived, sent, _link, _download = playbook(run_ansible, emu, tmp_path, SWITCH_ON_AND_BACK_UP % names)
+    switched, taken, arrived, sent, _link, downloaded = playbook(run_ansible, emu, tmp_path, SWITCH_ON_AND_BACK_UP % names)
     assert switched["changed"] is True
     assert switched["policy"] == {"auto_backup": False, "backup_time": 5}
     assert switched["cross_region"] == {"state": "present", "region": DESTINATION, "keep_days": 7}
@@ -128,7 +129,9 @@ def test_copies_on_a_backup_is_copied_off_no_more_copies_and_the_automatic_backu
     for fact in ("backup_name", "backup_time", "backup_size", "group_name", "redis_version"):
         assert copy[fact] == source[fact], fact
     assert mine(sent["backups"]) == [dict(copy, region=REGION)]  # the same copy, seen from the group's region
-    assert (tmp_path / "copy.rdb").read_bytes().startswith(b"REDIS")
+    data = (tmp_path / "copy.rdb").read_bytes()  # downloaded from the destination region, and proven whole
+    assert downloaded["changed"] and downloaded["checksum"] == "ok" and len(data) == copy["backup_size"] == downloaded["size"]
+    assert downloaded["backup"]["src_region_name"] == REGION and downloaded["created"] == source["backup_time"]
 
     switched, taken, arrived = playbook(run_ansible, emu, tmp_path, SWITCH_OFF_AND_BACK_UP % names, name="off.yml")
     assert switched["changed"] is True

@@ -233,6 +233,8 @@ URL_RET_CODE = 20202
 # How a create's answer can be lost once the backup is made (--lose-create-answers).
 LOST_ANSWER_KINDS = ("reset", "504", "hang", "html", "truncated")
 REQUEST_ID_HEADER = "X-SIGCALCLOUD-REQUEST-UUID"
+# The file size of a backup created here, per GB of its group's Size (a real one is larger; these get downloaded).
+CREATED_BYTES_PER_GB = 37 << 10
 CONTROL_PREFIX = "/_emulator/"
 MAX_BODY = 16 << 20  # bytes; no real request comes near
 HTTP_ERROR_FAULTS = ("429", "500", "502", "503", "504")
@@ -1536,7 +1538,8 @@ class Emulator:
                 row, _when, fails = self._pending.pop(backup_id)
                 if row.get("State") == "Backuping":
                     row["State"] = "Error" if fails else "Success"
-                    row["BackupSize"] = 0 if fails else max(1, row.get("MemorySize") or 1) * 37 << 20
+                    # 37 KiB per GB of the group: small on purpose, since tests and users' CI download them
+                    row["BackupSize"] = 0 if fails else max(1, row.get("MemorySize") or 1) * CREATED_BYTES_PER_GB
                     if not fails:
                         self._start_copy(row, now)
             if done:
