@@ -102,7 +102,7 @@ seealso:
   - ref: ansible_collections.sigcalcloud.cloud.docsite.verified_copy
     description: The guide to keeping a verified copy, also in another region.
 notes:
-  - The file is not synced to disk before it is moved into place (as M(ansible.builtin.get_url) does not): that
+  - The file is not synced to disk before it is moved into place (as M(ansible.builtin.get_url) does not), which
     would cost seconds a GiB. A copy torn by a crash fails the next run's size or checksum check and is downloaded
     again.
   - The module runs on the host it targets; in a play against remote hosts, use C(delegate_to) or

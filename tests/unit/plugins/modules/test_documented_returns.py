@@ -17,6 +17,7 @@ import yaml
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups, _groups
 from ansible_collections.sigcalcloud.cloud.plugins.modules import (
     uredis_backup,
+    uredis_backup_download,
     uredis_backup_info,
     uredis_backup_policy,
     uredis_backup_url_info,
@@ -42,8 +43,8 @@ def test_documented_facts_are_the_facts_made(module, key, facts):
         assert contains[name]["type"] == KINDS[kind], name
 
 
-@pytest.mark.parametrize("module", [uredis_backup, uredis_backup_info, uredis_backup_policy, uredis_backup_url_info,
-                                    uredis_group_info])
+@pytest.mark.parametrize("module", [uredis_backup, uredis_backup_download, uredis_backup_info, uredis_backup_policy,
+                                    uredis_backup_url_info, uredis_group_info])
 def test_every_module_documents_the_failure_details_the_base_returns(module):
     docs = returned(module)
     for key in ("ret_code", "request_id", "http_status"):
@@ -51,7 +52,8 @@ def test_every_module_documents_the_failure_details_the_base_returns(module):
 
 
 def test_documented_options_are_the_options_taken():
-    for module in (uredis_backup, uredis_backup_info, uredis_backup_policy, uredis_backup_url_info, uredis_group_info):
+    for module in (uredis_backup, uredis_backup_download, uredis_backup_info, uredis_backup_policy, uredis_backup_url_info,
+                   uredis_group_info):
         documented = set(yaml.safe_load(module.DOCUMENTATION)["options"])
         spec = [cls for cls in vars(module).values() if isinstance(cls, type) and hasattr(cls, "argument_spec")
                 and cls.__module__ == module.__name__][0].argument_spec
