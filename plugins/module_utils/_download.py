@@ -302,8 +302,12 @@ class Downloader:
 
 
 def write_all(handle: Any, data: bytes) -> None:
+    """Write every byte of ``data``: an unbuffered write may write part of it (a disk filling up does)."""
+    view = memoryview(data)
     try:
-        handle.write(data)
+        while view:
+            written = handle.write(view)
+            view = view[written if written is not None else len(view):]
     except OSError as exc:
         if exc.errno in DISK_FULL_ERRNOS:
             raise SigcalcloudError("no room to write the file: %s" % (os.strerror(exc.errno)))
@@ -321,6 +325,9 @@ def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Call
             with os.fdopen(fd, "wb", buffering=0) as handle:  # chunks are large: no second copy in a buffer
                 fd = None
                 facts = write(handle)
+                on_disk = os.fstat(handle.fileno()).st_size
+                if on_disk != facts["size"]:  # what was checked is what was written, or nothing moves
+                    raise SigcalcloudError("the file written is %d bytes, not the %d downloaded" % (on_disk, facts["size"]))
                 # No fsync, as get_url and s3_object: it costs seconds a GiB, and a copy torn by a crash
                 # fails the next run's size or checksum check and is downloaded again.
                 try:

@@ -5,7 +5,7 @@
 """The checks a downloaded file must pass, and the rule that a file is written whole or not at all.
 
 The download itself (HTTP, links, stalls) is driven end to end against the emulator in
-tests/e2e/test_download.py; here the checks meet a real Redis file and its corruptions, and
+tests/e2e/test_backup_download.py; here the checks meet a real Redis file and its corruptions, and
 ``download_to`` meets failures, a full disk and signals.
 """
 
@@ -136,6 +136,32 @@ def test_a_failure_leaves_dest_as_it_was_and_nothing_behind(tmp_path, failure):
     with pytest.raises(type(failure)):
         _download.download_to(str(dest), write, lambda path: None)
     assert dest.read_bytes() == b"the old copy" and leftovers(tmp_path) == []
+
+
+def test_a_short_write_is_written_again_until_every_byte_is_out():
+    class Trickle:  # an unbuffered file may take part of a write, as a disk filling up does
+        def __init__(self):
+            self.data = b""
+
+        def write(self, data):
+            self.data += bytes(data[:3])
+            return min(3, len(data))
+
+    sink = Trickle()
+    _download.write_all(sink, b"0123456789")
+    assert sink.data == b"0123456789"
+
+
+def test_what_is_moved_into_place_is_what_was_checked(tmp_path):
+    dest = tmp_path / "backup.rdb"
+
+    def write(handle):
+        handle.write(b"12345")
+        return {"size": 6}  # the check saw a byte the file does not hold
+
+    with pytest.raises(SigcalcloudError) as failed:
+        _download.download_to(str(dest), write, lambda path: None)
+    assert "5 bytes, not the 6 downloaded" in str(failed.value) and not dest.exists() and leftovers(tmp_path) == []
 
 
 def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
