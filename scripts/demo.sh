@@ -41,4 +41,8 @@ echo "== ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e group_id
 ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e "group_id=$stale" -e uredis_poll_interval=1
 echo "== ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e group_id=$stale (again: nothing to do)"
 ansible-playbook sigcalcloud.cloud.remediate_uredis_backups -e "group_id=$stale" -e uredis_poll_interval=1
+copies=$(mktemp -d)
+echo "== ansible-playbook verified_copy_playbook.yml -e group_id=$stale (download its new backup, proven whole)"
+ansible-playbook verified_copy_playbook.yml -e "group_id=$stale" -e "dest=$copies/"
+rm -rf "$copies"
 echo "== demo finished"

@@ -306,14 +306,14 @@ class RdbScanner:
                     self.aux[key.decode("utf-8", "replace")[:64]] = value.decode("utf-8", "replace")[:256]
             elif opcode == _OP_SELECTDB:
                 number = yield from self._count()
-                database = {"db": number, "keys": 0, "expires": 0}
+                database = {"db": number, "key_count": 0, "expires_count": 0}
                 self.databases.append(database)
             elif opcode == _OP_RESIZEDB:
                 keys = yield from self._count()
                 expires = yield from self._count()
                 if database is None:
                     raise RdbError("a resize-db record before any select-db")
-                database.update(keys=keys, expires=expires)
+                database.update(key_count=keys, expires_count=expires)
             elif opcode == _OP_EXPIRETIME_MS:
                 yield ("skip", 8)
             elif opcode == _OP_EXPIRETIME:
@@ -423,7 +423,7 @@ class RdbScanner:
             "redis_version": self.aux.get("redis-ver"),
             "created": created,
             "databases": [dict(database) for database in self.databases],
-            "keys": sum(database["keys"] for database in self.databases),
-            "expires": sum(database["expires"] for database in self.databases),
+            "key_count": sum(database["key_count"] for database in self.databases),
+            "expires_count": sum(database["expires_count"] for database in self.databases),
             "databases_complete": self.ended,
         }

@@ -130,7 +130,7 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: >-
       {{ copy.dest }}: {{ copy.size }} bytes, RDB {{ copy.rdb_version }} written by Redis {{ copy.redis_version }}
-      at {{ copy.created_at }}, {{ copy.keys }} keys, checksum {{ copy.checksum }}
+      at {{ copy.created_at }}, {{ copy.key_count }} keys, checksum {{ copy.checksum }}
 
 - name: Download a cross-region copy from the region it was copied to
   sigcalcloud.cloud.uredis_backup_download:
@@ -203,20 +203,21 @@ databases:
       description: The database number.
       type: int
       sample: 0
-    keys:
+    key_count:
       description: Keys in the database.
       type: int
       sample: 120345
-    expires:
+    expires_count:
       description: Keys in the database that have an expiry.
       type: int
       sample: 17
-keys:
-  description: The keys of RV(databases), added up.
+key_count:
+  description:
+    - The keys of RV(databases), added up. (Not C(keys), which Jinja would read as a dictionary's C(keys) method.)
   returned: when the file is in place and O(verify=true)
   type: int
   sample: 120345
-expires:
+expires_count:
   description: The keys with an expiry of RV(databases), added up.
   returned: when the file is in place and O(verify=true)
   type: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import textwrap
 
@@ -67,7 +68,7 @@ def test_a_backup_is_downloaded_verified_and_a_second_run_downloads_nothing(run_
     assert first["checksum"] == "ok" and first["crc_implementation"] in ("anycrc", "crcmod")
     assert first["rdb_version"] == {"4.0": 8, "5.0": 9, "6.0": 9, "7.0": 10}[row.get("RedisVersion", "6.0")]
     assert first["created"] == row["BackupTime"] and first["created_at"].endswith("Z")
-    assert first["keys"] >= 1 and first["databases"][0]["db"] == 0
+    assert first["key_count"] >= 1 and first["databases"][0]["db"] == 0
     assert first["backup"]["backup_id"] == row["BackupId"]
     assert oct(path.stat().st_mode & 0o777) == "0o600"  # customer data: the owner's only, unless mode says
     assert files_in(copies) == [path.name]  # no temporary file left
@@ -171,3 +172,16 @@ def test_a_host_without_anycrc_takes_the_slow_path_and_says_so(run_ansible, emul
     assert result.rc == 0, result
     assert task["crc_implementation"] == "python" and task["checksum"] == "ok"
     assert any("pure Python" in warning for warning in task["warnings"])
+
+
+def test_the_verified_copy_example_runs(run_ansible, emulator, tmp_path):
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "examples")
+    emulator.change(upsert=[dict(small_good_backups(emulator, 1)[0], BackupTime=2000000000)])  # the newest, and small
+    result = run_ansible("ansible-playbook", os.path.join(examples, "verified_copy_playbook.yml"), "-e", "group_id=%s" % GROUP,
+                         "-e", "dest=%s/" % tmp_path, env=credentials_env(emulator, region=REGION), record=True)
+    assert result.rc == 0, result
+    tasks = result.task_results()
+    assert tasks[2]["changed"] and tasks[2]["checksum"] == "ok" and tasks[4]["changed"] is False
+    assert "second run: changed=False, the same SHA-256" in result.output
+    assert re.search(r"checksum ok, RDB \d+ written by Redis [0-9.]+ at [0-9T:-]+Z, \d+ keys in database 0", result.output)
+    assert downloads(emulator) == 1

@@ -45,9 +45,9 @@ def failed_check(data, expected=None, **kwargs):
 def test_a_whole_file_passes_with_its_facts(good):
     facts = checked(good)
     assert facts["checksum"] == "ok" and facts["size"] == len(good) and len(facts["sha256"]) == 64
-    assert facts["databases"] == [{"db": 0, "keys": 14, "expires": 2}] and facts["databases_complete"] is False
+    assert facts["databases"] == [{"db": 0, "key_count": 14, "expires_count": 2}] and facts["databases_complete"] is False
     assert facts["created_at"].endswith("Z") and facts["redis_version"] == "7.0.15"
-    assert checked(good, walk_keys=True)["keys"] == 16
+    assert checked(good, walk_keys=True)["key_count"] == 16
 
 
 def test_a_flipped_byte_fails_the_checksum(good):

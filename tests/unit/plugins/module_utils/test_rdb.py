@@ -64,8 +64,8 @@ def test_the_walk_reads_what_redis_check_rdb_reads(redis_file):
     assert scanner.error is None and scanner.stopped is None and scanner.ended and not scanner.extra
     facts = scanner.facts()
     assert facts["rdb_version"] == 10 and facts["redis_version"] == "7.0.15"
-    assert facts["databases"] == [{"db": 0, "keys": 14, "expires": 2}, {"db": 5, "keys": 2, "expires": 1}]
-    assert (facts["keys"], facts["expires"], facts["databases_complete"]) == (16, 3, True)
+    assert facts["databases"] == [{"db": 0, "key_count": 14, "expires_count": 2}, {"db": 5, "key_count": 2, "expires_count": 1}]
+    assert (facts["key_count"], facts["expires_count"], facts["databases_complete"]) == (16, 3, True)
     assert facts["created"] > 1700000000  # ctime, an integer-encoded string in the file
     assert scanner.trailer == redis_file[-8:]
 
@@ -78,7 +78,7 @@ def test_the_walk_gives_the_same_facts_whatever_the_chunks(redis_file, chunk):
 def test_without_the_walk_only_the_records_before_the_first_key_are_read(redis_file):
     scanner = scan(redis_file, walk_keys=False)
     facts = scanner.facts()
-    assert facts["databases"] == [{"db": 0, "keys": 14, "expires": 2}]
+    assert facts["databases"] == [{"db": 0, "key_count": 14, "expires_count": 2}]
     assert facts["databases_complete"] is False and scanner.error is None
 
 
@@ -106,7 +106,7 @@ def test_a_malformed_file_is_an_error_naming_the_problem_and_where(data, message
 def test_a_value_type_it_does_not_know_stops_the_walk_and_says_so():
     scanner = scan(b"REDIS0012\xfe\x00\xfb\x02\x00\x00\x01a\x01b\x63\x01c")
     assert scanner.stopped == "a value of type 99, which this reader does not know"
-    assert scanner.facts()["databases"] == [{"db": 0, "keys": 2, "expires": 0}]
+    assert scanner.facts()["databases"] == [{"db": 0, "key_count": 2, "expires_count": 0}]
 
 
 @pytest.mark.parametrize("head, name", [
