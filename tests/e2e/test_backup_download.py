@@ -11,12 +11,14 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import textwrap
+import time
 
 import pytest
 
-from helpers import GROUP, REGION, credentials_env, module, target_pythons
+from helpers import BIN, GROUP, REGION, credentials_env, module, target_pythons
 
 LINK_MARKS = ("Signature=", "/_emulator/download/", "Expires=")
 
@@ -129,6 +131,60 @@ def test_a_stalled_download_ends_at_the_timeout_and_leaves_nothing(run_ansible, 
                                timeout=2, max_retries=0))
     assert result.rc != 0 and "stalled: no data for 2s" in task["msg"]
     assert files_in(tmp_path) == ["play.yml"] or not any(name.endswith((".rdb", ".part")) for name in files_in(tmp_path))
+
+
+def parent_of(pid):
+    with open("/proc/%d/stat" % pid) as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def module_processes(name, ancestor):
+    """The pids of the module processes running ``name`` (AnsiballZ_<name>.py) under ``ancestor``, from
+    /proc: other tests' modules, running beside this one, are not ours to signal."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            pid = int(entry)
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                if ("AnsiballZ_%s" % name).encode() not in handle.read():
+                    continue
+            parent = pid
+            while parent > 1 and parent != ancestor:
+                parent = parent_of(parent)
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == ancestor:
+            pids.append(pid)
+    return pids
+
+
+def test_a_download_interrupted_by_sigterm_leaves_nothing(ansible_env, start_emulator, tmp_path):
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc here to find the module's process")
+    emu = start_emulator(hang_seconds=60)
+    row = small_good_backups(emu, 1, size=1 << 20)[0]
+    emu.corrupt_backup(row["BackupId"], "stall")  # half the file, then silence: the module is mid-download
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    env = dict(ansible_env, **credentials_env(emu, region=REGION))
+    argv = [os.path.join(BIN, "ansible"), "localhost", "-m",
+            "sigcalcloud.cloud.uredis_backup_download", "-a",
+            json.dumps(dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(copies) + "/", timeout=60))]
+    proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not [n for n in files_in(copies) if n.endswith(".part")]:
+            time.sleep(0.1)
+        assert [n for n in files_in(copies) if n.endswith(".part")], "the download never started"
+        pids = module_processes("uredis_backup_download", proc.pid)
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "was interrupted; nothing was left at" in output, output
+    assert files_in(copies) == []  # no file at dest, no temporary file
 
 
 def test_a_backup_that_is_not_good_fails_naming_its_state(run_ansible, emulator, tmp_path):
