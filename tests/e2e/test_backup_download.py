@@ -180,7 +180,7 @@ def test_a_download_interrupted_by_sigterm_leaves_nothing(ansible_env, start_emu
         assert pids
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
+        output = proc.communicate(timeout=30)[0]
     finally:
         proc.kill()
     assert "was interrupted; nothing was left at" in output, output

@@ -239,9 +239,8 @@ def test_the_event_source_announces_a_copy_where_it_arrives(run_ansible, emu, tm
         try:
             await asyncio.sleep(0.5)  # the first poll: the group has no copy yet
             assert queue.empty()
-            await asyncio.get_running_loop().run_in_executor(None, lambda: playbook(
-                run_ansible, emu, tmp_path, SWITCH_ON_AND_BACK_UP % dict(group=GROUP, dest=DESTINATION,
-                                                                          file=tmp_path / "copy.rdb")))
+            tasks = SWITCH_ON_AND_BACK_UP % dict(group=GROUP, dest=DESTINATION, file=tmp_path / "copy.rdb")
+            await asyncio.get_running_loop().run_in_executor(None, lambda: playbook(run_ansible, emu, tmp_path, tasks))
             return await asyncio.wait_for(queue.get(), 15)
         finally:
             task.cancel()
