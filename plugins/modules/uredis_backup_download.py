@@ -31,6 +31,8 @@ description:
     O(max_retries) times.
 author:
   - sigcalcloud.cloud developers (@sigcalcloud)
+requirements:
+  - anycrc >= 2.0 (optional, on the host that runs the module), to compute the CRC-64 at memory speed
 extends_documentation_fragment:
   - sigcalcloud.cloud.connection
   - sigcalcloud.cloud.module
