@@ -24,9 +24,11 @@ import tempfile
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, Optional
+from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rdb
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import clip, printable
 
@@ -34,6 +36,8 @@ from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import cli
 # the socket, the file and the hashes (fresh 1 MiB chunks cost a page fault per 4 KiB).
 CHUNK = 256 << 10
 LOCAL_CHUNK = 4 << 20
+MIN_RATE = 64 << 10  # bytes a second: slower than this on average, a download is a stall (its deadline)
+MAX_REDIRECTS = 5
 # Statuses that say the link itself is refused (expired, altered): a fresh link is worth one more try.
 REFUSED_STATUSES = (401, 403, 410)
 RETRYABLE_STATUSES = (408, 429, 500, 502, 503, 504)
@@ -90,7 +94,7 @@ class FileCheck:
         self.size += len(data)
         if not self.verify:
             return
-        self._tail = (self._tail + bytes(data[-_rdb.TRAILER_SIZE:]))[-_rdb.TRAILER_SIZE:]
+        self._tail = (self._tail + bytes(data[-_rdb.TRAILER_SIZE - 1:]))[-_rdb.TRAILER_SIZE - 1:]
         if len(self._head) < _rdb.HEADER_SIZE:
             self._head += bytes(data[:_rdb.HEADER_SIZE - len(self._head)])
             if len(self._head) >= _rdb.HEADER_SIZE:
@@ -101,6 +105,8 @@ class FileCheck:
         head = self._head
         if not (head.startswith(b"REDIS") and head[5:9].isdigit()):
             raise FileProblem("header", "the file is not a Redis RDB file: it starts like %s" % _rdb.what_it_is(head))
+        if int(head[5:9]) == 0:
+            raise FileProblem("header", "the file's RDB format version is 0000, which no Redis writes")
 
     def result(self) -> Dict[str, Any]:
         """The facts of a file that passed every check; raises FileProblem naming the first that failed."""
@@ -118,7 +124,10 @@ class FileCheck:
         if version is not None and version >= _rdb.FIRST_CHECKSUMMED_VERSION:
             if self.size < _rdb.HEADER_SIZE + 1 + _rdb.TRAILER_SIZE:
                 raise FileProblem("structure", "the file is too short to hold an end marker and a checksum")
-            if self._tail == b"\0" * _rdb.TRAILER_SIZE:
+            if self._tail[0] != _rdb.END_MARKER:  # also what a copy torn by a crash, its tail zeroed, looks like
+                raise FileProblem("structure", "the byte before the checksum is not the end marker (0xff): the end "
+                                               "of the file is missing or overwritten")
+            if self._tail[1:] == b"\0" * _rdb.TRAILER_SIZE:
                 facts["checksum"] = "off"  # Redis saved it with rdbchecksum off: nothing to check, and said so
             elif self.crc.value != 0:  # the CRC of a whole file, its trailer included, is 0
                 raise FileProblem("checksum", "the file's CRC-64 does not match the checksum in its last 8 bytes: "
@@ -140,16 +149,41 @@ class FileCheck:
         return facts
 
 
-def check_local_file(path: str, expected_size: int, walk_keys: bool = False) -> Optional[Dict[str, Any]]:
-    """The facts of the file at ``path`` when it is a whole, valid copy (size first, from stat: no read
-    for a file of another size), else None. Read locally, at disk speed: nothing is downloaded."""
+IDENTITY_XATTR = "user.sigcalcloud.backup_id"
+
+
+def mark(path: str, backup_id: str) -> None:
+    """Record on the file which backup it is (an extended attribute), where the file system keeps them."""
+    with contextlib.suppress(OSError, AttributeError):  # not every file system (or OS) has user xattrs
+        os.setxattr(path, IDENTITY_XATTR, backup_id.encode("utf-8"))
+
+
+def is_copy_of(path: str, backup_id: str) -> bool:
+    """Whether the file at ``path`` is known to be of ``backup_id``: its mark says so or, unmarked (a file
+    system without user xattrs, a file another tool wrote), its name is ``<backup_id>.rdb``."""
+    try:
+        marked = os.getxattr(path, IDENTITY_XATTR)
+    except (OSError, AttributeError):
+        marked = None
+    if marked is not None:
+        return marked == backup_id.encode("utf-8")
+    return os.path.basename(path) == backup_id + ".rdb"
+
+
+def check_local_file(path: str, expected_size: int, backup_id: str, walk_keys: bool = False) -> Optional[Dict[str, Any]]:
+    """The facts of the file at ``path`` when it is a whole, proven copy of ``backup_id``, else None.
+
+    Cheap first: the file system gives the size and the mark; only a file of the right size that is this
+    backup's is read, locally, at disk speed. Proven means a matching CRC-64: a file whose checksum is off
+    or absent cannot be told from a torn one, so it is downloaded again.
+    """
     try:
         info = os.stat(path)
     except OSError:
         return None
     import stat  # pylint: disable=import-outside-toplevel
 
-    if not stat.S_ISREG(info.st_mode) or info.st_size != expected_size:
+    if not stat.S_ISREG(info.st_mode) or info.st_size != expected_size or not is_copy_of(path, backup_id):
         return None
     check = FileCheck(expected_size, walk_keys=walk_keys)
     try:
@@ -159,20 +193,23 @@ def check_local_file(path: str, expected_size: int, walk_keys: bool = False) -> 
                 if not data:
                     break
                 check.feed(data)
-        return check.result()
+        facts = check.result()
     except (OSError, FileProblem):
         return None
+    return facts if facts["checksum"] == "ok" else None
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise (as SIGINT does) while the body runs, so cleanups run too."""
+def interruptible(done: Optional[Dict[str, bool]] = None) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise (as SIGINT does) while the body runs, so cleanups run too; not once
+    ``done["moved"]`` is true (the file is in place: the work is done, and reporting a failure would lie)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupted(number, _frame):
-        raise KeyboardInterrupt("signal %d" % number)
+        if not (done or {}).get("moved"):
+            raise KeyboardInterrupt("signal %d" % number)
 
     previous = {}
     for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
@@ -200,6 +237,7 @@ class Digester:
         for _number in range(self.BUFFERS):
             self._free.put(memoryview(bytearray(CHUNK)))
         self._work: queue.Queue = queue.Queue()
+        self.error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, name="sigcalcloud-digests", daemon=True)
         self._thread.start()
 
@@ -209,21 +247,30 @@ class Digester:
             if item is None:
                 return
             buffer, size = item
-            self._check.digest(buffer[:size])
-            self._free.put(buffer)
+            try:
+                if self.error is None:
+                    self._check.digest(buffer[:size])
+            except BaseException as exc:  # pylint: disable=broad-exception-caught  # raised again in the reader
+                self.error = exc
+            self._free.put(buffer)  # always back: a reader waiting for a buffer must never wait for ever
 
     def buffer(self) -> memoryview:
         """A buffer to read into (waits while every buffer is still being digested)."""
-        return self._free.get()
+        buffer = self._free.get()
+        if self.error is not None:
+            raise self.error
+        return buffer
 
     def hand(self, buffer: memoryview, size: int) -> None:
         """Digest the first ``size`` bytes of ``buffer``, then take it back."""
         self._work.put((buffer, size))
 
     def close(self) -> None:
-        """Wait until every buffer handed over is digested."""
+        """Wait until every buffer handed over is digested; raise what digesting raised."""
         self._work.put(None)
         self._thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class Downloader:
@@ -237,26 +284,55 @@ class Downloader:
         self.timeout = timeout
 
     def fetch(self, link: str, handle: Any, check: FileCheck) -> None:
-        import requests  # pylint: disable=import-outside-toplevel
-
         if handle.tell():  # a retry starts the file again; only then (ext4 flushes a truncated file at close)
             handle.seek(0)
             handle.truncate()
-        try:
-            # timeout is (connect, read): a read that waits longer than it is a stall. The whole download
-            # has no deadline: a 20 GB file takes as long as it takes.
-            response = self.session.get(link, stream=True, timeout=(self.timeout, self.timeout), verify=self.verify_tls,
-                                        headers={"Accept-Encoding": "identity"})
-        except requests.exceptions.SSLError as exc:
-            raise SigcalcloudError("TLS with the download server failed: %s" % safe_reason(exc))
-        except requests.exceptions.Timeout:
-            raise SigcalcloudError("the download server did not answer within the %ss timeout" % self.timeout,
-                                   retryable=True)
-        except requests.exceptions.RequestException as exc:
-            raise SigcalcloudError("could not reach the download server: %s" % safe_reason(exc), retryable=True)
+        # Each read waits at most ``timeout`` (a stall). The whole download has a deadline too, or a server
+        # sending a byte a second would hold the task for ever: ``timeout`` plus BackupSize at MIN_RATE,
+        # days for a large file, never a bound a working server meets.
+        deadline = self.timeout + check.expected_size / MIN_RATE
+        with _transport.attempt(deadline) as attempt:
+            try:
+                self._fetch(link, handle, check)
+            except SigcalcloudError as error:
+                if not attempt.expired:
+                    raise
+                raise SigcalcloudError("the download did not end within its deadline of %ds (the %ss timeout, and "
+                                       "the file at %d KiB/s): the server sends too slowly; %d of %d bytes came" % (
+                                           deadline, self.timeout, MIN_RATE >> 10, check.size, check.expected_size),
+                                       retryable=False) from error
+
+    def _get(self, link: str) -> Any:
+        """The answer to GET ``link``, following at most MAX_REDIRECTS redirects, never from https to http."""
+        import requests  # pylint: disable=import-outside-toplevel
+
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                response = self.session.get(link, stream=True, timeout=(self.timeout, self.timeout),
+                                            verify=self.verify_tls, headers={"Accept-Encoding": "identity"},
+                                            allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise SigcalcloudError("TLS with the download server failed: %s" % safe_reason(exc))
+            except requests.exceptions.Timeout:
+                raise SigcalcloudError("the download server did not answer within the %ss timeout" % self.timeout,
+                                       retryable=True)
+            except requests.exceptions.RequestException as exc:
+                raise SigcalcloudError("could not reach the download server: %s" % safe_reason(exc), retryable=True)
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            target = urljoin(link, response.headers.get("Location") or "")
+            response.close()
+            if urlsplit(target).scheme not in ("https", urlsplit(link).scheme):
+                raise SigcalcloudError("the download server redirects to a %s address: refused, the file would "
+                                       "travel unencrypted" % clip(printable(urlsplit(target).scheme or "relative"), 20))
+            link = target
+        raise SigcalcloudError("the download server redirects more than %d times" % MAX_REDIRECTS)
+
+    def _fetch(self, link: str, handle: Any, check: FileCheck) -> None:
+        response = self._get(link)
         digester = Digester(check)
         try:
-            self._check_answer(response, check.expected_size)
+            announced = self._check_answer(response, check.expected_size)
             # http.client's readinto fills our buffer directly; urllib3's own read() returns new bytes
             # each time. It is the object urllib3 reads from (not decoding: Content-Encoding is refused).
             source = getattr(response.raw, "_fp", None)
@@ -278,12 +354,16 @@ class Downloader:
                 check.take(data)
                 write_all(handle, data)
                 digester.hand(buffer, size)
+            if announced is not None and check.size < announced:  # the connection ended early: worth another try
+                raise SigcalcloudError("the download broke off after %d of %d bytes" % (check.size, announced),
+                                       retryable=True)
         finally:
             digester.close()
             response.close()
 
     @staticmethod
-    def _check_answer(response: Any, expected_size: int) -> None:
+    def _check_answer(response: Any, expected_size: int) -> Optional[int]:
+        """Refuse an answer that is not the file; the size its Content-Length announces, if it has one."""
         status = response.status_code
         if status in REFUSED_STATUSES:
             raise LinkRefused("the download server refused the link (HTTP %d): it has expired or is no longer valid"
@@ -296,9 +376,12 @@ class Downloader:
             raise SigcalcloudError("the download server sent the file with Content-Encoding %s, which was not "
                                    "asked for" % clip(printable(encoding), 40))
         length = (response.headers.get("Content-Length") or "").strip()
-        if length.isdigit() and int(length) != expected_size:
+        if not length.isdigit():
+            return None
+        if int(length) != expected_size:
             raise FileProblem("size", "the server sends %s bytes, the backup's BackupSize is %d" % (
                 length, expected_size))
+        return int(length)
 
 
 def write_all(handle: Any, data: bytes) -> None:
@@ -317,11 +400,13 @@ def write_all(handle: Any, data: bytes) -> None:
 def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Callable[[str], None]) -> Dict[str, Any]:
     """Download into a temporary file beside ``dest``, ``prepare`` it (its attributes) and move it into
     place; return the file's facts. ``write(handle)`` writes the file and returns its facts, or raises
-    when a check failed. Nothing is left behind on any failure or interruption."""
+    when a check failed. Nothing is left behind on any failure or interruption, but SIGKILL's (which no
+    process can catch): its temporary file stays, hidden by its leading dot, and no later run deletes it."""
     directory, name = os.path.split(os.path.abspath(dest))
     fd, temporary = tempfile.mkstemp(prefix=".%s." % name, suffix=".part", dir=directory)
+    done = {"moved": False}
     try:
-        with interruptible():
+        with interruptible(done):
             with os.fdopen(fd, "wb", buffering=0) as handle:  # chunks are large: no second copy in a buffer
                 fd = None
                 facts = write(handle)
@@ -338,6 +423,7 @@ def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Call
                     raise
             prepare(temporary)
             os.replace(temporary, dest)
+            done["moved"] = True
             temporary = None
             return facts
     finally:

@@ -164,7 +164,10 @@ def check_cross_region(options: Mapping[str, Any], group_region: str) -> Dict[st
     if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 1:
         raise _options.OptionError("cross_region.keep_days=%s is out of range: copies are kept 1 day or more"
                                    % _options.shown_value(keep_days))
-    if region == group_region:
+    if region != region.strip() or any(character.isspace() for character in region):
+        raise _options.OptionError("cross_region.region=%s holds white space: a region name has none"
+                                   % _options.shown_value(region))
+    if region.lower() == (group_region or "").lower():
         raise _options.OptionError("cross_region.region=%s is the group's own region: copies go to another region"
                                    % _options.shown_value(region))
     return {"state": "present", "region": region, "keep_days": keep_days}

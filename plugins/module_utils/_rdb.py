@@ -70,12 +70,13 @@ def _fast_crc64():
         pass
     try:
         import crcmod  # pylint: disable=import-outside-toplevel
-        import crcmod.crcmod  # pylint: disable=import-outside-toplevel
+        from crcmod import _crcfunext  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
 
-        if getattr(crcmod.crcmod, "_usingExtension", False):  # its pure-Python fallback is no faster than ours
-            function = crcmod.mkCrcFun(0x1AD93D23594C935A9, initCrc=0, rev=True, xorOut=0)
-            if function(CRC_CHECK[0]) == CRC_CHECK[1]:
-                return "crcmod", function
+        # Only with its C extension (the import above fails without it): crcmod's pure-Python fallback is
+        # no faster than ours.
+        function = crcmod.mkCrcFun(0x1AD93D23594C935A9, initCrc=0, rev=True, xorOut=0)
+        if function(CRC_CHECK[0]) == CRC_CHECK[1]:
+            return "crcmod", function
     except Exception:  # pylint: disable=broad-exception-caught
         pass
     return None
@@ -137,6 +138,7 @@ HEADER_SIZE = 9
 NEWEST_KNOWN_VERSION = 12  # Redis 7.4
 FIRST_CHECKSUMMED_VERSION = 5
 TRAILER_SIZE = 8
+END_MARKER = 0xFF
 
 _OP_SLOT_INFO, _OP_FUNCTION2, _OP_FUNCTION_PRE_GA, _OP_MODULE_AUX = 0xF4, 0xF5, 0xF6, 0xF7
 _OP_IDLE, _OP_FREQ, _OP_AUX, _OP_RESIZEDB = 0xF8, 0xF9, 0xFA, 0xFB

@@ -14,21 +14,26 @@ description:
     streams in. The file is proven whole when its size is the backup's C(BackupSize), it starts with an RDB
     header, and its CRC-64 (Redis's own, CRC-64/REDIS) matches the checksum in its last 8 bytes.
   - The file is written beside O(dest) under a temporary name and moved into place only once every check
-    passed. A failed or interrupted download leaves nothing at O(dest) (an existing file there stays as it was)
-    and no temporary file behind.
+    passed. A failed or interrupted download (SIGINT, SIGTERM, SIGHUP) leaves O(dest) as it was and no temporary
+    file behind. Only SIGKILL, which no process can catch, leaves its hidden C(.<name>.<random>.part) file.
   - It asks for a fresh download link itself (C(DescribeURedisBackupURL)). The link gives anyone the data, so it
     never appears in the result, a warning, an error or the output at any verbosity. A link refused as expired is
     asked for again, once.
-  - An existing O(dest) of the backup's size whose checksum is valid is kept (V(changed=false)) without
-    downloading anything. The module knows cheaply. The size comes from the file system, and only a file of the
-    right size is read, locally, to check its CRC-64 (at disk speed with a C implementation of the CRC).
+  - An existing O(dest) that is a whole copy of this backup is kept (V(changed=false)) without downloading
+    anything. The module knows cheaply. The file system gives the size and which backup the file is (the
+    extended attribute C(user.sigcalcloud.backup_id) the module sets on every file it writes; on a file system
+    without user extended attributes, a file named C(<backup_id>.rdb)), and only a file of the right size and
+    backup is read, locally, to check its CRC-64 (at disk speed with a C implementation of the CRC). A file whose
+    checksum is off or absent cannot be told from a torn one, and is downloaded again.
   - The CRC-64 is computed by the Python library C(anycrc) when the host has it (or C(crcmod) with its C
     extension), at memory speed. Without either, a correct pure-Python implementation runs at about 6 MB/s
     (minutes for a GiB), and RV(crc_implementation) says V(python).
   - Never reads more than the backup's C(BackupSize) bytes; a server that sends more fails the size check.
-    O(timeout) bounds each API call and each wait for data during the download (a stall), not the download as
-    a whole. A transient failure (a 5xx answer, a reset, a stall) starts the download again, up to
-    O(max_retries) times.
+    O(timeout) bounds each API call and each wait for data during the download (a stall). The download as a
+    whole may take O(timeout) plus the time of C(BackupSize) at 64 KiB/s (days for a large file), so that a
+    server dripping bytes cannot hold the task for ever. A transient failure (a 5xx answer, a reset, a
+    connection that ends before its C(Content-Length), a stall) starts the download again, up to
+    O(max_retries) times. Redirects are followed (at most 5), never from https to http.
 author:
   - sigcalcloud.cloud developers (@sigcalcloud)
 requirements:
@@ -63,7 +68,9 @@ options:
     description:
       - Where to put the file on the host that runs the module. An existing directory (or a path ending in C(/))
         gets the file C(<backup_id>.rdb) in it.
-      - The directory must exist. A new file is readable by its owner only (V(0600)) unless O(mode) says otherwise.
+      - The directory must exist. A new file is readable by its owner only (V(0600)) unless O(mode) says otherwise;
+        a file that replaces another keeps that one's mode, owner and group unless O(mode), O(owner) or O(group)
+        say otherwise. A symbolic link at O(dest) is followed.
     type: path
     required: true
   cross_region:
@@ -104,7 +111,7 @@ seealso:
   - ref: ansible_collections.sigcalcloud.cloud.docsite.verified_copy
     description: The guide to keeping a verified copy, also in another region.
 notes:
-  - The file is not synced to disk before it is moved into place (as M(ansible.builtin.get_url) does not), which
+  - The file is not synced to disk before it is moved into place (as C(ansible.builtin.get_url) does not), which
     would cost seconds a GiB. A copy torn by a crash fails the next run's size or checksum check and is downloaded
     again.
   - The module runs on the host it targets; in a play against remote hosts, use C(delegate_to) or
@@ -269,6 +276,7 @@ http_status:
 
 import os
 import re
+import stat
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _backups
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _download
@@ -301,7 +309,7 @@ class BackupDownloadModule(SigcalcloudModule):
         result = dict(changed=False, dest=dest, size=size, backup=backup, crc_implementation=_rdb.CRC_IMPLEMENTATION)
 
         if params["verify"] and not params["force"]:
-            facts = _download.check_local_file(dest, size, walk_keys=params["scan_keys"])
+            facts = _download.check_local_file(dest, size, backup_id, walk_keys=params["scan_keys"])
             if facts is not None:
                 result.update(facts)
                 result["changed"] = self._set_attributes(dest, False)
@@ -330,14 +338,17 @@ class BackupDownloadModule(SigcalcloudModule):
                 raise
 
         def prepare(path):
+            self._keep_attributes_of(dest, path)
             self._set_attributes(path, True)
+            _download.mark(path, backup_id)  # so that a later run knows which backup the file is
 
         try:
             facts = _download.download_to(dest, write, prepare)
         except _download.FileProblem as problem:
             self.fail(str(problem), check=problem.check, dest=dest, backup=backup)
         except KeyboardInterrupt:
-            self.fail("the download of backup %s was interrupted; nothing was left at %s" % (backup_id, dest))
+            self.fail("the download of backup %s was interrupted; %s was left as it was, and no temporary file"
+                      % (backup_id, dest))
         except OSError as exc:
             self.fail("could not write %s: %s" % (dest, os.strerror(exc.errno or 0) if exc.errno else exc))
         result.update(facts, changed=True)
@@ -357,7 +368,8 @@ class BackupDownloadModule(SigcalcloudModule):
             if not _FILE_NAME_RE.match(backup_id):
                 self.fail("backup_id %r cannot name a file: give dest a file name" % backup_id)
             dest = os.path.join(dest, backup_id + ".rdb")
-        directory = os.path.dirname(os.path.abspath(dest))
+        dest = os.path.realpath(dest)  # a symlink at dest is followed: the file it points at is the copy
+        directory = os.path.dirname(dest)
         if not os.path.isdir(directory):
             self.fail("dest's directory %s does not exist" % directory)
         if os.path.isdir(dest):
@@ -389,6 +401,20 @@ class BackupDownloadModule(SigcalcloudModule):
                                    zone=params["zone"], cross_region=params["cross_region"] or None)["backup_path"]
         self.module.no_log_values.add(link)  # anything that might echo it is masked too
         return link
+
+    def _keep_attributes_of(self, dest, path):
+        """A file that replaces another keeps its mode and owner, unless the task sets them (as atomic_move does)."""
+        try:
+            info = os.stat(dest)
+        except OSError:
+            return  # a new file: readable by its owner only (mkstemp's 0600), unless mode says otherwise
+        if self.params["mode"] is None:
+            os.chmod(path, stat.S_IMODE(info.st_mode))
+        if self.params["owner"] is None and self.params["group"] is None:
+            try:
+                os.chown(path, info.st_uid, info.st_gid)
+            except OSError:
+                pass  # not ours to give away: the new file stays the running user's
 
     def _set_attributes(self, path, changed):
         file_args = self.module.load_file_common_arguments(self.params, path=path)

@@ -183,8 +183,33 @@ def test_a_download_interrupted_by_sigterm_leaves_nothing(ansible_env, start_emu
         output = proc.communicate(timeout=30)[0]
     finally:
         proc.kill()
-    assert "was interrupted; nothing was left at" in output, output
+    assert "was interrupted; %s/" % copies in output and "was left as it was, and no temporary file" in output, output
     assert files_in(copies) == []  # no file at dest, no temporary file
+
+
+def test_a_connection_cut_short_is_downloaded_again_then_fails_clearly(run_ansible, emulator, tmp_path):
+    row = small_good_backups(emulator, 1, size=64 << 10)[0]
+    emulator.corrupt_backup(row["BackupId"], "cut")  # the full Content-Length, half the file, then the end
+    emulator.reset_stats()
+    result, task = module(run_ansible, emulator, "uredis_backup_download",
+                          dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb"), max_retries=1))
+    assert result.rc != 0 and "the download broke off after %d of %d bytes" % (32 << 10, 64 << 10) in task["msg"]
+    assert "gave up after 2 attempts" in task["msg"] and emulator.stats()["downloads"] == 2
+    assert not any(name.endswith((".rdb", ".part")) for name in files_in(tmp_path))
+
+
+def test_a_whole_copy_of_another_backup_at_dest_is_replaced(run_ansible, emulator, tmp_path):
+    first, second = small_good_backups(emulator, 2)
+    emulator.change(upsert=[dict(second, BackupSize=first["BackupSize"])])  # the same size: only the mark tells
+    dest = str(tmp_path / "latest.rdb")
+    tasks = "".join("- sigcalcloud.cloud.uredis_backup_download: %s\n" % json.dumps(
+        dict(group_id=GROUP, backup_id=row["BackupId"], dest=dest)) for row in (first, second, second))
+    result, (one, other, again) = run_play(run_ansible, emulator, tmp_path, tasks)
+    assert result.rc == 0, result
+    if os.getxattr(dest, "user.sigcalcloud.backup_id") != second["BackupId"].encode():
+        pytest.fail("the copy is not marked with its backup")
+    assert one["changed"] and other["changed"] and not again["changed"]
+    assert one["sha256"] != other["sha256"] == again["sha256"] and other["backup"]["backup_id"] == second["BackupId"]
 
 
 def test_a_backup_that_is_not_good_fails_naming_its_state(run_ansible, emulator, tmp_path):

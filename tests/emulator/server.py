@@ -148,6 +148,7 @@ Corruption on demand (Emulator.corrupt_backup(id, kind), POST /_emulator/corrupt
   no_checksum  the file with a zero trailer (Redis with rdbchecksum no: nothing to check)
   stall        headers (the full Content-Length) and the first half, then silence for
                --hang-seconds (or until the emulator stops), then the connection closes
+  cut          headers (the full Content-Length) and the first half, then the connection closes at once
 Expired links on demand (Emulator.expire_links(N), POST /_emulator/expired_links): the next N links
 DescribeURedisBackupURL answers have expired already (their download is 403). stats() counts
 downloads (files served in full or in part) and download_bytes (bytes of them sent).
@@ -805,7 +806,7 @@ RDB_PATTERN = 4096  # the value block repeats this many seeded random bytes
 FILLER_KEY = "filler:%09d"  # every filler key is this long: a record's overhead does not vary
 RDB_CACHE = 8  # files whose layout (and CRC) is kept for the next download
 # How a download can be damaged on demand (Emulator.corrupt_backup).
-CORRUPTION_KINDS = ("flip_byte", "truncate", "wrong_size", "not_rdb", "no_checksum", "stall")
+CORRUPTION_KINDS = ("flip_byte", "truncate", "wrong_size", "not_rdb", "no_checksum", "stall", "cut")
 WRONG_SIZE_EXTRA = 4096  # wrong_size serves a valid file this much longer than BackupSize
 GZIP_STORED = 65535  # the most data a stored deflate block holds
 
@@ -1619,8 +1620,9 @@ class Emulator:
         if kind == "not_rdb":
             return gzip_stream(row.get("BackupSize") or 0) + (False,)
         made = rdb_file(row, extra=WRONG_SIZE_EXTRA if kind == "wrong_size" else 0, checksum=kind != "no_checksum")
-        if kind in ("truncate", "stall"):
-            return (made.size // 2 if kind == "truncate" else made.size), made.chunks(made.size // 2), kind == "stall"
+        if kind in ("truncate", "stall", "cut"):
+            after = {"stall": True, "cut": "cut"}.get(kind, False)
+            return (made.size // 2 if kind == "truncate" else made.size), made.chunks(made.size // 2), after
         return made.size, made.chunks(flip=made.size // 2 if kind == "flip_byte" else None), False
 
     def _served(self, size, start=False):
@@ -2020,6 +2022,8 @@ class _Handler(BaseHTTPRequestHandler):
             if emu._stopping.is_set() or not self._write(piece):
                 return self._gone()
             emu._served(len(piece))
+        if stall == "cut":  # the connection ends short of its Content-Length
+            return self._gone()
         if stall:
             emu._stopping.wait(emu.hang_seconds)
             self._gone()

@@ -356,7 +356,7 @@ def test_corruption_control(emu):
     assert emu.corruptions() == {}
     with pytest.raises(ValueError):
         emu.corrupt_backup(row["BackupId"], "melt")
-    assert set(CORRUPTION_KINDS) == {"flip_byte", "truncate", "wrong_size", "not_rdb", "no_checksum", "stall"}
+    assert set(CORRUPTION_KINDS) == {"flip_byte", "truncate", "wrong_size", "not_rdb", "no_checksum", "stall", "cut"}
 
 
 def test_expired_links_on_demand(emu):

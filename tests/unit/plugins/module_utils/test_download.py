@@ -69,7 +69,7 @@ def test_more_bytes_than_the_backup_size_stop_the_reading_at_once(good):
     assert failed.value.check == "size" and check.size == 0
 
 
-def test_a_zero_trailer_is_reported_as_checksums_off(good):
+def test_a_zero_checksum_is_reported_as_checksums_off(good):
     assert checked(good[:-8] + b"\0" * 8)["checksum"] == "off"
 
 
@@ -95,13 +95,69 @@ def test_without_verify_only_the_size_counts(good):
 
 
 def test_a_local_copy_is_checked_without_reading_a_file_of_another_size(tmp_path, good):
-    path = tmp_path / "copy.rdb"
+    path = tmp_path / "b1.rdb"
     path.write_bytes(good)
-    assert _download.check_local_file(str(path), len(good))["checksum"] == "ok"
-    assert _download.check_local_file(str(path), len(good) + 1) is None
-    assert _download.check_local_file(str(tmp_path / "missing.rdb"), len(good)) is None
+    assert _download.check_local_file(str(path), len(good), "b1")["checksum"] == "ok"
+    assert _download.check_local_file(str(path), len(good) + 1, "b1") is None
+    assert _download.check_local_file(str(tmp_path / "missing.rdb"), len(good), "b1") is None
     path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
-    assert _download.check_local_file(str(path), len(good)) is None
+    assert _download.check_local_file(str(path), len(good), "b1") is None
+
+
+def xattrs_work(path):
+    try:
+        os.setxattr(str(path), "user.test", b"1")
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def test_a_whole_copy_of_another_backup_is_not_taken_for_this_one(tmp_path, good):
+    path = tmp_path / "latest.rdb"  # a name that says nothing of the backup
+    path.write_bytes(good)
+    assert _download.check_local_file(str(path), len(good), "b1") is None  # unmarked, and not named b1.rdb
+    if not xattrs_work(path):
+        pytest.skip("no user extended attributes on %s" % tmp_path)
+    _download.mark(str(path), "b1")
+    assert _download.check_local_file(str(path), len(good), "b1")["checksum"] == "ok"
+    assert _download.check_local_file(str(path), len(good), "b2") is None  # same size, valid, but b1's
+    named = tmp_path / "b2.rdb"
+    named.write_bytes(good)
+    _download.mark(str(named), "b1")  # the mark wins over the name
+    assert _download.check_local_file(str(named), len(good), "b2") is None
+
+
+def test_a_copy_torn_by_a_crash_is_not_kept(tmp_path, good):
+    path = tmp_path / "b1.rdb"
+    path.write_bytes(good[:-4096] + b"\0" * 4096)  # the size committed, the tail zeros, as a crash leaves it
+    assert _download.check_local_file(str(path), len(good), "b1") is None
+    problem = failed_check(good[:-4096] + b"\0" * 4096)
+    assert problem.check == "structure" and "end marker" in str(problem)
+
+
+def test_a_copy_whose_checksum_is_off_is_downloaded_again(tmp_path, good):
+    path = tmp_path / "b1.rdb"
+    path.write_bytes(good[:-8] + b"\0" * 8)
+    assert checked(good[:-8] + b"\0" * 8)["checksum"] == "off"  # fine to download, not proof enough to keep
+    assert _download.check_local_file(str(path), len(good), "b1") is None
+
+
+def test_format_version_0_is_not_an_rdb_file():
+    problem = failed_check(b"REDIS0000" + b"x" * 100)
+    assert problem.check == "header" and "0000" in str(problem)
+
+
+def test_a_digest_that_fails_is_raised_in_the_reader_and_never_hangs_it():
+    class Broken(_download.FileCheck):
+        def digest(self, data):
+            raise ValueError("the hash broke")
+
+    digester = _download.Digester(Broken(10 ** 9))
+    with pytest.raises(ValueError, match="the hash broke"):
+        for _number in range(4 * _download.Digester.BUFFERS):  # more buffers than the pool holds
+            digester.hand(digester.buffer(), 10)
+    with pytest.raises(ValueError):
+        digester.close()
 
 
 def leftovers(directory):
