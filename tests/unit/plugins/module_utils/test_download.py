@@ -14,6 +14,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
+import threading
 
 import pytest
 
@@ -258,3 +260,45 @@ def test_messages_never_hold_a_link():
     text = _download.safe_reason(exc)
     assert "s3cr3t" not in text and "Expires" not in text and "Caused by reset" in text
     assert "s3cr3t" not in _download.safe_reason(ValueError("see https://x.example/a?Signature=s3cr3t"))
+
+
+@pytest.fixture
+def dripping_server():
+    """A server that answers 200 with a Content-Length of 10 and then sends one byte every 0.3 s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def serve():
+        connection, _address = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Type: application/octet-stream\r\n\r\n")
+            for byte in b"REDIS0010\xff":
+                if stop.wait(0.3):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d/file" % listener.getsockname()[1]
+    stop.set()
+    listener.close()
+
+
+def test_a_server_dripping_the_file_meets_the_whole_download_deadline(dripping_server, tmp_path, monkeypatch):
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
+
+    monkeypatch.setattr(_download, "MIN_RATE", 10)  # deadline: timeout (1 s) + 10 bytes at 10 B/s = 2 s
+    downloader = _download.Downloader(_transport.new_session(1), True, timeout=1)
+    check = _download.FileCheck(10)
+    with open(str(tmp_path / "out"), "wb", buffering=0) as handle:
+        with pytest.raises(SigcalcloudError) as failed:
+            downloader.fetch(dripping_server, handle, check)
+    # each byte came within the 1 s read timeout: only the deadline ends it, well before the 3 s the drip takes
+    assert "did not end within its deadline of 2s" in str(failed.value) and not failed.value.retryable
+    assert 0 < check.size < 10
