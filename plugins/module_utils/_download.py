@@ -201,7 +201,7 @@ def check_local_file(path: str, expected_size: int, backup_id: str, walk_keys: b
 
 @contextlib.contextmanager
 def interruptible(done: Optional[Dict[str, bool]] = None) -> Iterator[None]:
-    """SIGTERM and SIGHUP raise (as SIGINT does) while the body runs, so cleanups run too; not once
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt while the body runs, so cleanups run too; not once
     ``done["moved"]`` is true (the file is in place: the work is done, and reporting a failure would lie)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -212,7 +212,7 @@ def interruptible(done: Optional[Dict[str, bool]] = None) -> Iterator[None]:
             raise KeyboardInterrupt("signal %d" % number)
 
     previous = {}
-    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+    for number in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if number is not None:
             previous[number] = signal.signal(number, interrupted)
     try:

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 import pytest
 
@@ -238,7 +239,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert not dest.exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_termination_signal_mid_download_leaves_nothing(tmp_path, number):
     dest = tmp_path / "backup.rdb"
     before = signal.getsignal(number)
@@ -252,6 +253,18 @@ def test_a_termination_signal_mid_download_leaves_nothing(tmp_path, number):
         _download.download_to(str(dest), write, lambda path: None)
     assert not dest.exists() and leftovers(tmp_path) == []
     assert signal.getsignal(number) == before  # the handler is the caller's again
+
+
+def test_a_signal_once_the_file_is_in_place_does_not_turn_success_into_failure():
+    done = {"moved": False}
+    with _download.interruptible(done):
+        done["moved"] = True
+        os.kill(os.getpid(), signal.SIGTERM)  # after the move: the work is done
+        time.sleep(0.01)
+    with pytest.raises(KeyboardInterrupt):
+        with _download.interruptible({"moved": False}):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
 
 
 def test_messages_never_hold_a_link():
