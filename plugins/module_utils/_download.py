@@ -20,16 +20,17 @@ import os
 import queue
 import re
 import signal
+import stat
 import tempfile
 import threading
-import time
 from typing import Any, Callable, Dict, Iterator, Optional
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rdb
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rows
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _transport
-from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import SigcalcloudError
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._backups import withhold_links
+from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Backoff, SigcalcloudError
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils._text import clip, printable
 
 # Bytes per read, write and digest: the chunks of a few buffers, reused, stay in the CPU's cache between
@@ -42,7 +43,8 @@ MAX_REDIRECTS = 5
 REFUSED_STATUSES = (401, 403, 410)
 RETRYABLE_STATUSES = (408, 429, 500, 502, 503, 504)
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-_URLISH_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://\S*|\burl: \S+|/\S*[?&]\S*=\S*)")
+# What withhold_links leaves: urllib3's "url: /path?query" and any other path that carries a query.
+_PATH_RE = re.compile(r"(?i)(\burl: \S+|/\S*[?&]\S*=\S*)")
 
 
 class FileProblem(SigcalcloudError):
@@ -59,7 +61,7 @@ class LinkRefused(SigcalcloudError):
 
 def safe_reason(exc: BaseException) -> str:
     """An exception's text without any URL or path in it (the link must not leak)."""
-    text = _URLISH_RE.sub("<link withheld>", str(exc))
+    text = _PATH_RE.sub("<link withheld>", withhold_links(str(exc)))
     return clip(printable(text), 200) or type(exc).__name__
 
 
@@ -181,8 +183,6 @@ def check_local_file(path: str, expected_size: int, backup_id: str, walk_keys: b
         info = os.stat(path)
     except OSError:
         return None
-    import stat  # pylint: disable=import-outside-toplevel
-
     if not stat.S_ISREG(info.st_mode) or info.st_size != expected_size or not is_copy_of(path, backup_id):
         return None
     check = FileCheck(expected_size, walk_keys=walk_keys)
@@ -434,16 +434,24 @@ def download_to(dest: str, write: Callable[[Any], Dict[str, Any]], prepare: Call
                 os.unlink(temporary)
 
 
-def retrying(attempt: Callable[[], Any], max_retries: int, sleep: Callable[[float], None] = time.sleep) -> Any:
-    """``attempt()``, again after a transient failure (up to ``max_retries`` more times)."""
+def retrying(attempt: Callable[[], Any], backoff: Backoff) -> Any:
+    """``attempt()``, again after a transient failure, on the client's own schedule: ``backoff``'s
+    count of retries, its waits and its time budget, as ``Client.call`` retries an API call."""
     tries = 0
+    slept = 0.0
     while True:
         try:
             return attempt()
         except SigcalcloudError as error:
-            if not error.retryable or tries >= max_retries:
+            if not error.retryable or tries >= backoff.max_retries:
                 if error.retryable and tries:
                     error.message += " (gave up after %d attempts)" % (tries + 1)
                 raise
-            sleep(min(5.0, 0.5 * 2 ** tries))
+            wait = backoff.delay(tries)
+            if slept + wait > backoff.budget:
+                error.message += " (gave up after %d attempts: retry time budget of %ss spent)" % (
+                    tries + 1, backoff.budget)
+                raise
+            backoff.sleep(wait)
+            slept += wait
             tries += 1

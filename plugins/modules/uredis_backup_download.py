@@ -328,11 +328,11 @@ class BackupDownloadModule(SigcalcloudModule):
                 downloader.fetch(link[0], handle, check)
                 return check.result()
             try:
-                return _download.retrying(attempt, settings.max_retries)
+                return _download.retrying(attempt, self.client.backoff)
             except _download.LinkRefused:
                 link[0] = self._link(backup_id)  # an expired link is asked for again, once
             try:
-                return _download.retrying(attempt, settings.max_retries)
+                return _download.retrying(attempt, self.client.backoff)
             except _download.LinkRefused as error:
                 error.message += ", also when asked for again"
                 raise

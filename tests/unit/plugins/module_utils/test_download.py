@@ -315,3 +315,21 @@ def test_a_server_dripping_the_file_meets_the_whole_download_deadline(dripping_s
     # each byte came within the 1 s read timeout: only the deadline ends it, well before the 3 s the drip takes
     assert "did not end within its deadline of 2s" in str(failed.value) and not failed.value.retryable
     assert 0 < check.size < 10
+
+
+def test_a_download_is_retried_on_the_clients_own_schedule():
+    from ansible_collections.sigcalcloud.cloud.plugins.module_utils._client import Backoff
+
+    slept, calls = [], []
+
+    def attempt():
+        calls.append(1)
+        raise SigcalcloudError("the download broke off", retryable=True)
+
+    with pytest.raises(SigcalcloudError) as failed:
+        _download.retrying(attempt, Backoff(max_retries=2, rand=lambda: 0.0, sleep=slept.append))
+    assert len(calls) == 3 and slept == [0.1, 0.4] and "(gave up after 3 attempts)" in str(failed.value)
+    calls.clear()
+    with pytest.raises(SigcalcloudError) as failed:  # the waits of one download stay within the budget too
+        _download.retrying(attempt, Backoff(max_retries=5, budget=0.3, rand=lambda: 0.0, sleep=slept.append))
+    assert len(calls) == 2 and "retry time budget of 0.3s spent" in str(failed.value)
