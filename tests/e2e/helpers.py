@@ -286,6 +286,17 @@ def module(run_ansible, emu, name, args, check=False, diff=False, verbosity=None
     return result, tasks[0] if tasks else None
 
 
+def run_tasks(run_ansible, emu, tmp_path, tasks, *extra, env=None, name="play.yml"):
+    """ansible-playbook of ``tasks`` (YAML: a list of tasks) on localhost against ``emu`` in REGION, with
+    ``extra`` arguments: (run, its task results)."""
+    play = tmp_path / name
+    play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "))
+    full_env = credentials_env(emu, region=REGION)
+    full_env.update(env or {})
+    result = run_ansible("ansible-playbook", "-i", "localhost,", "-c", "local", str(play), *extra, env=full_env, record=True)
+    return result, result.task_results()
+
+
 def backups_named(emu, group_id, name):
     return [row for row in emu.data["backups"] if row["GroupId"] == group_id and row.get("BackupName") == name]
 

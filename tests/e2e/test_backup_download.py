@@ -13,12 +13,11 @@ import os
 import re
 import signal
 import subprocess
-import textwrap
 import time
 
 import pytest
 
-from helpers import BIN, GROUP, REGION, credentials_env, module, oldest_target_python, target_pythons
+from helpers import BIN, GROUP, REGION, credentials_env, module, oldest_target_python, run_tasks, target_pythons
 
 LINK_MARKS = ("Signature=", "/_emulator/download/", "Expires=")
 
@@ -38,15 +37,6 @@ def downloads(emu):
     return emu.stats().get("downloads", 0)
 
 
-def run_play(run_ansible, emu, tmp_path, tasks, *extra, env=None):
-    play = tmp_path / "play.yml"
-    play.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "))
-    full_env = credentials_env(emu, region=REGION)
-    full_env.update(env or {})
-    result = run_ansible("ansible-playbook", "-i", "localhost,", "-c", "local", str(play), *extra, env=full_env, record=True)
-    return result, result.task_results()
-
-
 def files_in(directory):
     return sorted(os.listdir(str(directory)))
 
@@ -57,7 +47,7 @@ def test_a_backup_is_downloaded_verified_and_a_second_run_downloads_nothing(run_
     copies.mkdir()
     args = dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(copies) + "/")
     task = "- sigcalcloud.cloud.uredis_backup_download: %s\n" % json.dumps(args)
-    result, tasks = run_play(run_ansible, emulator, tmp_path, "%s  check_mode: true\n%s%s" % (task, task, task), "-vvvv")
+    result, tasks = run_tasks(run_ansible, emulator, tmp_path, "%s  check_mode: true\n%s%s" % (task, task, task), "-vvvv")
     assert result.rc == 0, result
     checked, first, second = tasks
     path = copies / ("%s.rdb" % row["BackupId"])
@@ -89,7 +79,7 @@ def test_each_corruption_fails_naming_its_check_and_leaves_nothing(run_ansible, 
         "- sigcalcloud.cloud.uredis_backup_download: %s\n  ignore_errors: true\n" % json.dumps(
             dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(copies / kind)))
         for kind, row in zip(kinds, rows))
-    result, results = run_play(run_ansible, emulator, tmp_path, tasks)
+    result, results = run_tasks(run_ansible, emulator, tmp_path, tasks)
     assert result.rc == 0, result
     by_kind = dict(zip(kinds, results))
     assert by_kind["flip_byte"]["failed"] and by_kind["flip_byte"]["check"] == "checksum"
@@ -204,7 +194,7 @@ def test_a_whole_copy_of_another_backup_at_dest_is_replaced(run_ansible, emulato
     dest = str(tmp_path / "latest.rdb")
     tasks = "".join("- sigcalcloud.cloud.uredis_backup_download: %s\n" % json.dumps(
         dict(group_id=GROUP, backup_id=row["BackupId"], dest=dest)) for row in (first, second, second))
-    result, (one, other, again) = run_play(run_ansible, emulator, tmp_path, tasks)
+    result, (one, other, again) = run_tasks(run_ansible, emulator, tmp_path, tasks)
     assert result.rc == 0, result
     if os.getxattr(dest, "user.sigcalcloud.backup_id") != second["BackupId"].encode():
         pytest.fail("the copy is not marked with its backup")
@@ -254,7 +244,7 @@ def test_a_host_without_anycrc_takes_the_slow_path_and_says_so(run_ansible, emul
     row = small_good_backups(emulator, 1)[0]
     task = "- sigcalcloud.cloud.uredis_backup_download: %s\n" % json.dumps(
         dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb")))
-    result, (task,) = run_play(run_ansible, emulator, tmp_path, task, "-e", "ansible_python_interpreter=%s" % pythons[0])
+    result, (task,) = run_tasks(run_ansible, emulator, tmp_path, task, "-e", "ansible_python_interpreter=%s" % pythons[0])
     assert result.rc == 0, result
     assert task["crc_implementation"] == "python" and task["checksum"] == "ok"
     assert any("pure Python" in warning for warning in task["warnings"])

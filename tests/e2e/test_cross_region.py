@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import os
 import runpy
-import textwrap
 
 import pytest
 
 from emulator.server import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, copy_id
-from helpers import REGION, collections_path, credentials_env, hostvars, inventory_file, inventory_list, module
+from helpers import (REGION, collections_path, hostvars, inventory_file, inventory_list, module,
+                     run_tasks, updates)
 
 GROUP = "uredis-cnbj2-91"  # no backup of its own; its automatic backups are set off at hour 5 below
 DESTINATION = "hk"
@@ -43,17 +43,10 @@ def automatic(emu):
     return row["AutoBackup"], row["BackupTime"]
 
 
-def updates(emu):
-    return emu.stats()["by_action"].get("UpdateURedisBackupStrategy", 0)
-
-
 def playbook(run_ansible, emu, tmp_path, tasks, name="play.yml"):
-    path = tmp_path / name
-    path.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "))
-    result = run_ansible("ansible-playbook", "-i", "localhost,", "-c", "local", str(path),
-                         env=credentials_env(emu, region=REGION), record=True)
+    result, results = run_tasks(run_ansible, emu, tmp_path, tasks, name=name)
     assert result.rc == 0, result
-    return result.task_results()
+    return results
 
 
 SWITCH_ON_AND_BACK_UP = """\
