@@ -174,6 +174,7 @@ unknown kind or backup too) is HTTP 400 with the reason, and changes nothing.
 from __future__ import annotations
 
 import argparse
+import base64
 import calendar
 import collections
 import hashlib
@@ -199,8 +200,15 @@ GROUP_ACTION = "DescribeURedisGroup"
 CREATE_ACTION = "CreateURedisBackup"
 URL_ACTION = "DescribeURedisBackupURL"
 POLICY_ACTION = "UpdateURedisBackupStrategy"
-ACTIONS = (ACTION, GROUP_ACTION, CREATE_ACTION, URL_ACTION, POLICY_ACTION)
-CHANGING_ACTIONS = (CREATE_ACTION, POLICY_ACTION)  # a fault keeps these from being performed
+GROUP_CREATE_ACTION = "CreateURedisGroup"
+GROUP_DELETE_ACTION = "DeleteURedisGroup"
+CONFIG_ACTION = "DescribeURedisConfig"
+ACTIONS = (ACTION, GROUP_ACTION, CREATE_ACTION, URL_ACTION, POLICY_ACTION, GROUP_CREATE_ACTION, GROUP_DELETE_ACTION,
+           CONFIG_ACTION)
+# a fault keeps these from being performed
+CHANGING_ACTIONS = (CREATE_ACTION, POLICY_ACTION, GROUP_CREATE_ACTION, GROUP_DELETE_ACTION)
+# Creates whose answer --lose-create-answers loses (one count for both: the next N creates of either kind).
+CREATING_ACTIONS = (CREATE_ACTION, GROUP_CREATE_ACTION)
 DEMO_PUBLIC_KEY = "sigcalcloud-demo-public-key"
 DEMO_PRIVATE_KEY = "sigcalcloud-demo-private-key"
 OTHER_PUBLIC_KEY = "sigcalcloud-other-public-key"
@@ -219,10 +227,12 @@ INTEGER_FIELDS = ("BackupTime", "BackupSize", "MemorySize", "SaveDays")
 # returned; FailBackups (the emulator's own) makes the backups created for the group end in Error;
 # DstRegion and SaveDays are its cross-region copy policy (OperationType=modify), absent when off:
 # no action returns them.
-GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups", "DstRegion", "SaveDays")
+# A group made by CreateURedisGroup also keeps its Password (decoded) and the BackupId it was restored from
+# (SourceBackupId): GET groups shows them, no action returns them.
+GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups", "DstRegion", "SaveDays", "Password", "SourceBackupId")
 GROUP_STRING_FIELDS = ("GroupId", "Name", "GroupName", "Zone", "SlaveZone", "ConfigId", "Version", "Protocol", "Role",
                        "Type", "HighAvailability", "AutoBackup", "ChargeType", "VirtualIP", "VPCId", "SubnetId", "Tag",
-                       "State", "SSLVersion", "Region", "ProjectId", "DstRegion")
+                       "State", "SSLVersion", "Region", "ProjectId", "DstRegion", "Password", "SourceBackupId")
 GROUP_INTEGER_FIELDS = ("BackupTime", "Size", "UsedSize", "MemorySize", "Port", "CreateTime", "ModifyTime", "ExpireTime",
                         "RewriteTime", "SecPolicy", "SSLCertExpireTime", "SaveDays")
 GROUP_BOOLEAN_FIELDS = ("IsHighPerformance", "SSLEnable", "FailBackups")
@@ -230,6 +240,11 @@ AUTO_BACKUP_VALUES = ("enable", "disable")
 OPERATION_TYPES = ("normal", "modify", "close")
 BACKUP_NAME_RE = re.compile(r"\A[A-Za-z0-9_-]{6,63}\Z")
 QUOTA_RET_CODE = 20208
+GROUP_DELETE_RET_CODE = 20201
+# The Redis versions DescribeURedisConfig has configurations of (and CreateURedisGroup takes).
+REDIS_VERSIONS = ("4.0", "5.0", "6.0", "7.0", "7.2")
+GROUP_SIZES = (1, 2, 4, 8, 16, 32)
+CHARGE_TYPES = ("Month", "Year", "Dynamic")
 URL_RET_CODE = 20202
 # How a create's answer can be lost once the backup is made (--lose-create-answers).
 LOST_ANSWER_KINDS = ("reset", "504", "hang", "html", "truncated")
@@ -631,6 +646,44 @@ def public_view(row):
 
 def public_group(row):
     return dict((k, v) for k, v in row.items() if k not in GROUP_HIDDEN_FIELDS)
+
+
+def region_zones(data, region):
+    """The zones of ``region``: <region>-01 and every Zone or SlaveZone the data set's rows there name."""
+    zones = set(["%s-01" % region])
+    for row in data["groups"] + data["backups"]:
+        if row.get("Region") == region:
+            zones.update(row[key] for key in ("Zone", "SlaveZone") if isinstance(row.get(key), str) and row[key])
+    return sorted(zones)
+
+
+def config_id(zone, version, kind):
+    """The deterministic ConfigId of the ``kind`` (default or custom) configuration of ``version`` in ``zone``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sigcalcloud-emulator:config:%s:%s:%s" % (zone, version, kind)))
+
+
+def make_configs(data):
+    """The URedisConfigSet rows of every zone of the data set (hidden Region first): per zone and version of
+    REDIS_VERSIONS, the default (Unmodifiable) configuration and one Modifiable custom one, both Usable."""
+    rows = []
+    for region in data["regions"]:
+        for zone in region_zones(data, region):
+            for version in REDIS_VERSIONS:
+                for kind, modify in (("default", "Unmodifiable"), ("custom", "Modifiable")):
+                    rows.append({"Region": region, "ConfigId": config_id(zone, version, kind),
+                                 "Name": "%s-%s" % (kind, version), "Description": "%s configuration of Redis %s"
+                                 % (kind, version), "Version": version, "Zone": zone, "RegionFlag": False,
+                                 "State": "Usable", "IsModify": modify, "CreateTime": EPOCH_BASE,
+                                 "ModifyTime": EPOCH_BASE})
+    return rows
+
+
+def _version_key(version):
+    """"7.0" -> (7, 0); a version that is not numbers sorts first (loads anything, loaded by anything)."""
+    try:
+        return tuple(int(part) for part in str(version).split("."))
+    except ValueError:
+        return ()
 
 
 def newest_groups_first(rows):
@@ -1053,13 +1106,21 @@ class Emulator:
     ``manual_backup_limit`` (20208 past it), ``url_ttl`` (seconds a download link works),
     ``lose_create_answers`` ((count, kind): the next creates are performed, their answer lost).
     Cross-region copies: ``copy_seconds`` (how long after its source turns Success a copy is listed).
+    Groups: ``group_create_seconds`` (how long a created group is Creating), ``group_delete_seconds`` (how
+    long a deleted one is Deleting before it is gone); fail_group_creates(N) makes the next N end in CreateFail.
     """
 
     def __init__(self, data=None, host="127.0.0.1", port=0, max_page_size=100, latency=0.0,
                  faults=None, fail_regions=None, hang_seconds=30.0, mutate_between_pages=0,
                  tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12,
                  backup_seconds=2.0, manual_backup_limit=10, url_ttl=3600, lose_create_answers=(0, "reset"),
-                 listing_lag=0, over_limit_rows=1000, copy_seconds=0.0):
+                 listing_lag=0, over_limit_rows=1000, copy_seconds=0.0, group_create_seconds=2.0,
+                 group_delete_seconds=1.0):
+        if group_create_seconds < 0 or group_delete_seconds < 0:
+            raise ValueError("group_create_seconds and group_delete_seconds must be 0 or more")
+        self.group_create_seconds, self.group_delete_seconds = float(group_create_seconds), float(group_delete_seconds)
+        self._group_pending = {}  # (Region, ProjectId, GroupId) -> (when, the State then: Running, CreateFail or None: gone)
+        self._fail_group_creates = 0  # the next group creates that end in CreateFail
         if max_page_size < 1 or latency < 0 or hang_seconds < 0:
             raise ValueError("max_page_size must be 1 or more, latency and hang_seconds 0 or more")
         if backup_seconds < 0 or manual_backup_limit < 0 or url_ttl < 0:
@@ -1160,7 +1221,19 @@ class Emulator:
     def groups(self):
         """A copy of the Redis groups as they are now, hidden fields included."""
         with self._lock:
+            self._settle()
             return json.loads(json.dumps(self._data["groups"]))
+
+    def fail_group_creates(self, count):
+        """Make the next ``count`` CreateURedisGroup calls that are accepted end in CreateFail."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError("fail_group_creates takes a count of 0 or more")
+        with self._lock:
+            self._fail_group_creates = count
+
+    def group_creates_to_fail(self):
+        with self._lock:
+            return self._fail_group_creates
 
     def change_groups(self, upsert=(), delete=(), fail=(), succeed=(), policy=None):
         """Add or replace groups (by Region, ProjectId, GroupId), delete groups (by GroupId), make the
@@ -1267,6 +1340,7 @@ class Emulator:
         self._projects = set(p for a in data["accounts"] for p in a.get("projects", []) + [a["default_project"]])
         self._projects.update(row["ProjectId"] for row in data["backups"] + data["groups"])
         self._data = data
+        self._configs = make_configs(data)
         self._listings = {}
         backup_ids = set(row["BackupId"] for row in data["backups"])  # a deleted backup lags no more
         self._lagging = dict((key, left) for key, left in self._lagging.items() if key in backup_ids)
@@ -1279,11 +1353,12 @@ class Emulator:
         with self._lock:
             self._stats = {"requests": 0, "api_requests": 0, "peak_concurrency": 0,
                            "faults_injected": 0, "by_region": {}, "by_action": {}, "creates": 0,
-                           "downloads": 0, "download_bytes": 0}
+                           "downloads": 0, "download_bytes": 0, "group_creates": 0, "group_deletes": 0}
 
     def stats(self):
         """{"requests", "api_requests", "peak_concurrency", "faults_injected", "by_region", "by_action",
-        "creates" (backups actually created), "downloads" (files served in full or in part),
+        "creates" (backups actually created), "group_creates" and "group_deletes" (groups actually created
+        and deleted), "downloads" (files served in full or in part),
         "download_bytes" (the bytes of them sent)}."""
         with self._lock:
             return json.loads(json.dumps(self._stats))
@@ -1323,7 +1398,8 @@ class Emulator:
         return answer
 
     _HANDLERS = {ACTION: "_describe", GROUP_ACTION: "_describe_groups", CREATE_ACTION: "_create",
-                 URL_ACTION: "_backup_url", POLICY_ACTION: "_update_policy"}
+                 URL_ACTION: "_backup_url", POLICY_ACTION: "_update_policy", GROUP_CREATE_ACTION: "_create_group",
+                 GROUP_DELETE_ACTION: "_delete_group", CONFIG_ACTION: "_describe_configs"}
 
     def _describe(self, params, account, internal=False):
         """A DescribeURedisBackup answer's TotalCount and DataSet. ``internal`` (a listing a fault answers
@@ -1533,6 +1609,8 @@ class Emulator:
         """Finish the created backups whose time has come, list the copies that have arrived and drop
         the expired ones (under the lock): cheap when none of that is due."""
         now = time.time()
+        if self._group_pending:
+            self._settle_groups(now)
         if self._pending:
             done = [backup_id for backup_id, (_row, when, _fails) in self._pending.items() if when <= now]
             for backup_id in done:
@@ -1668,6 +1746,136 @@ class Emulator:
                 group.pop("SaveDays", None)
             self._group_listings = {}
         return {}
+
+    # Redis groups: CreateURedisGroup, DeleteURedisGroup and DescribeURedisConfig (a group is a row, no redis-server)
+    def _describe_configs(self, params, account):
+        region, _project = self._scope(params, account)
+        zone = self._required(params, "Zone")
+        if "RegionFlag" not in params or params["RegionFlag"] == "":
+            raise ApiError(210, "Missing params [RegionFlag]")
+        self._bool_param(params, "RegionFlag")
+        offset, limit = _int_param(params, "Offset", 0, minimum=0), _int_param(params, "Limit", 20, minimum=1)
+        flag = params["RegionFlag"] == "true"  # every configuration here is a single-zone one: true lists none
+        rows = [dict((k, v) for k, v in row.items() if k != "Region") for row in self._configs
+                if row["Region"] == region and row["Zone"] == zone and row["RegionFlag"] == flag
+                and params.get("Version") in (None, "", row["Version"]) and params.get("ConfigId") in (None, "", row["ConfigId"])]
+        return {"TotalCount": len(rows), "DataSet": rows[offset:offset + min(limit, self.max_page_size)]}
+
+    def _choice(self, params, name, allowed, default):
+        value = params.get(name) or default
+        if value not in allowed:
+            raise ApiError(230, "Params [%s] not available" % name)
+        return value
+
+    def _create_group(self, params, account):
+        region, project = self._scope(params, account)
+        name, zone = self._required(params, "Name"), self._required(params, "Zone")
+        high_availability = self._required(params, "HighAvailability")
+        if not BACKUP_NAME_RE.match(name):
+            raise ApiError(230, "Params [Name] not available")
+        if high_availability not in AUTO_BACKUP_VALUES:
+            raise ApiError(230, "Params [HighAvailability] not available")
+        if zone not in region_zones(self._data, region):
+            raise ApiError(230, "Params [Zone] not available")
+        version = self._choice(params, "Version", REDIS_VERSIONS, "4.0")
+        size = _int_param(params, "Size", 1, minimum=1)
+        if size not in GROUP_SIZES:
+            raise ApiError(230, "Params [Size] not available")
+        auto = self._choice(params, "AutoBackup", AUTO_BACKUP_VALUES, "disable")
+        hour = _int_param(params, "BackupTime", 3, minimum=0)
+        if hour > 23:
+            raise ApiError(230, "Params [BackupTime] not available")
+        charge = self._choice(params, "ChargeType", CHARGE_TYPES, "Month")
+        quantity = _int_param(params, "Quantity", 1, minimum=0) or 1  # 0 is the SDKs' "until the month ends"
+        port = _int_param(params, "Port", 6379, minimum=1)
+        if port > 65535:
+            raise ApiError(230, "Params [Port] not available")
+        password = None
+        if params.get("Password"):
+            try:  # the SDKs send it base64-encoded
+                password = base64.b64decode(params["Password"].encode("ascii"), validate=True).decode("utf-8")
+            except (ValueError, UnicodeError):
+                raise ApiError(230, "Params [Password] not available")
+        backup_id, wanted_config = params.get("BackupId") or None, params.get("ConfigId") or None
+        if backup_id and not wanted_config:
+            raise ApiError(210, "Missing params [ConfigId]")
+        with self._lock:
+            config = None
+            if wanted_config:
+                config = next((row for row in self._configs if row["ConfigId"] == wanted_config
+                               and row["Region"] == region and row["Zone"] == zone), None)
+                if config is None or (params.get("Version") and params["Version"] != config["Version"]):
+                    raise ApiError(230, "Params [ConfigId] not available")
+                version = config["Version"]
+            fails = False
+            if backup_id:
+                backup = next((row for row in self._data["backups"] if row["BackupId"] == backup_id
+                               and row["ProjectId"] == project and row["Region"] == region
+                               and row.get("State") == "Success"), None)
+                if backup is None:
+                    raise ApiError(230, "Params [BackupId] not available")
+                # Accepted, then the restore fails as a real one does: an RDB file newer than the server
+                # cannot be loaded, and that is known only once the group's redis-server starts.
+                fails = _version_key(backup.get("RedisVersion")) > _version_key(version)
+            if self._fail_group_creates:
+                self._fail_group_creates -= 1
+                fails = True
+            taken = set(row["GroupId"] for row in self._data["groups"] if (row["Region"], row["ProjectId"]) == (region, project))
+            group_id = None
+            while group_id is None or group_id in taken:  # shaped like the data set's ids, never one of them
+                group_id = "uredis-%s-%s" % (region.replace("-", ""), uuid.uuid4().hex[:8])
+            now = int(time.time())
+            expires = {"Month": now + quantity * 30 * 86400, "Year": now + quantity * 365 * 86400}.get(charge, 0)
+            row = {"Region": region, "ProjectId": project, "GroupId": group_id, "Name": name, "Zone": zone,
+                   "ConfigId": config["ConfigId"] if config else config_id(zone, version, "default"), "Version": version,
+                   "Protocol": "redis", "Role": "master", "Type": "single", "HighAvailability": high_availability,
+                   "AutoBackup": auto, "BackupTime": hour, "RewriteTime": 4, "ChargeType": charge,
+                   "VirtualIP": "127.0.0.1", "Port": port, "VPCId": params.get("VPCId") or "uvnet-default",
+                   "SubnetId": params.get("SubnetId") or "subnet-default", "Tag": params.get("Tag") or "Default",
+                   "State": "Creating", "Size": size, "UsedSize": 0, "MemorySize": size, "CreateTime": now,
+                   "ModifyTime": now, "ExpireTime": expires, "SecPolicy": 0, "IsHighPerformance": False,
+                   "SSLEnable": False}
+            if password is not None:
+                row["Password"] = password
+            if backup_id:
+                row["SourceBackupId"] = backup_id
+            self._data["groups"].append(row)
+            self._group_pending[_group_key(row)] = (time.time() + self.group_create_seconds,
+                                                    "CreateFail" if fails else "Running")
+            self._group_listings = {}
+            self._stats["group_creates"] += 1
+        return {"GroupId": group_id}
+
+    def _delete_group(self, params, account):
+        region, project = self._scope(params, account)
+        group_id = self._required(params, "GroupId")
+        with self._lock:
+            group = self._group(region, project, group_id)
+            if group is not None and params.get("Zone") and params["Zone"] != group.get("Zone"):
+                raise ApiError(230, "Params [Zone] not available")
+            if group is None or group.get("State") == "Deleting":
+                raise ApiError(GROUP_DELETE_RET_CODE, "delete failed: group does not exist")
+            if group.get("State") == "Creating":  # the cloud refuses to delete a group that is not made yet
+                raise ApiError(GROUP_DELETE_RET_CODE, "delete failed: group is Creating")
+            group.update(State="Deleting", ModifyTime=int(time.time()))
+            self._group_pending[_group_key(group)] = (time.time() + self.group_delete_seconds, None)
+            self._group_listings = {}
+            self._stats["group_deletes"] += 1
+        return {}
+
+    def _settle_groups(self, now):
+        """Move the created groups to Running or CreateFail and drop the deleted ones, once their time has come."""
+        done = [key for key, (when, _state) in self._group_pending.items() if when <= now]
+        for key in done:
+            _when, state = self._group_pending.pop(key)
+            if state is None:
+                self._data["groups"] = [row for row in self._data["groups"] if _group_key(row) != key]
+            else:
+                group = self._group(*key)
+                if group is not None and group.get("State") == "Creating":
+                    group.update(State=state, ModifyTime=int(now))
+        if done:
+            self._group_listings = {}
 
     def _mutate(self, query):
         """Add a newest backup and drop the oldest of the listing, as a busy account does mid-listing."""
@@ -1812,7 +2020,7 @@ class _Handler(BaseHTTPRequestHandler):
             # The fault strikes in front of the backend, which never sees the request: nothing is
             # created or changed, and what the kind sends (late, cut or garbled) is the gateway's 150.
             answer = {"RetCode": 150, "Action": "%sResponse" % action, "Message": "Service unavailable"}
-        if fault is None and action == CREATE_ACTION:
+        if fault is None and action in CREATING_ACTIONS:
             answer = answer or emu.answer(params)
             if answer["RetCode"] == 0:  # only a create that was performed loses its answer
                 fault = emu._take_lost_answer()
@@ -1949,7 +2157,9 @@ class _Handler(BaseHTTPRequestHandler):
                   ("corrupt", "GET"): emu.corruptions,
                   ("corrupt", "POST"): lambda: self._corrupt(form),
                   ("expired_links", "GET"): lambda: {"count": emu.expired_links_left()},
-                  ("expired_links", "POST"): lambda: self._expire_links(form)}
+                  ("expired_links", "POST"): lambda: self._expire_links(form),
+                  ("fail_group_creates", "GET"): lambda: {"count": emu.group_creates_to_fail()},
+                  ("fail_group_creates", "POST"): lambda: self._fail_group_creates(form)}
         if (name, self.command) not in routes:
             known = any(route == name for route, _method in routes)
             return self._send(405 if known else 404, b"no such emulator path or method", "text/plain; charset=utf-8")
@@ -2007,6 +2217,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError('send {"count": N}')
         self.emulator.expire_links(order["count"])
         return {"ok": True, "count": self.emulator.expired_links_left()}
+
+    def _fail_group_creates(self, form):
+        order = json.loads(form or "{}")
+        if not isinstance(order, dict) or set(order) != {"count"}:
+            raise ValueError('send {"count": N}')
+        self.emulator.fail_group_creates(order["count"])
+        return {"ok": True, "count": self.emulator.group_creates_to_fail()}
 
     def _send_file(self, length, pieces, stall):
         """Stream a download (200, Content-Length ``length``) piece by piece, each counted as sent;
@@ -2249,6 +2466,10 @@ def _parser():
         help="how long a download link works (default 3600)")
     add("--lose-create-answers", default="0", metavar="N[=KIND]",
         help="perform the next N creates, then lose their answer: KIND is %s (default reset)" % ", ".join(LOST_ANSWER_KINDS))
+    add("--group-create-seconds", type=_number(float, 0, "seconds"), default=2.0, metavar="S",
+        help="how long a group made by CreateURedisGroup is Creating (default 2)")
+    add("--group-delete-seconds", type=_number(float, 0, "seconds"), default=1.0, metavar="S",
+        help="how long a group DeleteURedisGroup deletes is Deleting, then gone (default 1)")
     add("--tls-cert", metavar="FILE", help="certificate (PEM) to serve HTTPS with")
     add("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
     add("--verbose", action="store_true", help="log each request to stderr")
@@ -2278,6 +2499,7 @@ def emulator_from_args(args):
                     backup_seconds=args.backup_seconds, manual_backup_limit=args.manual_backup_limit,
                     url_ttl=args.url_ttl, lose_create_answers=(int(count), kind.strip() or "reset"),
                     listing_lag=args.listing_lag, over_limit_rows=args.over_limit_rows, copy_seconds=args.copy_seconds,
+                    group_create_seconds=args.group_create_seconds, group_delete_seconds=args.group_delete_seconds,
                     tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 
