@@ -206,3 +206,44 @@ def test_sdk_sees_the_actions_refusals(acting_emu, call, args, code):
         getattr(umem(acting_emu), call)(args)
     assert error.value.code == code and not error.value.retryable
     assert acting_emu.stats()["creates"] == 0
+
+
+# --- Redis groups: restore into a new group, delete it, the configurations ------------------------
+
+@pytest.fixture
+def group_emu():
+    with Emulator(data=generate_dataset(["cn-bj2"], 10, seed=1, epoch=EPOCH), group_create_seconds=0.2,
+                  group_delete_seconds=0.2) as server:
+        yield server
+
+
+def test_sdk_describes_the_configs(group_emu):
+    answer = umem(group_emu).describe_uredis_config({"Zone": "cn-bj2-01", "RegionFlag": False, "Version": "6.0"})
+    assert answer["TotalCount"] == 2
+    default = next(c for c in answer["DataSet"] if c["IsModify"] == "Unmodifiable")
+    assert default["State"] == "Usable" and default["Version"] == "6.0" and default["RegionFlag"] is False
+
+
+def test_sdk_creates_a_group_from_a_backup_and_deletes_it(group_emu):
+    client = umem(group_emu)
+    config = next(c for c in client.describe_uredis_config({"Zone": "cn-bj2-01", "RegionFlag": False,
+                                                            "Version": "7.0"})["DataSet"]
+                  if c["IsModify"] == "Unmodifiable")
+    source = next(b for b in group_emu.data["backups"] if b["State"] == "Success" and b["ProjectId"] == "org-demo")
+    # The SDK's Password field base64-encodes what it is given: the emulator keeps the decoded text.
+    created = client.create_uredis_group({"Name": "sdk-restored", "Zone": "cn-bj2-01", "HighAvailability": "enable",
+                                          "BackupId": source["BackupId"], "ConfigId": config["ConfigId"],
+                                          "Password": "pa55:word/+", "Size": 1})
+    group_id = created["GroupId"]
+    hidden = next(g for g in group_emu.groups() if g["GroupId"] == group_id)
+    assert hidden["Password"] == "pa55:word/+" and hidden["SourceBackupId"] == source["BackupId"]
+    time.sleep(0.3)
+    [group] = client.describe_uredis_group({"GroupId": group_id})["DataSet"]
+    assert group["State"] == "Running" and group["Version"] == "7.0" and "Password" not in group
+    client.delete_uredis_group({"GroupId": group_id, "Zone": "cn-bj2-01"})
+    assert [g["State"] for g in client.describe_uredis_group({"GroupId": group_id})["DataSet"]] == ["Deleting"]
+    time.sleep(0.3)
+    assert client.describe_uredis_group({"GroupId": group_id})["DataSet"] == []
+    with pytest.raises(RetCodeException) as error:
+        client.delete_uredis_group({"GroupId": group_id})
+    assert error.value.code == 20201
