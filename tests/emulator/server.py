@@ -96,15 +96,28 @@ control_rows, huge_int, lone_surrogate and the answers to another request but wr
 refusal (RetCode other than 0) as it is; so does wrong_action. A kind that passes through counts no fault.
 Dripping and oversized answers end quietly when the client goes away or the emulator stops.
 
-Actions: DescribeURedisBackup, DescribeURedisGroup, CreateURedisBackup, DescribeURedisBackupURL and
-UpdateURedisBackupStrategy (any other is RetCode 161), with the parameters, checks and answers of the
-official SDK's schemas, each through the same signature, Region and ProjectId checks:
+Actions: DescribeURedisBackup, DescribeURedisGroup, CreateURedisBackup, DescribeURedisBackupURL,
+UpdateURedisBackupStrategy, CreateURedisGroup, DeleteURedisGroup and DescribeURedisConfig (any other is RetCode
+161), with the parameters, checks and answers of the official SDK's schemas, each through the same
+signature, Region and ProjectId checks:
   - DescribeURedisGroup lists the data set's "groups" (derived from the backups' GroupIds for a data
     file without them), newest CreateTime first, paged as backups are (Limit default 20);
   - a created backup is Backuping, and Success (Error for a group with FailBackups) once
     --backup-seconds have passed; a group with --manual-backup-limit Manual backups (Expired and
     Error ones not counted) answers RetCode 20208 "backup count exceeds limit"; an unknown group,
     a bad BackupName (6-63 letters, digits, - and _) or a Zone not the group's answer 230;
+  - DescribeURedisConfig (Zone and RegionFlag required) lists per zone of the region (<region>-01 and the
+    zones the data names) and Redis version (4.0, 5.0, 6.0, 7.0, 7.2) a default Unmodifiable config
+    (ConfigId config_id(zone, version, "default")) and a Modifiable custom one; RegionFlag=true lists none;
+  - CreateURedisGroup (a group is a row: no redis-server) answers a new GroupId; the group is Creating for
+    --group-create-seconds, then Running (VirtualIP 127.0.0.1) or CreateFail. With BackupId (a Success
+    backup of the region; ConfigId then required, a config of the Zone) the group takes the config's
+    version, and a backup whose RedisVersion is newer ends in CreateFail (accepted, not RetCode 20207: the
+    real restore learns it only once the server starts). The base64 Password is stored decoded and hidden
+    (GET groups shows it, as SourceBackupId, the backup restored). Lost answers: --lose-create-answers,
+    one count for both kinds of create; Emulator.fail_group_creates(N) fails the next N;
+  - DeleteURedisGroup: a Running or CreateFail group is Deleting for --group-delete-seconds, then gone; an
+    unknown, gone or Deleting group answers 20201 "delete failed: group does not exist", a Creating one 20201;
   - DescribeURedisBackupURL answers a link to /_emulator/download/<id>?Expires=..&Signature=..,
     valid for --url-ttl seconds, for Success backups only (others: RetCode 20202); the link serves
     the backup's file (below);
@@ -127,6 +140,8 @@ official SDK's schemas, each through the same signature, Region and ProjectId ch
   --lose-create-answers N[=KIND] the next N creates that succeed are performed, then their answer
                                  is lost: KIND is reset (default), 504, html, truncated or hang
                                  (held for --hang-seconds, then reset); each counts as a fault
+  --group-create-seconds S       how long a created group is Creating (default 2)
+  --group-delete-seconds S       how long a deleted group is Deleting before it is gone (default 1)
 
 The backup files: a download is a real RDB file (redis-check-rdb says "RDB looks OK") of exactly
 the row's BackupSize bytes (Content-Length says so, Content-Type application/octet-stream), the same
@@ -153,8 +168,8 @@ Expired links on demand (Emulator.expire_links(N), POST /_emulator/expired_links
 DescribeURedisBackupURL answers have expired already (their download is 403). stats() counts
 downloads (files served in full or in part) and download_bytes (bytes of them sent).
 
-Faults strike every action before it is performed: a faulted CreateURedisBackup or
-UpdateURedisBackupStrategy creates or changes nothing, and a kind that sends a body (hang,
+Faults strike every action before it is performed: a faulted CreateURedisBackup,
+UpdateURedisBackupStrategy, CreateURedisGroup or DeleteURedisGroup creates, changes or deletes nothing, and a kind that sends a body (hang,
 truncated, the garbled and hostile kinds) sends the gateway's RetCode 150 "Service unavailable" in
 place of the action's answer (wrong_action: the DescribeURedisBackup answer). The kinds that change a listing touch only answers with a DataSet:
 for the other actions they pass through (no fault counted).
@@ -166,8 +181,8 @@ backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included)
 "disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
 POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), GET (the map
 {BackupId: kind}) and POST corrupt {"BackupId": "...", "kind": "flip_byte"} (kind null or "none"
-clears), GET and POST expired_links {"count": N}, and GET download/<id>?Expires=..&Signature=.. (a
-backup's file, 403 for a link altered, expired or of a backup no longer Success). A bad body (an
+clears), GET and POST expired_links {"count": N}, GET and POST fail_group_creates {"count": N}, and GET
+download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a backup no longer Success). A bad body (an
 unknown kind or backup too) is HTTP 400 with the reason, and changes nothing.
 """
 
