@@ -64,11 +64,11 @@ Hostile kinds (every one composes with --fault-schedule, --fail-region and --fau
                      1/1000 of --oversize-bytes that inflates to that padded answer
   total_claimed      the right rows, TotalCount = --claimed-total (pages past the rows are empty)
   endless            every page full: min(Limit, --max-page-size) made-up rows endless-<n>
-                     (n = Offset + i; groups for DescribeURedisGroup), TotalCount = --claimed-total
+                     (n = Offset + i; groups for DescribeURedisGroup, configs for DescribeURedisConfig), TotalCount = --claimed-total
   empty_dataset      RetCode 0, the right TotalCount, "DataSet": []
   no_dataset         RetCode 0, the right TotalCount, no DataSet
   control_message    RetCode 230 with Message = CONTROL_TEXT (terminal control sequences)
-  control_rows       the right rows, CONTROL_TEXT appended to each BackupName (a group's Name)
+  control_rows       the right rows, CONTROL_TEXT appended to each BackupName (a group's or config's Name)
                      and GroupName
   deep_json          RetCode 0, TotalCount 1, DataSet arrays nested DEEP_JSON_DEPTH (100000) deep
   retcode_infinity   "RetCode": Infinity      retcode_huge      "RetCode": 1e400
@@ -1475,7 +1475,7 @@ class Emulator:
 
     def _mismatched_listing(self, kind, params, right, account):
         """mismatch() for the kinds that change a listing (``right`` is one, RetCode 0)."""
-        groups = params.get("Action") == GROUP_ACTION
+        groups, configs = params.get("Action") == GROUP_ACTION, params.get("Action") == CONFIG_ACTION
         if kind == "empty_listing":
             return dict(right, TotalCount=0, DataSet=[])
         if kind == "short_listing":
@@ -1484,21 +1484,23 @@ class Emulator:
             first = right["DataSet"][:1] if _int_param(params, "Offset", 0, minimum=0) == 0 else []
             return dict(right, TotalCount=1, DataSet=first)
         if kind == "over_limit":
-            made_up = _endless_groups if groups else _endless_rows
+            made_up = _endless_configs if configs else _endless_groups if groups else _endless_rows
             return dict(right, TotalCount=self.claimed_total,
                         DataSet=made_up(params, self.max_page_size, self._newest, count=self.over_limit_rows))
-        filters = ("GroupId", "Zone") if groups else ("GroupId", "BackupId")
+        filters = ("Version", "ConfigId") if configs else ("GroupId", "Zone") if groups else ("GroupId", "BackupId")
         if kind == "ignore_filter":
             if not any(params.get(key) for key in filters):
                 return None
             other = dict((key, value) for key, value in params.items() if key not in filters)
+            if configs:  # Zone and RegionFlag are required: only the optional filters are ignored
+                return dict(right, **self._describe_configs(other, account))
             if groups:
                 return dict(right, **self._describe_groups(other, account))
             other["RegionType"] = params.get("RegionType") or "normal"
             return dict(right, **self._describe(other, account, internal=True))
         # other_group
         group_id = params.get("GroupId")
-        if not group_id:
+        if not group_id or configs:
             return None
         if groups:
             region, project = self._scope(params, account)
@@ -1974,7 +1976,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         if self.emulator.verbose:
-            sys.stderr.write("emulator: %s - %s\n" % (self.address_string(), fmt % args))
+            # a GET request line carries CreateURedisGroup's Password (base64 is no secret-keeping)
+            line = re.sub(r"(?i)(Password=)[^&\s]*", r"\1***", fmt % args)
+            sys.stderr.write("emulator: %s - %s\n" % (self.address_string(), line))
 
     def do_GET(self):
         self._handle(urlsplit(self.path).query)
@@ -2291,7 +2295,8 @@ def _garble(kind, answer, emu=None, params=None):
     """
     action = answer.get("Action") or "%sResponse" % ACTION
     groups = action == "%sResponse" % GROUP_ACTION
-    name = "Name" if groups else "BackupName"
+    configs = action == "%sResponse" % CONFIG_ACTION
+    name = "Name" if groups or configs else "BackupName"
     if kind == "retcode150":
         return {"RetCode": 150, "Action": action, "Message": "Service unavailable"}
     if kind == "no_retcode":
@@ -2301,7 +2306,7 @@ def _garble(kind, answer, emu=None, params=None):
     if kind == "total_claimed":
         return dict(answer, TotalCount=emu.claimed_total)
     if kind == "endless":
-        made_up = _endless_groups if groups else _endless_rows
+        made_up = _endless_configs if configs else _endless_groups if groups else _endless_rows
         return dict(answer, TotalCount=emu.claimed_total, DataSet=made_up(params, emu.max_page_size, emu._newest))
     if kind == "empty_dataset":
         return dict(answer, DataSet=[])
@@ -2311,7 +2316,7 @@ def _garble(kind, answer, emu=None, params=None):
         return {"RetCode": 230, "Action": action, "Message": CONTROL_TEXT}
     if kind == "control_rows":
         def marked(row):  # a group's names only where it has them: absent is not empty
-            keys = [key for key in (name, "GroupName") if not groups or key in row]
+            keys = [key for key in (name, "GroupName") if not (groups or configs) or key in row]
             return dict(row, **dict((key, row.get(key, "") + CONTROL_TEXT) for key in keys))
         return dict(answer, DataSet=[marked(row) for row in answer["DataSet"]])
     if kind == "retcode_infinity":
@@ -2319,6 +2324,9 @@ def _garble(kind, answer, emu=None, params=None):
     if kind == "retcode_fraction":
         return dict(answer, RetCode=0.9)
     # bad_row_types: every row (or one made up, on an empty page) has the wrong types
+    if configs:
+        rows = answer.get("DataSet") or [{"ConfigId": "bad-row"}]
+        return dict(answer, DataSet=[dict(row, CreateTime="yesterday", RegionFlag=[1]) for row in rows])
     rows = answer.get("DataSet") or [{"GroupId": "bad-row"} if groups else {"BackupId": "bad-row"}]
     wrong = {"BackupTime": "yesterday", "Size" if groups else "BackupSize": [1]}
     return dict(answer, DataSet=[dict(row, **wrong) for row in rows])
@@ -2349,6 +2357,17 @@ def _endless_groups(params, max_page_size, newest, count=None):
             for number in range(offset, offset + count)]
 
 
+def _endless_configs(params, max_page_size, newest, count=None):
+    """_endless_rows for DescribeURedisConfig: made-up Usable configurations endless-<n> of the request's Zone."""
+    offset = _int_param(params, "Offset", 0, minimum=0)
+    if count is None:
+        count = min(_int_param(params, "Limit", 20, minimum=1), max_page_size)
+    return [{"ConfigId": "endless-%d" % number, "Name": "endless-%d" % number, "Description": "endless",
+             "Version": "6.0", "Zone": params.get("Zone", ""), "RegionFlag": False, "State": "Usable",
+             "IsModify": "Modifiable", "CreateTime": max(0, newest - number), "ModifyTime": max(0, newest - number)}
+            for number in range(offset, offset + count)]
+
+
 def _json_with(document, key, raw):
     """``document`` as JSON (bytes), with ``key``'s value written as the JSON text ``raw``."""
     items = ["%s: %s" % (json.dumps(name, ensure_ascii=False), raw if name == key else json.dumps(value, ensure_ascii=False))
@@ -2367,7 +2386,7 @@ def _raw_json(kind, answer):
         return _json_with(document, "DataSet", "[" * DEEP_JSON_DEPTH + "]" * DEEP_JSON_DEPTH)
     # lone_surrogate: ensure_ascii writes the str's lone surrogate as the escape \ud800 (UTF-8 cannot hold it)
     rows = [dict(row) for row in answer["DataSet"]]
-    name = "Name" if answer.get("Action") == "%sResponse" % GROUP_ACTION else "BackupName"
+    name = "Name" if answer.get("Action") in ("%sResponse" % GROUP_ACTION, "%sResponse" % CONFIG_ACTION) else "BackupName"
     if rows:
         rows[0][name] = rows[0].get(name, "") + LONE_SURROGATE
     return json.dumps(dict(answer, DataSet=rows)).encode("ascii")

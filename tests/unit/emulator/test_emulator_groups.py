@@ -238,3 +238,45 @@ def test_actions_check_signature(shared):
         answer = api(shared, {"Action": action, "Region": REGION, "PublicKey": "sigcalcloud-demo-public-key"},
                      private_key="wrong")
         assert answer["RetCode"] == 171
+
+
+# --- faults on the group actions ----------------------------------------------------------------
+
+def config_params(**params):
+    return signed(dict({"Action": "DescribeURedisConfig", "Region": REGION, "Zone": ZONE, "RegionFlag": "false",
+                        "PublicKey": "sigcalcloud-demo-public-key"}, **params))
+
+
+def test_endless_configs_are_config_rows(make_emulator):
+    emu = make_emulator(faults=FaultPlan(schedule={1: "endless", 2: "control_rows", 3: "ignore_filter"}),
+                        claimed_total=1000)
+    answer = send(emu, config_params(Limit="5")).json()
+    assert answer["TotalCount"] == 1000 and [row["ConfigId"] for row in answer["DataSet"]][:2] == ["endless-0", "endless-1"]
+    assert all(row["Zone"] == ZONE and "BackupId" not in row for row in answer["DataSet"])
+    marked = send(emu, config_params(Version="6.0")).json()["DataSet"]
+    assert len(marked) == 2 and all(row["Name"].endswith("pwned\x07\u202egpj.exe\x9b0m") and "BackupName" not in row
+                                    for row in marked)
+    assert send(emu, config_params(Version="6.0")).json()["TotalCount"] == 10  # the Version filter ignored
+
+
+def test_wrong_action_on_a_group_create_creates_nothing(make_emulator):
+    emu = make_emulator(faults=FaultPlan(schedule={1: "wrong_action", 2: "wrong_action"}))
+    params = {"Action": "CreateURedisGroup", "Region": REGION, "Zone": ZONE, "Name": "wrong-answer",
+              "HighAvailability": "enable", "PublicKey": "sigcalcloud-demo-public-key"}
+    answer = send(emu, signed(params)).json()
+    assert answer["RetCode"] == 0 and answer["Action"] == "DescribeURedisBackupResponse" and "GroupId" not in answer
+    assert not [row for row in emu.groups() if row["Name"] == "wrong-answer"]
+    deleted = send(emu, signed({"Action": "DeleteURedisGroup", "Region": REGION, "GroupId": "uredis-cnbj2-90",
+                                "PublicKey": "sigcalcloud-demo-public-key"})).json()
+    assert deleted["Action"] == "DescribeURedisBackupResponse"
+    assert [row["State"] for row in emu.groups() if row["GroupId"] == "uredis-cnbj2-90"] == ["Running"]
+
+
+def test_verbose_log_hides_the_password(make_emulator, capsys):
+    emu = make_emulator(verbose=True)
+    secret = base64.b64encode(b"do-not-log-me").decode("ascii")
+    params = {"Action": "CreateURedisGroup", "Region": REGION, "Zone": ZONE, "Name": "logged-1",
+              "HighAvailability": "enable", "Password": secret, "PublicKey": "sigcalcloud-demo-public-key"}
+    assert send(emu, signed(params), method="GET").json()["RetCode"] == 0
+    logged = capsys.readouterr().err
+    assert "CreateURedisGroup" in logged and "Password=***" in logged and secret.rstrip("=") not in logged
