@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from emulator.server import FaultPlan, config_id
-from emulator_helpers import api, attempt, control, is_connection_error, send, signed
+from emulator.server import Emulator, FaultPlan, _parser, config_id, emulator_from_args
+from emulator_helpers import api, attempt, control, fresh_data, is_connection_error, run_cli, send, signed
 
 REGION = "cn-bj2"
 ZONE = "cn-bj2-01"
@@ -280,3 +280,32 @@ def test_verbose_log_hides_the_password(make_emulator, capsys):
     assert send(emu, signed(params), method="GET").json()["RetCode"] == 0
     logged = capsys.readouterr().err
     assert "CreateURedisGroup" in logged and "Password=***" in logged and secret.rstrip("=") not in logged
+
+
+# --- the knobs ----------------------------------------------------------------------------------
+
+def test_group_timer_flags():
+    emu = emulator_from_args(_parser().parse_args(["--group-create-seconds", "0.5", "--group-delete-seconds", "3"]))
+    assert (emu.group_create_seconds, emu.group_delete_seconds) == (0.5, 3.0)
+    emu = emulator_from_args(_parser().parse_args([]))
+    assert (emu.group_create_seconds, emu.group_delete_seconds) == (2.0, 1.0)
+
+
+def test_bad_group_timer_flag_exits_2():
+    result = run_cli("--group-create-seconds", "-1")
+    assert result.returncode == 2 and "--group-create-seconds: must be 0 or more" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kwargs", [{"group_create_seconds": -1}, {"group_delete_seconds": -0.5}])
+def test_emulator_refuses_bad_group_timers(kwargs):
+    with pytest.raises(ValueError):
+        Emulator(data=fresh_data(), **kwargs)
+
+
+def test_fail_group_creates_refuses_bad_counts(shared):
+    for count in (-1, True, "1"):
+        with pytest.raises(ValueError):
+            shared.fail_group_creates(count)
+    assert control(shared, "fail_group_creates", {"count": 1, "extra": 2}).status == 400
+    assert shared.group_creates_to_fail() == 0
