@@ -175,7 +175,7 @@ place of the action's answer (wrong_action: the DescribeURedisBackup answer). Th
 for the other actions they pass through (no fault counted).
 
 Paths under /_emulator/ are the emulator's own (no signature, no faults): GET stats (with by_action,
-creates, the backups actually created, downloads and download_bytes), POST reset_stats, GET backups (the data set), POST
+creates, the backups actually created, downloads and download_bytes), POST reset_stats, GET backups (the data set, no Password), POST
 backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included), POST groups
 {"upsert": [rows], "delete": [ids], "fail": [ids], "succeed": [ids], "policy": {id: {"AutoBackup":
 "disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
@@ -1217,10 +1217,14 @@ class Emulator:
     # data and statistics
     @property
     def data(self):
-        """A copy of the data set as it is now (created backups that are done read as done)."""
+        """A copy of the data set as it is now (created backups that are done read as done), without the
+        groups' Passwords: groups() is the one place that shows them."""
         with self._lock:
             self._settle()
-            return json.loads(json.dumps(self._data))
+            data = json.loads(json.dumps(self._data))
+        for group in data["groups"]:
+            group.pop("Password", None)
+        return data
 
     def change(self, upsert=(), delete=()):
         """Add or replace rows (by BackupId) and delete rows (by BackupId), while serving."""

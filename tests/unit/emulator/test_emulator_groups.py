@@ -113,7 +113,8 @@ def test_create_lists_creating_then_running(quick):
     assert row["ConfigId"] == config_id(ZONE, "4.0", "default")
     assert "Password" not in row and secret not in json.dumps(row)
     hidden = next(group for group in control(quick, "groups").json() if group["GroupId"] == group_id)
-    assert hidden["Password"] == secret  # only the control path shows it
+    assert hidden["Password"] == secret  # only GET groups shows it
+    assert secret not in control(quick, "backups").body.decode("utf-8") and "Password" not in json.dumps(quick.data)
     assert quick.stats()["group_creates"] == 1
 
 
