@@ -156,6 +156,20 @@ GROUP_FIELDS = (
     ("ExpireTime", "expire_time", TIMESTAMP_OR_NEVER),
 )
 
+# Every field of URedisConfigSet (DescribeURedisConfig): a Redis configuration of a zone.
+CONFIG_FIELDS = (
+    ("ConfigId", "config_id", TEXT),
+    ("Name", "name", TEXT),
+    ("Description", "description", TEXT),
+    ("Version", "version", TEXT),
+    ("Zone", "zone", TEXT),
+    ("RegionFlag", "region_flag", BOOL),
+    ("State", "state", TEXT),
+    ("IsModify", "is_modify", TEXT),
+    ("CreateTime", "create_time", TIMESTAMP_OR_NEVER),
+    ("ModifyTime", "modify_time", TIMESTAMP_OR_NEVER),
+)
+
 # What every row's facts hold besides its fields: where it was listed.
 WHERE_FACTS = ("region", "project_id")
 
