@@ -450,7 +450,9 @@ class GroupModule(SigcalcloudModule):
         low, high = POLL_INTERVAL_RANGE
         if not low <= params["poll_interval"] <= high:  # NaN fails this too
             self.fail("poll_interval=%s is out of range: use %s to %s seconds" % (params["poll_interval"], low, high))
-        if params["name"] is not None or params["state"] == "present":
+        if params["name"] is None and params["state"] == "present":
+            self.fail("name is required with state=present: a group is found, and made, by its name in the zone")
+        if params["name"] is not None:
             problem = _actions.check_name(params["name"])
             if problem:
                 self.fail(problem)

@@ -166,6 +166,18 @@ def test_the_password_and_its_base64_never_show_even_at_vvvv(run_ansible, start_
 
 # --- state=absent ---------------------------------------------------------------------------------
 
+def test_options_are_checked_before_any_call(run_ansible, start_emulator):
+    emu = start_emulator(**FAST)
+    for args, words in [({"zone": "cn-bj2-01"}, "name is required with state=present"),
+                        ({"name": "abc"}, "name='abc' is not accepted"),
+                        ({"name": "no-zone-given"}, "zone is required to create a group, unless backup_id is given"),
+                        ({"name": "sized-group", "zone": "cn-bj2-01", "size": 3}, "size=3 is not accepted"),
+                        ({"name": "has-an-id", "zone": "cn-bj2-01", "group_id": AUTO_OFF}, "group_id goes with state=absent")]:
+        result, task = module(run_ansible, emu, "uredis_group", args)
+        assert result.rc != 0 and words in task["msg"], (args, task)
+    assert emu.stats()["api_requests"] == 0
+
+
 def test_a_name_alone_never_deletes(run_ansible, start_emulator):
     emu = start_emulator(**FAST)
     result, task = module(run_ansible, emu, "uredis_group", dict(state="absent", name="never-backed-up-91"))
