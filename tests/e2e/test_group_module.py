@@ -70,7 +70,7 @@ def test_a_restore_takes_the_backups_version_and_the_default_configuration(run_a
     emu = start_emulator(**FAST)
     backup = success_backup(emu, "7.0")
     result, task = module(run_ansible, emu, "uredis_group", dict(POLL, name="restore-test", backup_id=backup["BackupId"],
-                                                                  password=PASSWORD))
+                                                                 password=PASSWORD))
     assert result.rc == 0, result
     group = task["group"]
     assert task["changed"] is True and group["state"] == "Running"
@@ -84,7 +84,7 @@ def test_a_version_older_than_the_backup_is_refused_before_any_create(run_ansibl
     emu = start_emulator(**FAST)
     backup = success_backup(emu, "7.0")
     result, task = module(run_ansible, emu, "uredis_group", dict(name="restore-old", backup_id=backup["BackupId"],
-                                                                  version="5.0"))
+                                                                 version="5.0"))
     assert result.rc != 0
     assert "version=5.0 cannot load backup %s, taken of Redis 7.0" % backup["BackupId"] in task["msg"]
     assert calls(emu, "CreateURedisGroup") == 0
@@ -127,7 +127,7 @@ def test_a_create_fail_names_the_group_its_state_and_the_time(run_ansible, start
 def test_a_wait_past_wait_timeout_fails_naming_the_state(run_ansible, start_emulator):
     emu = start_emulator(group_create_seconds=60)
     result, task = module(run_ansible, emu, "uredis_group", dict(name="slow-group", zone="cn-bj2-01", wait_timeout=2,
-                                                                  poll_interval=0.5))
+                                                                 poll_interval=0.5))
     assert result.rc != 0
     assert "('slow-group') was still Creating after waiting" in task["msg"] and "(wait_timeout)" in task["msg"]
     assert task["group"]["state"] == "Creating" and 1.5 < task["elapsed"] < 10
@@ -156,7 +156,7 @@ def test_the_password_and_its_base64_never_show_even_at_vvvv(run_ansible, start_
     emu = start_emulator(**FAST)
     secret = "Zq-never-shown-9137"
     result, task = module(run_ansible, emu, "uredis_group", dict(POLL, name="secret-group", zone="cn-bj2-01",
-                                                                  password=secret), verbosity="-vvvv", diff=True)
+                                                                 password=secret), verbosity="-vvvv", diff=True)
     assert result.rc == 0, result
     assert group_row(emu, task["group"]["group_id"])["Password"] == secret
     encoded = base64.b64encode(secret.encode()).decode()
