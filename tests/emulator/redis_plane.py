@@ -21,6 +21,7 @@ import atexit
 import ctypes
 import os
 import queue
+import random
 import shutil
 import signal
 import socket
@@ -41,6 +42,10 @@ PR_SET_PDEATHSIG = 1
 
 class RedisError(Exception):
     """A server that did not start, load or answer; or its error reply (the message)."""
+
+
+class PortTaken(RedisError):
+    """Another process bound the server's port between its choice and the server's start."""
 
 
 def find_redis_server():
@@ -145,13 +150,20 @@ def _quoted(text):
     return '"%s"' % "".join("\\x%02x" % byte for byte in text.encode("utf-8"))
 
 
+PORTS = (20000, 32767)  # below Linux's ephemeral range: outgoing connections do not take these
+
+
 def free_ports(count):
     """``count`` distinct free ports of 127.0.0.1 (held together while picked, so never twice)."""
     socks = []
     try:
-        for _ in range(count):
+        while len(socks) < count:
             sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
+            try:
+                sock.bind(("127.0.0.1", random.randint(*PORTS)))
+            except OSError:
+                sock.close()
+                continue
             socks.append(sock)
         return [sock.getsockname()[1] for sock in socks]
     finally:
@@ -178,6 +190,8 @@ class Server:
         deadline = time.monotonic() + seconds
         while True:
             if self.process.poll() is not None:
+                if "Address already in use" in self.log_tail():
+                    raise PortTaken("port %d is taken" % self.port)
                 raise RedisError("redis-server exited (%s): %s" % (self.process.returncode, self.log_tail()))
             try:
                 if self.call(("PING",)) == ["PONG"]:
@@ -243,6 +257,28 @@ class Plane:
                 raise RedisError("the emulator is stopping")
             process = _spawn([self.redis_server, config], folder)
             server = self._servers[id(process)] = Server(folder, port, password, process)
+        return server
+
+    def ready(self, server, tries=5):
+        """Wait until ``server`` is ready (Server.wait_ready); returns it, or the server started again on
+        another port when someone took its port first (then ``server`` is gone). On failure the server is
+        stopped and its files removed, then RedisError."""
+        for attempt in range(tries):
+            try:
+                server.wait_ready()
+                return server
+            except PortTaken:
+                if attempt == tries - 1:
+                    self.stop(server)
+                    raise
+                with self._lock:
+                    self._servers.pop(id(server.process), None)
+                for name in ("redis.conf", "redis.log"):
+                    os.remove(os.path.join(server.folder, name))
+                server = self.start(server.folder, server.password)
+            except RedisError:
+                self.stop(server)
+                raise
         return server
 
     def stop(self, server):

@@ -1331,13 +1331,13 @@ class Emulator:
         started = []
         try:
             for row, port in zip(wanted, redis_plane.free_ports(len(wanted))):  # all at once, then wait
-                started.append((row, plane.start(plane.new_folder(), row.get("Password"), port)))
-            for row, server in started:
-                server.wait_ready()
+                started.append([row, plane.start(plane.new_folder(), row.get("Password"), port)])
+            for index, (row, server) in enumerate(started):
+                server = started[index][1] = plane.ready(server)
                 server.call(*known_data_commands(row["GroupId"]))
         except redis_plane.RedisError:
             for _row, server in started:
-                plane.stop(server)
+                plane.stop(server)  # a second stop of one that ready() stopped does nothing
             raise
         with self._lock:
             for row, server in started:
@@ -2147,8 +2147,7 @@ class Emulator:
             if source is not None:
                 with open(os.path.join(folder, "dump.rdb"), "wb") as handle:
                     handle.write(restore_bytes(*source))
-            server = plane.start(folder, password)
-            server.wait_ready()
+            server = plane.ready(plane.start(folder, password))  # stops it when it fails
             for _ in range(drop):
                 key, = server.call(("RANDOMKEY",))
                 if key is None:
@@ -2159,8 +2158,7 @@ class Emulator:
         except BaseException:
             if server is not None:
                 plane.stop(server)
-            else:
-                shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
 
     def _settle_groups(self, now):

@@ -549,7 +549,7 @@ def test_stats_count_requests_regions_and_faults(make_emulator):
                       "by_region": {"cn-bj2": 2, "cn-sh2": 1, "hk": 1, "": 1},
                       "by_action": {"DescribeURedisBackup": 5}, "creates": 0, "downloads": 0, "download_bytes": 0,
                       "group_creates": 0, "group_deletes": 0,
-                           "redis_servers": 0, "snapshots": 0, "restored_keys_dropped": 0}
+                      "redis_servers": 0, "snapshots": 0, "restored_keys_dropped": 0}
     assert control(emu, "stats").json() == expected_stats  # the stats request counts itself
     assert emu.stats() == expected_stats
 
