@@ -12,8 +12,8 @@ compressed bodies, an endless or lying TotalCount, pages that contradict their c
 control text, JSON that breaks decoders, consistent answers to another request than the one sent,
 a listing that lags behind creates), so a client can prove it survives, stays bounded and checks each
 answer against its request.
-One file, Python 3.9+ standard library only: copy it into your own CI. docs/docsite/rst/emulator.rst is the
-user guide.
+Two files (this one and redis_plane.py beside it), Python 3.9+ standard library only: copy them into your own
+CI. docs/docsite/rst/emulator.rst is the user guide.
 
     python server.py --port 0 [flags]
 
@@ -109,7 +109,7 @@ signature, Region and ProjectId checks:
   - DescribeURedisConfig (Zone and RegionFlag required) lists per zone of the region (<region>-01 and the
     zones the data names) and Redis version (4.0, 5.0, 6.0, 7.0, 7.2) a default Unmodifiable config
     (ConfigId config_id(zone, version, "default")) and a Modifiable custom one; RegionFlag=true lists none;
-  - CreateURedisGroup (a group is a row: no redis-server) answers a new GroupId; the group is Creating for
+  - CreateURedisGroup (without the data plane a group is a row: no redis-server) answers a new GroupId; the group is Creating for
     --group-create-seconds, then Running (VirtualIP 127.0.0.1) or CreateFail. With BackupId (a Success
     backup of the region; ConfigId then required, a config of the Zone) the group takes the config's
     version, and a backup whose RedisVersion is newer ends in CreateFail (accepted, not RetCode 20207: the
@@ -142,6 +142,24 @@ signature, Region and ProjectId checks:
                                  (held for --hang-seconds, then reset); each counts as a fault
   --group-create-seconds S       how long a created group is Creating (default 2)
   --group-delete-seconds S       how long a deleted group is Deleting before it is gone (default 1)
+  --lose-delete-answers N[=KIND] the next N group deletes that succeed are performed, their answer lost
+  --redis auto|on|off            the data plane (below): auto (default) when redis-server is on PATH
+
+The data plane (Emulator(redis=False|True|"auto"), class default False; the CLI says on stderr when it is off):
+every Running group is a real redis-server (redis_plane.py) on 127.0.0.1, a free port (20000-32767) that
+DescribeURedisGroup answers as VirtualIP/Port, requirepass its Password, save "" and appendonly no, in its own
+folder under one temporary folder removed at stop; GET groups shows each server's hidden Pid. The data set's
+groups (and Running groups upserted later) start together at start() with the known data (known_data_commands:
+KNOWN_KEYS 22 keys, KNOWN_EXPIRES 2 expiring 30 days on). CreateURedisBackup of such a group SAVEs and keeps
+its dump.rdb as the backup's file (BackupSize its size, the link serves it). CreateURedisGroup starts a server:
+empty, or loading the backup's file (a snapshot, or the generated file: above THIN_CAP (16 MiB) its thin twin,
+thin_rdb: the same keys, counts and expiries with 4-byte values), as corrupt_backup damages it (restore_bytes,
+damage); the group is Creating for --group-create-seconds and until the server answers PING, then Running, or
+CreateFail when it does not load (corrupted, RDB 11/12 on Redis 7.0): server stopped, files removed.
+DeleteURedisGroup stops the server (SIGTERM, then SIGKILL) before the group is gone. Faults: slow_group_creates
+(N, S), drop_restored_keys (N, K: keys deleted after loading), lose_delete_answers (N, KIND). No redis-server
+outlives the emulator: stop(), SIGINT/SIGTERM of the CLI, atexit, and PR_SET_PDEATHSIG=SIGKILL from one
+long-lived spawner thread (for a SIGKILL of the emulator).
 
 The backup files: a download is a real RDB file (redis-check-rdb says "RDB looks OK") of exactly
 the row's BackupSize bytes (Content-Length says so, Content-Type application/octet-stream), the same
@@ -181,7 +199,9 @@ backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included)
 "disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
 POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), GET (the map
 {BackupId: kind}) and POST corrupt {"BackupId": "...", "kind": "flip_byte"} (kind null or "none"
-clears), GET and POST expired_links {"count": N}, GET and POST fail_group_creates {"count": N}, and GET
+clears), GET and POST expired_links {"count": N}, GET and POST fail_group_creates {"count": N}, GET and POST
+slow_group_creates {"count": N, "seconds": S}, drop_restored_keys {"count": N, "keys": K} and
+lose_delete_answers {"count": N, "kind": "reset"}, and GET
 download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a backup no longer Success). A bad body (an
 unknown kind or backup too) is HTTP 400 with the reason, and changes nothing.
 """
