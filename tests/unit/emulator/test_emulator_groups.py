@@ -17,6 +17,7 @@ from emulator.server import Emulator, FaultPlan, _parser, config_id, emulator_fr
 from emulator_helpers import (REGION, ZONE, api, attempt, backup, configs, control, create, delete, fresh_data,
                               is_connection_error, listed, run_cli, send, signed, wait_state)
 
+
 @pytest.fixture
 def quick(make_emulator):
     return make_emulator(group_create_seconds=0.2, group_delete_seconds=0.2)
