@@ -82,7 +82,7 @@ def _reply(reader):
         data = reader.read(int(rest) + 2)
         return data[:-2]
     if kind == b"*":
-        return None if int(rest) < 0 else [_reply(reader) for _ in range(int(rest))]
+        return None if int(rest) < 0 else [_reply(reader) for _index in range(int(rest))]
     raise RedisError("not a RESP reply: %r" % line[:40])
 
 
@@ -95,7 +95,7 @@ def call(port, password, *commands, timeout=CALL_SECONDS):
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             sock.sendall(b"".join(_encode(command) for command in commands))
             with sock.makefile("rb") as reader:
-                replies = [_reply(reader) for _ in commands]
+                replies = [_reply(reader) for _command in commands]
     except OSError as exc:
         raise RedisError("cannot talk to redis-server on port %d: %s" % (port, exc.strerror or exc))
     for reply in replies:

@@ -2168,7 +2168,7 @@ class Emulator:
                 with open(os.path.join(folder, "dump.rdb"), "wb") as handle:
                     handle.write(restore_bytes(*source))
             server = plane.ready(plane.start(folder, password))  # stops it when it fails
-            for _ in range(drop):
+            for _key in range(drop):
                 key, = server.call(("RANDOMKEY",))
                 if key is None:
                     break
