@@ -75,8 +75,9 @@ def run_ansible(ansible_env, tmp_path):
 
 @pytest.fixture
 def emulator():
-    """The demo data set (3 regions) on a free port; stopped after the test."""
-    emu = Emulator(data=generate_dataset(DEMO_REGIONS, 30, seed=1))
+    """The demo data set (3 regions) on a free port; stopped after the test. Where redis-server is on
+    PATH, every Running group is a real redis-server (the emulator's data plane, redis="auto")."""
+    emu = Emulator(data=generate_dataset(DEMO_REGIONS, 30, seed=1), redis="auto")
     emu.start()
     try:
         yield emu
@@ -86,11 +87,12 @@ def emulator():
 
 @pytest.fixture
 def start_emulator():
-    """start_emulator(**Emulator kwargs) for tests that need latency, faults or TLS."""
+    """start_emulator(**Emulator kwargs) for tests that need latency, faults or TLS (redis="auto" unless given)."""
     started = []
 
     def start(**kwargs):
         kwargs.setdefault("data", generate_dataset(DEMO_REGIONS, 30, seed=1))
+        kwargs.setdefault("redis", "auto")
         emu = Emulator(**kwargs)
         emu.start()
         started.append(emu)

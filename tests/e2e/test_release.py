@@ -29,7 +29,7 @@ def test_tarball_holds_the_collection_and_no_build_or_test_output(release):
     for needed in ("MANIFEST.json", "FILES.json", "README.md", "COPYING", "meta/runtime.yml",
                    "plugins/modules/uredis_backup_info.py", "plugins/inventory/uredis_backup.py",
                    "plugins/module_utils/_client.py", "plugins/doc_fragments/connection.py",
-                   "tests/emulator/server.py", "docs/docsite/rst/emulator.rst",
+                   "tests/emulator/server.py", "tests/emulator/redis_plane.py", "docs/docsite/rst/emulator.rst",
                    "meta/execution-environment.yml", "requirements.txt", "docs/awx/execution-environment.yml"):
         assert needed in names, needed
     unwanted = [n for n in names if re.search(

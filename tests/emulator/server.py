@@ -12,8 +12,8 @@ compressed bodies, an endless or lying TotalCount, pages that contradict their c
 control text, JSON that breaks decoders, consistent answers to another request than the one sent,
 a listing that lags behind creates), so a client can prove it survives, stays bounded and checks each
 answer against its request.
-One file, Python 3.9+ standard library only: copy it into your own CI. docs/docsite/rst/emulator.rst is the
-user guide.
+Two files (this one and redis_plane.py beside it), Python 3.9+ standard library only: copy them into your own
+CI. docs/docsite/rst/emulator.rst is the user guide.
 
     python server.py --port 0 [flags]
 
@@ -109,7 +109,7 @@ signature, Region and ProjectId checks:
   - DescribeURedisConfig (Zone and RegionFlag required) lists per zone of the region (<region>-01 and the
     zones the data names) and Redis version (4.0, 5.0, 6.0, 7.0, 7.2) a default Unmodifiable config
     (ConfigId config_id(zone, version, "default")) and a Modifiable custom one; RegionFlag=true lists none;
-  - CreateURedisGroup (a group is a row: no redis-server) answers a new GroupId; the group is Creating for
+  - CreateURedisGroup (without the data plane a group is a row: no redis-server) answers a new GroupId; the group is Creating for
     --group-create-seconds, then Running (VirtualIP 127.0.0.1) or CreateFail. With BackupId (a Success
     backup of the region; ConfigId then required, a config of the Zone) the group takes the config's
     version, and a backup whose RedisVersion is newer ends in CreateFail (accepted, not RetCode 20207: the
@@ -142,6 +142,24 @@ signature, Region and ProjectId checks:
                                  (held for --hang-seconds, then reset); each counts as a fault
   --group-create-seconds S       how long a created group is Creating (default 2)
   --group-delete-seconds S       how long a deleted group is Deleting before it is gone (default 1)
+  --lose-delete-answers N[=KIND] the next N group deletes that succeed are performed, their answer lost
+  --redis auto|on|off            the data plane (below): auto (default) when redis-server is on PATH
+
+The data plane (Emulator(redis=False|True|"auto"), class default False; the CLI says on stderr when it is off):
+every Running group is a real redis-server (redis_plane.py) on 127.0.0.1, a free port (20000-32767) that
+DescribeURedisGroup answers as VirtualIP/Port, requirepass its Password, save "" and appendonly no, in its own
+folder under one temporary folder removed at stop; GET groups shows each server's hidden Pid. The data set's
+groups (and Running groups upserted later) start together at start() with the known data (known_data_commands:
+KNOWN_KEYS 22 keys, KNOWN_EXPIRES 2 expiring 30 days on). CreateURedisBackup of such a group SAVEs and keeps
+its dump.rdb as the backup's file (BackupSize its size, the link serves it). CreateURedisGroup starts a server:
+empty, or loading the backup's file (a snapshot, or the generated file: above THIN_CAP (16 MiB) its thin twin,
+thin_rdb: the same keys, counts and expiries with 4-byte values), as corrupt_backup damages it (restore_bytes,
+damage); the group is Creating for --group-create-seconds and until the server answers PING, then Running, or
+CreateFail when it does not load (corrupted, RDB 11/12 on Redis 7.0): server stopped, files removed.
+DeleteURedisGroup stops the server (SIGTERM, then SIGKILL) before the group is gone. Faults: slow_group_creates
+(N, S), drop_restored_keys (N, K: keys deleted after loading), lose_delete_answers (N, KIND). No redis-server
+outlives the emulator: stop(), SIGINT/SIGTERM of the CLI, atexit, and PR_SET_PDEATHSIG=SIGKILL from one
+long-lived spawner thread (for a SIGKILL of the emulator).
 
 The backup files: a download is a real RDB file (redis-check-rdb says "RDB looks OK") of exactly
 the row's BackupSize bytes (Content-Length says so, Content-Type application/octet-stream), the same
@@ -181,7 +199,9 @@ backups {"upsert": [rows], "delete": [ids]}, GET groups (hidden fields included)
 "disable", "BackupTime": 5}}}, GET and POST lose_create_answers {"count": N, "kind": "reset"}, GET and
 POST listing_lag {"calls": N} (the --listing-lag of the backups created from now on), GET (the map
 {BackupId: kind}) and POST corrupt {"BackupId": "...", "kind": "flip_byte"} (kind null or "none"
-clears), GET and POST expired_links {"count": N}, GET and POST fail_group_creates {"count": N}, and GET
+clears), GET and POST expired_links {"count": N}, GET and POST fail_group_creates {"count": N}, GET and POST
+slow_group_creates {"count": N, "seconds": S}, drop_restored_keys {"count": N, "keys": K} and
+lose_delete_answers {"count": N, "kind": "reset"}, and GET
 download/<id>?Expires=..&Signature=.. (a backup's file, 403 for a link altered, expired or of a backup no longer Success). A bad body (an
 unknown kind or backup too) is HTTP 400 with the reason, and changes nothing.
 """
@@ -198,6 +218,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -209,6 +230,11 @@ import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+try:
+    from emulator import redis_plane
+except ImportError:  # run as a script: its own folder is on sys.path
+    import redis_plane
 
 ACTION = "DescribeURedisBackup"
 GROUP_ACTION = "DescribeURedisGroup"
@@ -244,7 +270,7 @@ INTEGER_FIELDS = ("BackupTime", "BackupSize", "MemorySize", "SaveDays")
 # no action returns them.
 # A group made by CreateURedisGroup also keeps its Password (decoded) and the BackupId it was restored from
 # (SourceBackupId): GET groups shows them, no action returns them.
-GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups", "DstRegion", "SaveDays", "Password", "SourceBackupId")
+GROUP_HIDDEN_FIELDS = ("Region", "ProjectId", "FailBackups", "DstRegion", "SaveDays", "Password", "SourceBackupId", "Pid")
 GROUP_STRING_FIELDS = ("GroupId", "Name", "GroupName", "Zone", "SlaveZone", "ConfigId", "Version", "Protocol", "Role",
                        "Type", "HighAvailability", "AutoBackup", "ChargeType", "VirtualIP", "VPCId", "SubnetId", "Tag",
                        "State", "SSLVersion", "Region", "ProjectId", "DstRegion", "Password", "SourceBackupId")
@@ -1079,6 +1105,77 @@ def rdb_file(row, extra=0, checksum=True):
 _FILE_CACHE = collections.OrderedDict()
 _FILE_LOCK = threading.Lock()
 
+THIN_CAP = 16 << 20  # a generated file above this is restored from its thin twin: Redis never loads GiBs here
+
+
+def thin_rdb(made):
+    """The bytes of an RDB file with the keys of RdbFile ``made`` (the same header, aux fields, resize-db
+    counts, small keys with their expiries, filler key names and count) and 4-byte filler values."""
+    data = made.prefix + b"".join(key[:-_length_size(value)] + _string(b"thin") for key, value in made.fillers) + b"\xff"
+    return data + struct.pack("<Q", crc64(data))
+
+
+def damage(data, kind):
+    """``data`` (a whole RDB file) as corruption ``kind`` leaves it for a restore: flip_byte inverts the
+    middle byte, truncate, stall and cut keep the first half, not_rdb is a gzip stream as long, no_checksum
+    zeroes the trailer, wrong_size adds WRONG_SIZE_EXTRA zero bytes after the end; None: as it is."""
+    if kind == "flip_byte":
+        data = bytearray(data)
+        data[len(data) // 2] ^= 0xFF
+        return bytes(data)
+    if kind in ("truncate", "stall", "cut"):
+        return data[:len(data) // 2]
+    if kind == "not_rdb":
+        return b"".join(gzip_stream(len(data))[1])
+    if kind == "no_checksum":
+        return data[:-8] + bytes(8)
+    if kind == "wrong_size":
+        return data + bytes(WRONG_SIZE_EXTRA)
+    return data
+
+
+def restore_bytes(row, kind=None, snapshot=None):
+    """What a group restored from backup ``row`` loads: its snapshot file (a path), else its generated file
+    (thin_rdb of it above THIN_CAP), as ``kind`` damages it."""
+    if snapshot:
+        with open(snapshot, "rb") as handle:
+            data = handle.read()
+    else:
+        made = rdb_file(row)
+        data = b"".join(bytes(piece) for piece in made.chunks()) if made.size <= THIN_CAP else thin_rdb(made)
+    return damage(data, kind)
+
+
+# The data set's groups hold this data (known_data_commands): KNOWN_KEYS keys in db 0, KNOWN_EXPIRES of
+# them expiring 30 days after the emulator starts; "emulator:group" holds the GroupId.
+KNOWN_KEYS, KNOWN_EXPIRES = 22, 2
+
+
+def known_data_commands(group_id):
+    commands = [("SET", "emulator:group", group_id)]
+    commands += [("SET", "customer:%02d" % n, "customer-%d" % n) for n in range(1, 17)]
+    commands += [("HSET", "cart:1", "apples", "3", "pears", "2"), ("RPUSH", "queue:jobs", "a", "b", "c"),
+                 ("SADD", "tags", "red", "blue")]
+    commands += [("SET", "session:%d" % n, "alive", "PX", str(30 * 86400 * 1000)) for n in (1, 2)]
+    return commands
+
+
+class _GroupJob:
+    """A group's server being started (a create) or stopped (a delete) off the request thread:
+    ``done`` is set when it is over; ``server`` the started Server, or ``error`` why not."""
+
+    def __init__(self, target, *args):
+        self.done, self.server, self.error = threading.Event(), None, None
+        threading.Thread(target=self._run, args=(target,) + args, name="group-job", daemon=True).start()
+
+    def _run(self, target, *args):
+        try:
+            self.server = target(*args)
+        except (redis_plane.RedisError, OSError, ValueError) as exc:
+            self.error = str(exc)
+        finally:
+            self.done.set()
+
 
 def gzip_stream(size):
     """(length, pieces): a valid gzip stream of exactly ``size`` bytes (stored deflate blocks of text), or
@@ -1130,7 +1227,19 @@ class Emulator:
                  tls=None, verbose=False, drip_interval=1.0, oversize_bytes=64 << 20, claimed_total=10 ** 12,
                  backup_seconds=2.0, manual_backup_limit=10, url_ttl=3600, lose_create_answers=(0, "reset"),
                  listing_lag=0, over_limit_rows=1000, copy_seconds=0.0, group_create_seconds=2.0,
-                 group_delete_seconds=1.0):
+                 group_delete_seconds=1.0, redis=False, lose_delete_answers=(0, "reset")):
+        # The data plane: True/"on" needs redis-server, "auto" uses it when it is on PATH, False/"off" never.
+        if redis not in (True, False, "on", "off", "auto"):
+            raise ValueError("redis must be True, False, 'on', 'off' or 'auto', not %r" % (redis,))
+        self.redis_server = None if redis in (False, "off") else redis_plane.find_redis_server()
+        if redis in (True, "on") and not self.redis_server:
+            raise ValueError("redis-server is not on PATH (or this is not Linux): no data plane")
+        self._plane = None  # made by start()
+        self._servers = {}  # group key -> its redis_plane.Server (Running groups only)
+        self._snapshots = {}  # BackupId -> the file of a snapshot taken of a group's server
+        self._slow_creates = [0, 0.0]  # the next N group creates are Creating this many seconds
+        self._drop_keys = [0, 0]  # the next N restores lose this many keys after loading
+        self._lost_deletes = [0, "reset"]
         if group_create_seconds < 0 or group_delete_seconds < 0:
             raise ValueError("group_create_seconds and group_delete_seconds must be 0 or more")
         self.group_create_seconds, self.group_delete_seconds = float(group_create_seconds), float(group_delete_seconds)
@@ -1175,12 +1284,20 @@ class Emulator:
         self._server = self._thread = None
         self.reset_stats()
         self.lose_create_answers(*lose_create_answers)
+        self.lose_delete_answers(*lose_delete_answers)
 
     # lifecycle
     def start(self):
         """Listen and serve in a daemon thread; returns self."""
         context = _tls_context(*self.tls) if self.tls else None  # fails before binding anything
         self._stopping.clear()
+        if self.redis_server and self._plane is None:
+            self._plane = redis_plane.Plane(self.redis_server)
+            try:  # every Running group answers on its port before any request can list it
+                self._sync_plane()
+            except (redis_plane.RedisError, OSError) as exc:
+                self._close_plane()
+                raise OSError("the data plane did not start: %s" % exc)
         server_class = _Server6 if ":" in self.host else _Server
         self._server = server_class((self.host, self.port), type("Handler", (_Handler,), {"emulator": self}))
         if context:
@@ -1202,6 +1319,55 @@ class Emulator:
             self._server.server_close()
             self._server.close_connections()
             self._server = None
+        self._close_plane()
+
+    def _close_plane(self):
+        if self._plane is not None:
+            self._plane.close()  # every redis-server, its files and the snapshots
+            with self._lock:
+                self._plane, self._servers, self._snapshots = None, {}, {}
+
+    @property
+    def data_plane(self):
+        """Whether Running groups are real redis-servers (now, or once started)."""
+        return bool(self.redis_server)
+
+    def _sync_plane(self):
+        """Give every Running group without a server one holding the known data (at start, and for groups
+        upserted later), stop the servers of groups no longer Running or gone, and put each server's
+        address in its row."""
+        with self._lock:
+            plane = self._plane
+            if plane is None:
+                return
+            keys = set(_group_key(row) for row in self._data["groups"] if row.get("State") == "Running")
+            stale = [(key, server) for key, server in self._servers.items() if key not in keys]
+            for key, _server in stale:
+                del self._servers[key]
+            wanted = [dict(row) for row in self._data["groups"]
+                      if row.get("State") == "Running" and _group_key(row) not in self._servers]
+        for _key, server in stale:
+            plane.stop(server)
+        started = []
+        try:
+            for row, port in zip(wanted, redis_plane.free_ports(len(wanted))):  # all at once, then wait
+                started.append([row, plane.start(plane.new_folder(), row.get("Password"), port)])
+            for index, (row, server) in enumerate(started):
+                server = started[index][1] = plane.ready(server)
+                server.call(*known_data_commands(row["GroupId"]))
+        except redis_plane.RedisError:
+            for _row, server in started:
+                plane.stop(server)  # a second stop of one that ready() stopped does nothing
+            raise
+        with self._lock:
+            for row, server in started:
+                self._servers[_group_key(row)] = server
+                self._stats["redis_servers"] += 1
+            for row in self._data["groups"]:
+                server = self._servers.get(_group_key(row))
+                if server is not None:
+                    row.update(VirtualIP="127.0.0.1", Port=server.port)
+            self._group_listings = {}
 
     def __enter__(self):
         return self.start()
@@ -1238,10 +1404,67 @@ class Emulator:
             self._install(dict(self._data, backups=rows))  # raises before changing anything
 
     def groups(self):
-        """A copy of the Redis groups as they are now, hidden fields included."""
+        """A copy of the Redis groups as they are now, hidden fields included (and the hidden Pid of the
+        redis-server of a group that has one)."""
         with self._lock:
             self._settle()
-            return json.loads(json.dumps(self._data["groups"]))
+            rows = json.loads(json.dumps(self._data["groups"]))
+            for row in rows:
+                server = self._servers.get(_group_key(row))
+                if server is not None:
+                    row["Pid"] = server.pid
+            return rows
+
+    def redis_pids(self):
+        """The pids of every redis-server this emulator runs (groups Running, Creating or Deleting)."""
+        plane = self._plane
+        return plane.pids() if plane is not None else []
+
+    def slow_group_creates(self, count, seconds):
+        """Make the next ``count`` CreateURedisGroup calls that are accepted stay Creating ``seconds``
+        (instead of group_create_seconds; and until their server is ready)."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError("slow_group_creates takes a count of 0 or more")
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 86400:
+            raise ValueError("slow_group_creates takes seconds, 0 to 86400")
+        with self._lock:
+            self._slow_creates = [count, float(seconds)]
+
+    def group_creates_to_slow(self):
+        with self._lock:
+            return tuple(self._slow_creates)
+
+    def drop_restored_keys(self, count, keys):
+        """Make the next ``count`` restores (CreateURedisGroup with a BackupId whose server starts) delete
+        ``keys`` keys of db 0 once loaded, before the group turns Running: a restore that lost data."""
+        for value, what in ((count, "count"), (keys, "keys")):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError("drop_restored_keys takes a %s of 0 or more" % what)
+        with self._lock:
+            self._drop_keys = [count, keys]
+
+    def restored_keys_to_drop(self):
+        with self._lock:
+            return tuple(self._drop_keys)
+
+    def lose_delete_answers(self, count, kind="reset"):
+        """Perform the next ``count`` DeleteURedisGroup calls that succeed, then lose their answer as ``kind`` says."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0 or kind not in LOST_ANSWER_KINDS:
+            raise ValueError("lose_delete_answers takes a count of 0 or more and a kind, one of %s"
+                             % ", ".join(LOST_ANSWER_KINDS))
+        with self._lock:
+            self._lost_deletes = [count, kind]
+
+    def delete_answers_to_lose(self):
+        with self._lock:
+            return tuple(self._lost_deletes)
+
+    def _take_lost_delete_answer(self):
+        with self._lock:
+            if not self._lost_deletes[0]:
+                return None
+            self._lost_deletes[0] -= 1
+            return self._lost_deletes[1]
 
     def fail_group_creates(self, count):
         """Make the next ``count`` CreateURedisGroup calls that are accepted end in CreateFail."""
@@ -1279,6 +1502,7 @@ class Emulator:
                         raise ValueError("a policy sets AutoBackup and BackupTime, not %r" % name)
                     row[name] = value
             self._install(dict(self._data, groups=rows))  # raises before changing anything
+        self._sync_plane()
 
     def lose_create_answers(self, count, kind="reset"):
         """Perform the next ``count`` CreateURedisBackup calls, then lose their answer as ``kind`` says."""
@@ -1372,12 +1596,15 @@ class Emulator:
         with self._lock:
             self._stats = {"requests": 0, "api_requests": 0, "peak_concurrency": 0,
                            "faults_injected": 0, "by_region": {}, "by_action": {}, "creates": 0,
-                           "downloads": 0, "download_bytes": 0, "group_creates": 0, "group_deletes": 0}
+                           "downloads": 0, "download_bytes": 0, "group_creates": 0, "group_deletes": 0,
+                           "redis_servers": 0, "snapshots": 0, "restored_keys_dropped": 0}
 
     def stats(self):
         """{"requests", "api_requests", "peak_concurrency", "faults_injected", "by_region", "by_action",
         "creates" (backups actually created), "group_creates" and "group_deletes" (groups actually created
-        and deleted), "downloads" (files served in full or in part),
+        and deleted), "redis_servers" (redis-servers started and ready), "snapshots" (backups that are a
+        server's own RDB), "restored_keys_dropped" (keys drop_restored_keys deleted), "downloads" (files
+        served in full or in part),
         "download_bytes" (the bytes of them sent)}."""
         with self._lock:
             return json.loads(json.dumps(self._stats))
@@ -1622,9 +1849,27 @@ class Emulator:
             self._listings = {}
             if self._listing_lag:
                 self._lagging[row["BackupId"]] = self._listing_lag
-            self._pending[row["BackupId"]] = (row, time.time() + self.backup_seconds, bool(group.get("FailBackups")))
+            fails = bool(group.get("FailBackups"))
+            server = self._servers.get(_group_key(group))
+            if server is not None and not fails:
+                fails = not self._snapshot(server, row["BackupId"])
+            self._pending[row["BackupId"]] = (row, time.time() + self.backup_seconds, fails)
             self._stats["creates"] += 1
         return {"BackupId": row["BackupId"]}
+
+    def _snapshot(self, server, backup_id):
+        """Take a real snapshot (SAVE, under the lock: a small data set saves in milliseconds) and keep a copy
+        of the server's dump.rdb as the backup's file; False when the server does not answer."""
+        path = os.path.join(self._plane.folder, "backup-%s.rdb" % uuid.uuid4().hex)
+        try:
+            server.call(("SAVE",))
+            with open(os.path.join(server.folder, "dump.rdb"), "rb") as source, open(path, "wb") as copy:
+                copy.write(source.read())
+        except (redis_plane.RedisError, OSError):
+            return False
+        self._snapshots[backup_id] = path
+        self._stats["snapshots"] += 1
+        return True
 
     def _settle(self):
         """Finish the created backups whose time has come, list the copies that have arrived and drop
@@ -1640,6 +1885,8 @@ class Emulator:
                     row["State"] = "Error" if fails else "Success"
                     # 37 KiB per GB of the group: small on purpose, since tests and users' CI download them
                     row["BackupSize"] = 0 if fails else max(1, row.get("MemorySize") or 1) * CREATED_BYTES_PER_GB
+                    if not fails and backup_id in self._snapshots:  # the server's own RDB file
+                        row["BackupSize"] = os.path.getsize(self._snapshots[backup_id])
                     if not fails:
                         self._start_copy(row, now)
             if done:
@@ -1716,6 +1963,15 @@ class Emulator:
             if row is None or row.get("State") != "Success":
                 return None
             row, kind = dict(row), self._corruptions.get(backup_id)
+            snapshot = self._snapshots.get(row.get("SourceBackupId") or backup_id)
+        if snapshot:
+            try:
+                data = restore_bytes(row, None if kind in ("stall", "cut") else kind, snapshot)
+            except OSError:
+                return None  # the emulator stopped: its files are gone
+            if kind in ("stall", "cut"):
+                return len(data), [data[:len(data) // 2]], {"stall": True, "cut": "cut"}[kind]
+            return len(data), [data], False
         if kind == "not_rdb":
             return gzip_stream(row.get("BackupSize") or 0) + (False,)
         made = rdb_file(row, extra=WRONG_SIZE_EXTRA if kind == "wrong_size" else 0, checksum=kind != "no_checksum")
@@ -1841,6 +2097,21 @@ class Emulator:
             if self._fail_group_creates:
                 self._fail_group_creates -= 1
                 fails = True
+            delay = self.group_create_seconds
+            if self._slow_creates[0]:
+                self._slow_creates[0] -= 1
+                delay = self._slow_creates[1]
+            job = None
+            if self._plane is not None and not fails:
+                drop = 0
+                if backup_id and self._drop_keys[0]:
+                    self._drop_keys[0] -= 1
+                    drop = self._drop_keys[1]
+                source = None
+                if backup_id:
+                    source = (dict(backup), self._corruptions.get(backup_id),
+                              self._snapshots.get(backup.get("SourceBackupId") or backup_id))
+                job = _GroupJob(self._start_group_server, self._plane, password, source, drop)
             taken = set(row["GroupId"] for row in self._data["groups"] if (row["Region"], row["ProjectId"]) == (region, project))
             group_id = None
             while group_id is None or group_id in taken:  # shaped like the data set's ids, never one of them
@@ -1861,8 +2132,7 @@ class Emulator:
             if backup_id:
                 row["SourceBackupId"] = backup_id
             self._data["groups"].append(row)
-            self._group_pending[_group_key(row)] = (time.time() + self.group_create_seconds,
-                                                    "CreateFail" if fails else "Running")
+            self._group_pending[_group_key(row)] = (time.time() + delay, "CreateFail" if fails else "Running", job)
             self._group_listings = {}
             self._stats["group_creates"] += 1
         return {"GroupId": group_id}
@@ -1879,22 +2149,59 @@ class Emulator:
             if group.get("State") == "Creating":  # the cloud refuses to delete a group that is not made yet
                 raise ApiError(GROUP_DELETE_RET_CODE, "delete failed: group is Creating")
             group.update(State="Deleting", ModifyTime=int(time.time()))
-            self._group_pending[_group_key(group)] = (time.time() + self.group_delete_seconds, None)
+            server, job = self._servers.pop(_group_key(group), None), None
+            if server is not None:  # stopped off the request thread; the group is gone once it has stopped
+                job = _GroupJob(self._plane.stop, server)
+            self._group_pending[_group_key(group)] = (time.time() + self.group_delete_seconds, None, job)
             self._group_listings = {}
             self._stats["group_deletes"] += 1
         return {}
 
+    def _start_group_server(self, plane, password, source, drop):
+        """A new group's server, ready: empty, or loading ``source`` ((backup row, corruption kind, snapshot
+        path)); ``drop`` keys deleted once loaded. Runs in a _GroupJob's thread; RedisError when it fails
+        (the server is stopped and its files removed)."""
+        folder = plane.new_folder()
+        server = None
+        try:
+            if source is not None:
+                with open(os.path.join(folder, "dump.rdb"), "wb") as handle:
+                    handle.write(restore_bytes(*source))
+            server = plane.ready(plane.start(folder, password))  # stops it when it fails
+            for _key in range(drop):
+                key, = server.call(("RANDOMKEY",))
+                if key is None:
+                    break
+                server.call(("DEL", key))
+                self._count("restored_keys_dropped")
+            return server
+        except BaseException:
+            if server is not None:
+                plane.stop(server)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
     def _settle_groups(self, now):
         """Move the created groups to Running or CreateFail and drop the deleted ones, once their time has come."""
-        done = [key for key, (when, _state) in self._group_pending.items() if when <= now]
+        done = [key for key, (when, _state, job) in self._group_pending.items()
+                if when <= now and (job is None or job.done.is_set())]  # and its server started or stopped
         for key in done:
-            _when, state = self._group_pending.pop(key)
+            _when, state, job = self._group_pending.pop(key)
             if state is None:
                 self._data["groups"] = [row for row in self._data["groups"] if _group_key(row) != key]
-            else:
-                group = self._group(*key)
-                if group is not None and group.get("State") == "Creating":
-                    group.update(State=state, ModifyTime=int(now))
+                continue
+            group = self._group(*key)
+            if job is not None and job.server is not None:
+                if group is None or group.get("State") != "Creating" or self._plane is None:
+                    threading.Thread(target=job.server.stop, daemon=True).start()  # its group went meanwhile
+                    continue
+                self._servers[key] = job.server
+                group.update(VirtualIP="127.0.0.1", Port=job.server.port)
+                self._stats["redis_servers"] += 1
+            elif job is not None:
+                state = "CreateFail"  # the server did not start, load or answer (job.error says why)
+            if group is not None and group.get("State") == "Creating":
+                group.update(State=state, ModifyTime=int(now))
         if done:
             self._group_listings = {}
 
@@ -2048,6 +2355,11 @@ class _Handler(BaseHTTPRequestHandler):
             if answer["RetCode"] == 0:  # only a create that was performed loses its answer
                 fault = emu._take_lost_answer()
                 lost = fault is not None
+        if fault is None and action == GROUP_DELETE_ACTION:
+            answer = answer or emu.answer(params)
+            if answer["RetCode"] == 0:  # only a delete that was performed loses its answer
+                fault = emu._take_lost_delete_answer()
+                lost = fault is not None
         if fault:
             emu._count("faults_injected")
         if fault == "reset":
@@ -2182,7 +2494,16 @@ class _Handler(BaseHTTPRequestHandler):
                   ("expired_links", "GET"): lambda: {"count": emu.expired_links_left()},
                   ("expired_links", "POST"): lambda: self._expire_links(form),
                   ("fail_group_creates", "GET"): lambda: {"count": emu.group_creates_to_fail()},
-                  ("fail_group_creates", "POST"): lambda: self._fail_group_creates(form)}
+                  ("fail_group_creates", "POST"): lambda: self._fail_group_creates(form),
+                  ("slow_group_creates", "GET"): lambda: self._pair(emu.group_creates_to_slow(), "seconds"),
+                  ("slow_group_creates", "POST"): lambda: self._order(form, ("count", "seconds"), emu.slow_group_creates,
+                                                                      emu.group_creates_to_slow),
+                  ("drop_restored_keys", "GET"): lambda: self._pair(emu.restored_keys_to_drop(), "keys"),
+                  ("drop_restored_keys", "POST"): lambda: self._order(form, ("count", "keys"), emu.drop_restored_keys,
+                                                                      emu.restored_keys_to_drop),
+                  ("lose_delete_answers", "GET"): lambda: self._pair(emu.delete_answers_to_lose(), "kind"),
+                  ("lose_delete_answers", "POST"): lambda: self._order(form, ("count", "kind"), emu.lose_delete_answers,
+                                                                       emu.delete_answers_to_lose, kind="reset")}
         if (name, self.command) not in routes:
             known = any(route == name for route, _method in routes)
             return self._send(405 if known else 404, b"no such emulator path or method", "text/plain; charset=utf-8")
@@ -2247,6 +2568,18 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError('send {"count": N}')
         self.emulator.fail_group_creates(order["count"])
         return {"ok": True, "count": self.emulator.group_creates_to_fail()}
+
+    @staticmethod
+    def _pair(values, second):
+        return {"count": values[0], second: values[1]}
+
+    def _order(self, form, names, setter, getter, **defaults):
+        """POST {names[0]: N, names[1]: V} (V may default): call setter(N, V) and answer the new values."""
+        order = json.loads(form or "{}")
+        if not isinstance(order, dict) or set(order) - set(names) or set(names) - set(order) - set(defaults):
+            raise ValueError("send {%s}" % ", ".join('"%s": ...' % name for name in names))
+        setter(*[order.get(name, defaults.get(name)) for name in names])
+        return dict(self._pair(getter(), names[1]), ok=True)
 
     def _send_file(self, length, pieces, stall):
         """Stream a download (200, Content-Length ``length``) piece by piece, each counted as sent;
@@ -2508,6 +2841,10 @@ def _parser():
         help="how long a group made by CreateURedisGroup is Creating (default 2)")
     add("--group-delete-seconds", type=_number(float, 0, "seconds"), default=1.0, metavar="S",
         help="how long a group DeleteURedisGroup deletes is Deleting, then gone (default 1)")
+    add("--lose-delete-answers", default="0", metavar="N[=KIND]",
+        help="perform the next N group deletes, then lose their answer: KIND as --lose-create-answers")
+    add("--redis", choices=("auto", "on", "off"), default="auto",
+        help="a real redis-server behind every Running group: auto (default: when redis-server is on PATH), on, off")
     add("--tls-cert", metavar="FILE", help="certificate (PEM) to serve HTTPS with")
     add("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
     add("--verbose", action="store_true", help="log each request to stderr")
@@ -2527,6 +2864,9 @@ def emulator_from_args(args):
     count, _sep, kind = args.lose_create_answers.partition("=")
     if not count.strip().isdigit():
         raise ValueError("bad --lose-create-answers %r: use N or N=KIND, e.g. 1=reset" % args.lose_create_answers)
+    delete_count, _sep, delete_kind = args.lose_delete_answers.partition("=")
+    if not delete_count.strip().isdigit():
+        raise ValueError("bad --lose-delete-answers %r: use N or N=KIND, e.g. 1=reset" % args.lose_delete_answers)
     faults = FaultPlan(rate=args.fault_rate, kinds=[k.strip() for k in args.fault_kinds.split(",") if k.strip()],
                        seed=args.fault_seed, schedule=parse_schedule(args.fault_schedule),
                        fail_regions=parse_fail_regions(args.fail_region))
@@ -2538,6 +2878,7 @@ def emulator_from_args(args):
                     url_ttl=args.url_ttl, lose_create_answers=(int(count), kind.strip() or "reset"),
                     listing_lag=args.listing_lag, over_limit_rows=args.over_limit_rows, copy_seconds=args.copy_seconds,
                     group_create_seconds=args.group_create_seconds, group_delete_seconds=args.group_delete_seconds,
+                    redis=args.redis, lose_delete_answers=(int(delete_count), delete_kind.strip() or "reset"),
                     tls=(args.tls_cert, args.tls_key) if args.tls_cert else None, verbose=args.verbose)
 
 
@@ -2553,6 +2894,10 @@ def main(argv=None):
         emulator.start()
     except (ValueError, OSError, OverflowError) as exc:  # user errors: a message, no traceback
         parser.exit(2, "emulator: %s\n" % exc)
+    if not emulator.data_plane:
+        sys.stderr.write("emulator: no data plane (%s): groups are rows, no redis-server behind them\n"
+                         % ("--redis off" if args.redis == "off" else "redis-server is not on PATH"))
+        sys.stderr.flush()
 
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -136,3 +137,47 @@ def not_json(body):
     except ValueError:
         return True
     return False
+
+
+# --- Redis groups (CreateURedisGroup, DeleteURedisGroup, DescribeURedisConfig) in one zone ----------
+
+REGION = "cn-bj2"
+ZONE = "cn-bj2-01"
+
+
+def configs(emu, **params):
+    return api(emu, dict({"Action": "DescribeURedisConfig", "Region": REGION, "Zone": ZONE, "RegionFlag": "false",
+                          "PublicKey": "sigcalcloud-demo-public-key"}, **params))
+
+
+def create(emu, **params):
+    return api(emu, dict({"Action": "CreateURedisGroup", "Region": REGION, "Zone": ZONE, "Name": "restored-1",
+                          "HighAvailability": "enable", "PublicKey": "sigcalcloud-demo-public-key"}, **params))
+
+
+def delete(emu, group_id, **params):
+    return api(emu, dict({"Action": "DeleteURedisGroup", "Region": REGION, "GroupId": group_id,
+                          "PublicKey": "sigcalcloud-demo-public-key"}, **params))
+
+
+def listed(emu, group_id):
+    answer = api(emu, {"Action": "DescribeURedisGroup", "Region": REGION, "GroupId": group_id,
+                       "PublicKey": "sigcalcloud-demo-public-key"})
+    assert answer["RetCode"] == 0, answer
+    return answer["DataSet"]
+
+
+def wait_state(emu, group_id, state, timeout=5.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = listed(emu, group_id)
+        if (rows[0]["State"] if rows else None) == state:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError("group %s never became %s: %r" % (group_id, state, listed(emu, group_id)))
+
+
+def backup(emu, version):
+    """A Success backup of the demo project in REGION whose RedisVersion is ``version``."""
+    return next(row for row in emu.data["backups"] if row["Region"] == REGION and row["ProjectId"] == "org-demo"
+                and row.get("State") == "Success" and row.get("RedisVersion") == version and "SrcRegionName" not in row)

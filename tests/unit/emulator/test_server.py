@@ -548,7 +548,8 @@ def test_stats_count_requests_regions_and_faults(make_emulator):
     expected_stats = {"requests": 6, "api_requests": 5, "peak_concurrency": 1, "faults_injected": 1,
                       "by_region": {"cn-bj2": 2, "cn-sh2": 1, "hk": 1, "": 1},
                       "by_action": {"DescribeURedisBackup": 5}, "creates": 0, "downloads": 0, "download_bytes": 0,
-                      "group_creates": 0, "group_deletes": 0}
+                      "group_creates": 0, "group_deletes": 0,
+                      "redis_servers": 0, "snapshots": 0, "restored_keys_dropped": 0}
     assert control(emu, "stats").json() == expected_stats  # the stats request counts itself
     assert emu.stats() == expected_stats
 
@@ -596,7 +597,8 @@ def test_control_stats_and_reset_stats(make_emulator):
     assert reply.status == 200 and reply.json() == {"ok": True} and reply.json()["ok"] is True
     assert emu.stats() == {"requests": 0, "api_requests": 0, "peak_concurrency": 0, "faults_injected": 0,
                            "by_region": {}, "by_action": {}, "creates": 0, "downloads": 0, "download_bytes": 0,
-                           "group_creates": 0, "group_deletes": 0}
+                           "group_creates": 0, "group_deletes": 0,
+                           "redis_servers": 0, "snapshots": 0, "restored_keys_dropped": 0}
     assert control(emu, "stats").json()["requests"] == 1
 
 
