@@ -10,7 +10,7 @@ module: uredis_restore_check
 short_description: Check that a Redis group restored from a backup holds the backup's keys
 version_added: 1.1.0
 description:
-  - Compares a Redis restored from a backup (a group created from it, see M(sigcalcloud.cloud.uredis_group)) with
+  - Compares a Redis restored from a backup (a group created from it, see C(sigcalcloud.cloud.uredis_group)) with
     the backup's own file, and fails unless they agree. It is the check step of the restore drill
     (role C(sigcalcloud.cloud.restore_drill)).
   - It asks the Redis at O(host):O(port) how many keys each database holds (C(INFO keyspace)) and, when
@@ -310,8 +310,8 @@ class RestoreCheckModule(SigcalcloudModule):
             failures.append("canary check failed: key %s in db %d does not hold the value given (or is missing)" % (
                 clip(printable(canary[0]), 100), canary[2]))
         if failures:
-            self.fail("restore check of backup %s at %s:%d failed: %s" % (backup_id, host, params["port"],
-                                                                           "; ".join(failures)), **result)
+            where = "%s:%d" % (host, params["port"])
+            self.fail("restore check of backup %s at %s failed: %s" % (backup_id, where, "; ".join(failures)), **result)
         result["passed"] = True
         return result
 

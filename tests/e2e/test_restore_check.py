@@ -22,8 +22,8 @@ from helpers import GROUP, oldest_target_python, run_tasks, small_good_backups, 
 redis = pytest.importorskip("redis", reason="redis-py is not installed in the test virtualenv")
 
 REDIS_SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed (Debian: apt-get install "
-                                                              "redis-server): the check needs a real Redis")
+pytestmark = pytest.mark.skipif(
+    REDIS_SERVER is None, reason="redis-server is not installed (Debian: apt-get install redis-server): the check needs a real Redis")
 PASSWORD = "s3cret-Restore-Pass"
 DAY = 86400
 

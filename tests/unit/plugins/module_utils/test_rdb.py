@@ -181,7 +181,7 @@ def test_an_expiry_belongs_to_the_next_key_only():
     data = (b"REDIS0009\xfe\x00\xfb\x02\x01" + _key(b"a", b"\xfc" + (10).to_bytes(8, "little")) + _key(b"b")
             + b"\xfe\x01\xfb\x01\x00" + _key(b"c") + b"\xff" + b"\0" * 8)
     assert tallies(data, (2 ** 62,)) == [{"db": 0, "keys": 2, "expiring": 1, "expired": [1]},
-                                        {"db": 1, "keys": 1, "expiring": 0, "expired": [0]}]
+                                         {"db": 1, "keys": 1, "expiring": 0, "expired": [0]}]
 
 
 def test_keys_before_any_select_db_are_tallied_in_db_0_as_redis_loads_them():
