@@ -280,7 +280,8 @@ class RestoreCheckModule(SigcalcloudModule):
             self.fail("redis_timeout must be more than 0 and at most 3600 seconds, not %s" % timeout)
         restored_at = started if params["restored_at"] is None else params["restored_at"]
         if not (math.isfinite(restored_at) and 0 <= restored_at <= started + 86400):
-            self.fail("restored_at must be a time (seconds since the epoch) no later than now, not %s" % restored_at)
+            self.fail("restored_at must be a time in seconds since the epoch, at most a day ahead of this host's clock "
+                      "(the restore has begun), not %s" % restored_at)
         result = dict(changed=False, backup=backup_id, passed=False)
         try:
             return self._check(backup_id, host, timeout, restored_at, result)
