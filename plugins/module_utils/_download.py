@@ -23,7 +23,7 @@ import signal
 import stat
 import tempfile
 import threading
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.sigcalcloud.cloud.plugins.module_utils import _rdb
@@ -68,13 +68,14 @@ def safe_reason(exc: BaseException) -> str:
 class FileCheck:
     """Every check, fed the file's bytes in order: size bound, SHA-256, CRC-64, RDB structure."""
 
-    def __init__(self, expected_size: int, verify: bool = True, walk_keys: bool = False) -> None:
+    def __init__(self, expected_size: int, verify: bool = True, walk_keys: bool = False,
+                 expiry_cuts: Tuple[int, ...] = ()) -> None:
         self.expected_size = expected_size
         self.verify = verify
         self.size = 0
         self.sha256 = hashlib.sha256()
         self.crc = _rdb.Crc64()
-        self.scanner = _rdb.RdbScanner(walk_keys=walk_keys)
+        self.scanner = _rdb.RdbScanner(walk_keys=walk_keys, expiry_cuts=expiry_cuts)
         self._head = b""
         self._tail = b""
 

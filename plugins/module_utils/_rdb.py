@@ -169,8 +169,13 @@ class RdbScanner:
     still worth checking first): it is kept in ``error``.
     """
 
-    def __init__(self, walk_keys: bool = False) -> None:
+    def __init__(self, walk_keys: bool = False, expiry_cuts: Tuple[int, ...] = ()) -> None:
         self.walk_keys = walk_keys
+        # Times (ms since the epoch): with the walk, each database's keys whose expiry is at or before each
+        # of them are counted (``tallies``). The resize-db record counts keys with an expiry, not when they
+        # expire: only the walk, which reads every key's expiry record, can tell.
+        self.expiry_cuts = tuple(expiry_cuts)
+        self.tallies: List[Dict[str, Any]] = []
         self.offset = 0  # bytes fed
         self.version: Optional[int] = None
         self.aux: Dict[str, str] = {}
@@ -297,6 +302,8 @@ class RdbScanner:
         if not 1 <= self.version <= NEWEST_KNOWN_VERSION:
             raise _Stop("RDB version %d is newer than this reader knows (%d)" % (self.version, NEWEST_KNOWN_VERSION))
         database: Optional[Dict[str, int]] = None
+        tally: Optional[Dict[str, Any]] = None
+        expiry: Optional[int] = None  # the expiry record of the key that comes next (ms), if it has one
         while True:
             opcode = yield from self._byte()
             if opcode == _OP_EOF:
@@ -310,16 +317,20 @@ class RdbScanner:
                 number = yield from self._count()
                 database = {"db": number, "key_count": 0, "expires_count": 0}
                 self.databases.append(database)
+                tally = {"db": number, "keys": 0, "expiring": 0, "expired": [0] * len(self.expiry_cuts)}
+                self.tallies.append(tally)
             elif opcode == _OP_RESIZEDB:
                 keys = yield from self._count()
                 expires = yield from self._count()
                 if database is None:
                     raise RdbError("a resize-db record before any select-db")
                 database.update(key_count=keys, expires_count=expires)
-            elif opcode == _OP_EXPIRETIME_MS:
-                yield ("skip", 8)
-            elif opcode == _OP_EXPIRETIME:
-                yield ("skip", 4)
+            elif opcode == _OP_EXPIRETIME_MS:  # little-endian, as Redis writes it on every common (little-endian) host
+                data = yield from self._read(8)
+                expiry = struct.unpack("<q", data)[0]
+            elif opcode == _OP_EXPIRETIME:  # seconds: RDB versions before 3
+                data = yield from self._read(4)
+                expiry = struct.unpack("<i", data)[0] * 1000
             elif opcode == _OP_FREQ:
                 yield ("skip", 1)
             elif opcode == _OP_IDLE:
@@ -338,8 +349,18 @@ class RdbScanner:
             else:
                 if not self.walk_keys:
                     return  # the first key: the records before it are read, and walking on costs a few us a key
+                if tally is None:  # Redis loads such keys into db 0
+                    tally = {"db": 0, "keys": 0, "expiring": 0, "expired": [0] * len(self.expiry_cuts)}
+                    self.tallies.append(tally)
                 yield from self._string()  # the key
                 yield from self._value(opcode)
+                tally["keys"] += 1
+                if expiry is not None:
+                    tally["expiring"] += 1
+                    for index, cut in enumerate(self.expiry_cuts):
+                        if expiry <= cut:
+                            tally["expired"][index] += 1
+                    expiry = None
         if self.version >= FIRST_CHECKSUMMED_VERSION:
             self.trailer = yield from self._read(TRAILER_SIZE)
         self.ended = True
@@ -416,6 +437,11 @@ class RdbScanner:
                     yield ("skip", 16)
 
     # what it says
+    def key_tallies(self) -> List[Dict[str, Any]]:
+        """Per database of the walk, in file order: ``keys`` walked, ``expiring`` (those with an expiry) and
+        ``expired``, for each of ``expiry_cuts``, the keys whose expiry is at or before it."""
+        return [dict(tally, expired=list(tally["expired"])) for tally in self.tallies]
+
     def facts(self) -> Dict[str, Any]:
         """The file's own account of itself: versions, creation time, keys per database."""
         ctime = self.aux.get("ctime")

@@ -297,6 +297,17 @@ def run_tasks(run_ansible, emu, tmp_path, tasks, *extra, env=None, name="play.ym
     return result, result.task_results()
 
 
+def small_good_backups(emu, count, group_id=GROUP, size=4096):
+    """``count`` new Success backups of the group, copies of one of its own with small files (``size``
+    bytes and up; the data set's run to GiB), so that a download takes no time."""
+    model = next(row for row in emu.data["backups"] if row["Region"] == REGION and row.get("GroupId") == group_id
+                 and row["State"] == "Success" and not row.get("SrcRegionName"))
+    rows = [dict(model, BackupId="%s-small%d" % (model["BackupId"], n), BackupSize=size + 1000 * n)
+            for n in range(count)]
+    emu.change(upsert=rows)
+    return rows
+
+
 def backups_named(emu, group_id, name):
     return [row for row in emu.data["backups"] if row["GroupId"] == group_id and row.get("BackupName") == name]
 

@@ -17,20 +17,10 @@ import time
 
 import pytest
 
-from helpers import BIN, GROUP, REGION, credentials_env, module, oldest_target_python, run_tasks, target_pythons
+from helpers import (BIN, GROUP, REGION, credentials_env, module, oldest_target_python, run_tasks, small_good_backups,
+                     target_pythons)
 
 LINK_MARKS = ("Signature=", "/_emulator/download/", "Expires=")
-
-
-def small_good_backups(emu, count, group_id=GROUP, size=4096):
-    """``count`` new Success backups of the group, copies of one of its own with small files (``size``
-    bytes and up; the data set's run to GiB), so that a download takes no time."""
-    model = next(row for row in emu.data["backups"] if row["Region"] == REGION and row.get("GroupId") == group_id
-                 and row["State"] == "Success" and not row.get("SrcRegionName"))
-    rows = [dict(model, BackupId="%s-small%d" % (model["BackupId"], n), BackupSize=size + 1000 * n)
-            for n in range(count)]
-    emu.change(upsert=rows)
-    return rows
 
 
 def downloads(emu):

@@ -81,10 +81,10 @@ def yaml_blocks(path):
 
 # --- what the collection declares --------------------------------------------------
 
-def test_the_collection_needs_requests_and_anycrc_with_lower_bounds_only():
+def test_the_collection_needs_requests_anycrc_and_redis_with_lower_bounds_only():
     # anycrc: uredis_backup_download's CRC-64 at memory speed (binary wheels from Python 3.9 on; the module
-    # has a pure-Python path without it).
-    assert the_collections_requirements() == ["requests>=2.25", 'anycrc>=2.0; python_version >= "3.9"']
+    # has a pure-Python path without it). redis: uredis_restore_check's Redis client.
+    assert the_collections_requirements() == ["requests>=2.25", 'anycrc>=2.0; python_version >= "3.9"', "redis>=4.1"]
     with open(os.path.join(ROOT, "meta", "execution-environment.yml")) as handle:
         meta = yaml.safe_load(handle)
     # No bindep.txt: nothing system-level is needed (see the file's comment).

@@ -116,3 +116,74 @@ def test_a_value_type_it_does_not_know_stops_the_walk_and_says_so():
 ])
 def test_what_a_file_that_is_not_an_rdb_looks_like(head, name):
     assert _rdb.what_it_is(head) == name
+
+
+# --- expiry cut-offs: what a restore loads and what a check may find (uredis_restore_check) ---
+
+# The fixture's three expiries (ms), as redis-server 7.0 loading the file answers PEXPIRETIME: db 0's
+# biglist, db 5's other, db 0's soon.
+FIXTURE_EXPIRIES = (1796625161708, 1796665161708, 1796675161699)
+
+
+def tallies(data, cuts, chunk=None):
+    scanner = _rdb.RdbScanner(walk_keys=True, expiry_cuts=cuts)
+    chunk = chunk or len(data) or 1
+    for start in range(0, len(data), chunk):
+        scanner.feed(data[start:start + chunk])
+    assert scanner.error is None and scanner.stopped is None, (scanner.error, scanner.stopped)
+    return scanner.key_tallies()
+
+
+def expired_per_db(data, cut):
+    return dict((tally["db"], tally["expired"][0]) for tally in tallies(data, (cut,)))
+
+
+def test_the_walk_counts_every_key_and_those_with_an_expiry_per_database(redis_file):
+    assert [(t["db"], t["keys"], t["expiring"]) for t in tallies(redis_file, ())] == [(0, 14, 2), (5, 2, 1)]
+
+
+def test_a_key_expiring_exactly_at_a_cut_is_counted_expired_and_a_ms_later_is_not(redis_file):
+    first, second, third = FIXTURE_EXPIRIES
+    assert expired_per_db(redis_file, first - 1) == {0: 0, 5: 0}
+    assert expired_per_db(redis_file, first) == {0: 1, 5: 0}  # at or before the cut
+    assert expired_per_db(redis_file, second) == {0: 1, 5: 1}
+    assert expired_per_db(redis_file, third - 1) == {0: 1, 5: 1}
+    assert expired_per_db(redis_file, third) == {0: 2, 5: 1}
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 333])
+def test_several_cuts_are_tallied_at_once_whatever_the_chunks(redis_file, chunk):
+    cuts = (0, FIXTURE_EXPIRIES[1], 2 ** 62)
+    assert tallies(redis_file, cuts, chunk) == [
+        {"db": 0, "keys": 14, "expiring": 2, "expired": [0, 1, 2]},
+        {"db": 5, "keys": 2, "expiring": 1, "expired": [0, 1, 1]}]
+
+
+def test_without_cuts_or_without_the_walk_nothing_is_tallied_beyond_what_was_read(redis_file):
+    scanner = scan(redis_file, walk_keys=False)
+    assert scanner.key_tallies() == [{"db": 0, "keys": 0, "expiring": 0, "expired": []}]
+
+
+def _key(name, expiry=b"", extra=b""):
+    return expiry + extra + b"\x00" + bytes([len(name)]) + name + b"\x01v"
+
+
+def test_second_expiries_and_records_between_the_expiry_and_its_key_are_read():
+    ms = b"\xfc" + (5000).to_bytes(8, "little")
+    seconds = b"\xfd" + (7).to_bytes(4, "little")  # 7 s = 7000 ms: the old opcode of RDB versions before 3
+    idle, freq = b"\xf8\x05", b"\xf9\x03"  # the LRU idle time and LFU counter Redis writes after the expiry
+    data = (b"REDIS0010\xfe\x00\xfb\x04\x03" + _key(b"a", ms, idle) + _key(b"b", seconds, freq) + _key(b"c")
+            + _key(b"d", b"\xfc" + (-1000).to_bytes(8, "little", signed=True)) + b"\xff" + b"\0" * 8)
+    assert tallies(data, (4999, 5000, 7000)) == [{"db": 0, "keys": 4, "expiring": 3, "expired": [1, 2, 3]}]
+
+
+def test_an_expiry_belongs_to_the_next_key_only():
+    data = (b"REDIS0009\xfe\x00\xfb\x02\x01" + _key(b"a", b"\xfc" + (10).to_bytes(8, "little")) + _key(b"b")
+            + b"\xfe\x01\xfb\x01\x00" + _key(b"c") + b"\xff" + b"\0" * 8)
+    assert tallies(data, (2 ** 62,)) == [{"db": 0, "keys": 2, "expiring": 1, "expired": [1]},
+                                         {"db": 1, "keys": 1, "expiring": 0, "expired": [0]}]
+
+
+def test_keys_before_any_select_db_are_tallied_in_db_0_as_redis_loads_them():
+    data = b"REDIS0006" + _key(b"a") + _key(b"b") + b"\xff" + b"\0" * 8
+    assert tallies(data, ()) == [{"db": 0, "keys": 2, "expiring": 0, "expired": []}]

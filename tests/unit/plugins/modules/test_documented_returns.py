@@ -23,6 +23,7 @@ from ansible_collections.sigcalcloud.cloud.plugins.modules import (
     uredis_backup_url_info,
     uredis_group,
     uredis_group_info,
+    uredis_restore_check,
 )
 
 KINDS = {int: "int", str: "str", bool: "bool"}
@@ -46,7 +47,7 @@ def test_documented_facts_are_the_facts_made(module, key, facts):
 
 
 @pytest.mark.parametrize("module", [uredis_backup, uredis_backup_download, uredis_backup_info, uredis_backup_policy,
-                                    uredis_backup_url_info, uredis_group, uredis_group_info])
+                                    uredis_backup_url_info, uredis_group, uredis_group_info, uredis_restore_check])
 def test_every_module_documents_the_failure_details_the_base_returns(module):
     docs = returned(module)
     for key in ("ret_code", "request_id", "http_status"):
@@ -55,7 +56,7 @@ def test_every_module_documents_the_failure_details_the_base_returns(module):
 
 def test_documented_options_are_the_options_taken():
     for module in (uredis_backup, uredis_backup_download, uredis_backup_info, uredis_backup_policy, uredis_backup_url_info,
-                   uredis_group, uredis_group_info):
+                   uredis_group, uredis_group_info, uredis_restore_check):
         documented = set(yaml.safe_load(module.DOCUMENTATION)["options"])
         spec = [cls for cls in vars(module).values() if isinstance(cls, type) and hasattr(cls, "argument_spec")
                 and cls.__module__ == module.__name__][0].argument_spec
