@@ -45,4 +45,16 @@ copies=$(mktemp -d)
 echo "== ansible-playbook verified_copy_playbook.yml -e group_id=$stale (download its new backup, proven whole)"
 ansible-playbook verified_copy_playbook.yml -e "group_id=$stale" -e "dest=$copies/"
 rm -rf "$copies"
+# The proof that a backup works is restoring it: the emulator's groups are real redis-servers when
+# Debian's redis-server is installed, so the drill restores the backup just taken and counts its keys.
+if command -v redis-server >/dev/null 2>&1; then
+  report=$(mktemp)
+  echo "== ansible-playbook sigcalcloud.cloud.restore_drill -e group_id=$stale (restore its backup into a scratch group, check, delete)"
+  ansible-playbook sigcalcloud.cloud.restore_drill -e "group_id=$stale" -e restore_drill_poll_interval=1 \
+    -e "restore_drill_report_file=$report"
+  "$venv/bin/python" -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][0]; print({k: r[k] for k in ("group_id", "backup_id", "passed", "restore_seconds", "keys", "scratch_group_gone")})' "$report"
+  rm -f "$report"
+else
+  echo "== restore drill skipped: the emulator's groups need Debian's redis-server to hold data (sudo apt-get install redis-server)"
+fi
 echo "== demo finished"

@@ -10,7 +10,7 @@ module: uredis_restore_check
 short_description: Check that a Redis group restored from a backup holds the backup's keys
 version_added: 1.1.0
 description:
-  - Compares a Redis restored from a backup (a group created from it, see C(sigcalcloud.cloud.uredis_group)) with
+  - Compares a Redis restored from a backup (a group created from it, see M(sigcalcloud.cloud.uredis_group)) with
     the backup's own file, and fails unless they agree. It is the check step of the restore drill
     (role C(sigcalcloud.cloud.restore_drill)).
   - It asks the Redis at O(host):O(port) how many keys each database holds (C(INFO keyspace)) and, when
