@@ -203,7 +203,9 @@ def wait_for_group(client: Client, group: Facts, done: Callable[[Optional[Facts]
     while True:
         if done(current):
             return current
-        if current is not None and current["state"] == "CreateFail":
+        # Only a create's wait fails on CreateFail: a delete's starts from the facts it was sent for,
+        # and a CreateFail group is deleted like any other.
+        if action == CREATE_ACTION and current is not None and current["state"] == "CreateFail":
             raise GroupFailed("%s ended in state CreateFail after %.1fs" % (described(current), clock() - since),
                               group=current, action=action, region=group["region"])
         if missing >= MISSING_POLLS:

@@ -117,6 +117,19 @@ def test_a_wait_that_times_out_names_the_group_state_and_time(emu):
                                action=actions.CREATE_ACTION, clock=lambda: 0.0, sleep=lambda s: None)
 
 
+def test_a_deleted_createfail_group_is_waited_for_until_it_is_gone(emu):
+    api = client(emu)
+    group_id, _sends = actions.create_group(api, REGION, None, {"Name": "failed-group", "Zone": "cn-bj2-01",
+                                                                "HighAvailability": "disable"}, (), deadline=1e18)
+    row, = [row for row in emu.groups() if row["GroupId"] == group_id]
+    emu.change_groups(upsert=[dict(row, State="CreateFail")])
+    failed = _groups.get_group(api, REGION, None, group_id)
+    assert actions.delete_group(api, failed, sleep=lambda s: None) is True
+    emu.change_groups(delete=[group_id])  # the Deleting time is over
+    assert actions.wait_for_group(api, failed, actions.gone, "gone", deadline=1e18, poll_interval=3, since=0,
+                                  action=actions.DELETE_ACTION, sleep=lambda s: None) is None
+
+
 class LosingClient(Client):
     """The real client, whose DeleteURedisGroup is performed by the server and then its answer lost."""
 
