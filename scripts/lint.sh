@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Linters over the whole collection, as `make test` runs them once:
 # ruff (Python), yamllint (YAML), ansible-lint --profile production (every
-# playbook, rulebook and inventory in docs/, playbooks/, extensions/eda/rulebooks and tests/integration), antsibull-docs (plugin documentation) and
+# playbook, role, rulebook and inventory in docs/, playbooks/, roles/, extensions/eda/rulebooks and tests/integration), antsibull-docs (plugin documentation) and
 # antsibull-changelog (fragments). Exits non-zero if any of them fails.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,9 +21,9 @@ yamllint --strict . || failed+=(yamllint)
 
 # ansible-lint and antsibull-docs want the collection under ansible_collections/.
 collections=$(collections_path)
-echo "== lint: ansible-lint --profile production docs playbooks extensions/eda/rulebooks tests/integration"
+echo "== lint: ansible-lint --profile production docs playbooks roles extensions/eda/rulebooks tests/integration"
 (cd "$collections/ansible_collections/sigcalcloud/cloud" \
-  && ANSIBLE_COLLECTIONS_PATH="$collections" ansible-lint --offline --profile production --nocolor docs playbooks extensions/eda/rulebooks tests/integration) \
+  && ANSIBLE_COLLECTIONS_PATH="$collections" ansible-lint --offline --profile production --nocolor docs playbooks roles extensions/eda/rulebooks tests/integration) \
   || failed+=(ansible-lint)
 echo "== lint: antsibull-docs lint-collection-docs --plugin-docs"
 (cd "$collections/ansible_collections/sigcalcloud/cloud" \
