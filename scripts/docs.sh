@@ -138,7 +138,8 @@ EOF
 html=build/html/collections/sigcalcloud/cloud
 pages=(uredis_backup_info_module uredis_backup_module uredis_backup_url_info_module uredis_backup_download_module
        uredis_backup_policy_module
-       uredis_group_info_module uredis_group_module uredis_backup_inventory)
+       uredis_group_info_module uredis_group_module uredis_restore_check_module uredis_backup_inventory
+       restore_drill_role)
 for rst in "$collection"/docs/docsite/rst/*.rst; do pages+=("docsite/$(basename "$rst" .rst)"); done
 for page in "${pages[@]}"; do
   [ -s "$html/$page.html" ] || { echo "docs: missing $html/$page.html" >&2; exit 1; }
