@@ -12,8 +12,9 @@ test:
 test-quick:
 	@bash scripts/test.sh --no-sanity
 
-# The speed benchmark (scripts/bench.sh runs tests/benchmark/run.py): about 20 minutes on 2 cores, not part of
-# make test. Writes tests/benchmark/results.json and the figures in docs/docsite/rst/performance.rst.
+# The speed benchmark (scripts/bench.sh runs tests/benchmark/run.py, download.py and drill.py): about 25 minutes
+# on 2 cores, not part of make test. Writes tests/benchmark/*results.json and the figures in
+# docs/docsite/rst/performance.rst.
 # Options go through BENCH_ARGS, for example: make bench BENCH_ARGS=--quick
 bench:
 	@bash scripts/bench.sh $(BENCH_ARGS)
