@@ -75,9 +75,10 @@ def run_ansible(ansible_env, tmp_path):
 
 @pytest.fixture
 def emulator():
-    """The demo data set (3 regions) on a free port; stopped after the test. Where redis-server is on
-    PATH, every Running group is a real redis-server (the emulator's data plane, redis="auto")."""
-    emu = Emulator(data=generate_dataset(DEMO_REGIONS, 30, seed=1), redis="auto")
+    """The demo data set (3 regions) on a free port; stopped after the test. Its groups are rows: the tests
+    that need real redis-servers behind them (the restore drill's) start their own with redis=True, so that
+    the hundreds of other tests do not start and stop some 28 servers each."""
+    emu = Emulator(data=generate_dataset(DEMO_REGIONS, 30, seed=1))
     emu.start()
     try:
         yield emu
@@ -87,12 +88,11 @@ def emulator():
 
 @pytest.fixture
 def start_emulator():
-    """start_emulator(**Emulator kwargs) for tests that need latency, faults or TLS (redis="auto" unless given)."""
+    """start_emulator(**Emulator kwargs) for tests that need latency, faults or TLS (groups as rows unless redis=True is given)."""
     started = []
 
     def start(**kwargs):
         kwargs.setdefault("data", generate_dataset(DEMO_REGIONS, 30, seed=1))
-        kwargs.setdefault("redis", "auto")
         emu = Emulator(**kwargs)
         emu.start()
         started.append(emu)
