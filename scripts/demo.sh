@@ -52,7 +52,7 @@ if command -v redis-server >/dev/null 2>&1; then
   echo "== ansible-playbook sigcalcloud.cloud.restore_drill -e group_id=$stale (restore its backup into a scratch group, check, delete)"
   ansible-playbook sigcalcloud.cloud.restore_drill -e "group_id=$stale" -e restore_drill_poll_interval=1 \
     -e "restore_drill_report_file=$report"
-  "$venv/bin/python" -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][0]; print({k: r[k] for k in ("group_id", "backup_id", "passed", "restore_seconds", "keys", "scratch_group_gone")})' "$report"
+  "$venv/bin/python" -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][0]; print({k: r[k] for k in ("group_id", "backup_id", "passed", "restore_seconds", "key_counts", "scratch_group_gone")})' "$report"
   rm -f "$report"
 else
   echo "== restore drill skipped: the emulator's groups need Debian's redis-server to hold data (sudo apt-get install redis-server)"

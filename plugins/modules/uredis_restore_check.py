@@ -20,9 +20,9 @@ description:
     counting per database the keys and when they expire. The file is never written to disk, as it is the customer's
     data.
   - Redis does not load a key whose expiry has passed when it loads the file. A key that expired at or before
-    O(restored_at) is counted out (RV(keys.expired_out)); a key expiring between O(restored_at) and the moment
+    O(restored_at) is counted out (RV(key_counts.expired_out)); a key expiring between O(restored_at) and the moment
     the Redis answered may or may not still be counted by Redis, so both are accepted. The check passes when
-    every database holds between RV(keys.expected_min) and RV(keys.expected) keys, and the canary matches.
+    every database holds between RV(key_counts.expected_min) and RV(key_counts.expected) keys, and the canary matches.
   - Nothing of the data appears in the result, a message or the output at any verbosity, but key counts and
     whether the canary matched.
 author:
@@ -133,7 +133,7 @@ EXAMPLES = r"""
 
 - name: Say what it found
   ansible.builtin.debug:
-    msg: "{{ restore_check.keys.found }} keys found, {{ restore_check.keys.expected_min }} to {{ restore_check.keys.expected }} expected"
+    msg: "{{ restore_check.key_counts.found }} keys found, {{ restore_check.key_counts.expected_min }} to {{ restore_check.key_counts.expected }} expected"
 """
 
 RETURN = r"""
@@ -147,13 +147,15 @@ passed:
   returned: always
   type: bool
   sample: true
-keys:
-  description: The keys the backup's file holds and the Redis holds.
+key_counts:
+  description:
+    - The keys the backup's file holds and the Redis holds.
+    - Named so, not C(keys), which in Jinja is the method of every dict.
   returned: when both were read
   type: dict
   contains:
     expected:
-      description: The keys of the file not expired at O(restored_at), added up over RV(keys.databases).
+      description: The keys of the file not expired at O(restored_at), added up over RV(key_counts.databases).
       type: int
       sample: 120340
     expected_min:
@@ -304,7 +306,7 @@ class RestoreCheckModule(SigcalcloudModule):
         if check.scanner.stopped:
             self.fail("the backup's keys could not all be counted: %s" % facts["scan_note"], **result)
         keys, failures = _restore_check.verdict(_restore_check.expected(check.scanner.key_tallies()), answer["found"])
-        result["keys"] = keys
+        result["key_counts"] = keys
         if failures:
             failures = ["key check failed: " + "; ".join(failures)]
         if canary is not None and not answer["canary_matched"]:

@@ -165,7 +165,7 @@ class Drills:
             port=self.check_group["port"], password=self.check_group["password"], restored_at=started))
         if not answer.get("passed"):
             raise SystemExit("bench: the check did not pass: %s" % answer.get("msg", answer))
-        return {"wall": result["wall"], "cpu": result["cpu"], "keys": answer["keys"]["found"]}
+        return {"wall": result["wall"], "cpu": result["cpu"], "keys": answer["key_counts"]["found"]}
 
     def _playbook(self, name, argv, hosts):
         self.runs += 1

@@ -107,13 +107,13 @@ def test_a_good_restore_passes_and_each_fault_fails_naming_it(run_ansible, emula
 
     assert not passed.get("failed") and passed["passed"] is True and passed["changed"] is False, passed
     assert passed["backup"] == row["BackupId"]
-    assert passed["keys"] == {"expected": loaded, "expected_min": loaded, "found": loaded, "expired_out": 2,
+    assert passed["key_counts"] == {"expected": loaded, "expected_min": loaded, "found": loaded, "expired_out": 2,
                               "databases": [{"db": 0, "expected": loaded, "expected_min": loaded, "found": loaded}]}
     assert passed["canary"] == {"checked": True, "matched": True}
     assert (passed["rdb_version"], passed["redis_version"], passed["checksum"]) == (10, rdb_release("7.0")[0], "ok")
 
     assert lost["failed"] and lost["passed"] is False
-    assert lost["keys"]["found"] == loaded - 1 and lost["keys"]["expected"] == loaded
+    assert lost["key_counts"]["found"] == loaded - 1 and lost["key_counts"]["expected"] == loaded
     assert ("key check failed: db 0 holds %d keys, the backup %d of which 2 expired before the restore"
             % (loaded - 1, loaded + 2)) in lost["msg"]
     assert lost["canary"] == {"checked": False, "matched": None}
@@ -124,7 +124,7 @@ def test_a_good_restore_passes_and_each_fault_fails_naming_it(run_ansible, emula
     for failed, reason in ((wrong_password, "authentication failed"), (closed, "connection refused")):
         port = good_port if failed is wrong_password else closed_port
         assert failed["failed"] and "could not check the Redis at 127.0.0.1:%d: %s" % (port, reason) in failed["msg"]
-        assert failed["passed"] is False and "keys" not in failed
+        assert failed["passed"] is False and "key_counts" not in failed
         assert "Traceback" not in failed.get("module_stderr", "")
 
     # The secrets and the customer's data: nowhere, not even at -vvvv.
@@ -141,12 +141,12 @@ def test_keys_not_yet_expired_are_expected_and_a_stray_database_fails(run_ansibl
     loaded = client.dbsize()
     result, (fresh,) = run_tasks(run_ansible, emulator, tmp_path, check_task(row, port))  # restored_at: now
     assert result.rc == 0 and fresh["passed"] is True, result
-    assert fresh["keys"]["expired_out"] == 0 and fresh["keys"]["found"] == fresh["keys"]["expected"] == loaded
+    assert fresh["key_counts"]["expired_out"] == 0 and fresh["key_counts"]["found"] == fresh["key_counts"]["expected"] == loaded
     client.execute_command("SELECT", 3)
     client.set("stray", "x")  # pylint: disable=no-member
     result, (stray,) = run_tasks(run_ansible, emulator, tmp_path, check_task(row, port), name="stray.yml")
     assert stray["failed"] and "db 3 holds 1 keys, the backup none" in stray["msg"]
-    assert {"db": 3, "expected": 0, "expected_min": 0, "found": 1} in stray["keys"]["databases"]
+    assert {"db": 3, "expected": 0, "expected_min": 0, "found": 1} in stray["key_counts"]["databases"]
 
 
 def test_a_corrupt_file_fails_its_check_before_any_verdict(run_ansible, emulator, tmp_path, redis_server):
@@ -155,7 +155,7 @@ def test_a_corrupt_file_fails_its_check_before_any_verdict(run_ansible, emulator
     emulator.corrupt_backup(row["BackupId"], "flip_byte")
     result, (task,) = run_tasks(run_ansible, emulator, tmp_path, check_task(row, port))
     assert task["failed"] and task["check"] == "checksum" and "checksum check failed" in task["msg"], task
-    assert task["passed"] is False and "keys" not in task
+    assert task["passed"] is False and "key_counts" not in task
 
 
 def test_without_redis_py_the_module_says_what_to_install(run_ansible, emulator, tmp_path):

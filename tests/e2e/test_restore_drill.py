@@ -92,8 +92,8 @@ def test_drill_of_a_fresh_snapshot_passes_and_deletes_its_scratch_group(drill_em
     snapshot = next(row for row in emu.data["backups"] if row.get("BackupName") == "before-drill")
     assert entry["backup_id"] == snapshot["BackupId"]  # the newest Success backup
     assert entry["passed"] is True and entry["scratch_group_gone"] is True and entry["msg"] == "the backup restores"
-    assert entry["keys"]["found"] == entry["keys"]["expected"] > 0
-    assert entry["keys"]["expired_out"] == 0
+    assert entry["key_counts"]["found"] == entry["key_counts"]["expected"] > 0
+    assert entry["key_counts"]["expired_out"] == 0
     assert entry["canary"] == {"checked": True, "matched": True}
     assert entry["restore_seconds"] >= 0.5  # from the create to Running: the emulator's Creating time at least
     assert entry["scratch_group_name"].startswith("rdrill-%s-" % GROUP)
@@ -109,8 +109,8 @@ def test_drill_counts_out_keys_that_expired_before_the_restore(drill_emulator, r
     assert result.rc == 0, result
     entry, = report["results"]
     assert entry["backup_id"] == backup["BackupId"]
-    assert entry["keys"]["expired_out"] == 2
-    assert entry["keys"]["found"] == entry["keys"]["expected"]
+    assert entry["key_counts"]["expired_out"] == 2
+    assert entry["key_counts"]["found"] == entry["key_counts"]["expected"]
     assert entry["backup_age_seconds"] >= 40 * DAY
 
 
