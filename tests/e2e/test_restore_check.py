@@ -107,8 +107,9 @@ def test_a_good_restore_passes_and_each_fault_fails_naming_it(run_ansible, emula
 
     assert not passed.get("failed") and passed["passed"] is True and passed["changed"] is False, passed
     assert passed["backup"] == row["BackupId"]
-    assert passed["key_counts"] == {"expected": loaded, "expected_min": loaded, "found": loaded, "expired_out": 2,
-                              "databases": [{"db": 0, "expected": loaded, "expected_min": loaded, "found": loaded}]}
+    assert passed["key_counts"] == {
+        "expected": loaded, "expected_min": loaded, "found": loaded, "expired_out": 2,
+        "databases": [{"db": 0, "expected": loaded, "expected_min": loaded, "found": loaded}]}
     assert passed["canary"] == {"checked": True, "matched": True}
     assert (passed["rdb_version"], passed["redis_version"], passed["checksum"]) == (10, rdb_release("7.0")[0], "ok")
 
