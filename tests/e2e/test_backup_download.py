@@ -104,7 +104,9 @@ def test_an_expired_link_is_asked_for_again_once(run_ansible, emulator, tmp_path
 
 def test_a_stalled_download_ends_at_the_timeout_and_leaves_nothing(run_ansible, start_emulator, tmp_path):
     emu = start_emulator(hang_seconds=60)
-    row = small_good_backups(emu, 1)[0]
+    # 1 MiB: the download's whole deadline (the timeout, and the file at 64 KiB/s: 18 s) is then far past the
+    # stall's 2 s; with 4 KiB it was 2.06 s, and a loaded machine reached it first (a flaky test).
+    row = small_good_backups(emu, 1, size=1 << 20)[0]
     emu.corrupt_backup(row["BackupId"], "stall")
     result, task = module(run_ansible, emu, "uredis_backup_download",
                           dict(group_id=GROUP, backup_id=row["BackupId"], dest=str(tmp_path / "a.rdb"),
