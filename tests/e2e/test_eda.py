@@ -963,7 +963,7 @@ def test_the_remediation_rulebook_repairs_a_stale_group_and_the_next_poll_says_i
     def group_row(group_id):
         return next(g for g in emu.groups() if g["GroupId"] == group_id and g["ProjectId"] == "org-demo")
 
-    def wait_for(condition, what, timeout=120):
+    def wait_for(condition, what, timeout=240):  # a loaded 2-core CI machine took over 120 s once
         deadline = time.monotonic() + timeout
         while not condition():
             if process.poll() is not None:
