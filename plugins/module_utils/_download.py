@@ -456,3 +456,19 @@ def retrying(attempt: Callable[[], Any], backoff: Backoff) -> Any:
             backoff.sleep(wait)
             slept += wait
             tries += 1
+
+
+
+def retrying_with_fresh_link(attempt: Callable[[str], Any], new_link: Callable[[], str], backoff: Backoff) -> Any:
+    """``retrying(attempt(link))`` with a link from ``new_link()``; a link the server refuses (expired, say)
+    is asked for again once, and a second refusal says so."""
+    link = new_link()
+    try:
+        return retrying(lambda: attempt(link), backoff)
+    except LinkRefused:
+        link = new_link()
+    try:
+        return retrying(lambda: attempt(link), backoff)
+    except LinkRefused as error:
+        error.message += ", also when asked for again"
+        raise

@@ -321,21 +321,11 @@ class BackupDownloadModule(SigcalcloudModule):
         downloader = _download.Downloader(self.client.session, self.client.verify, settings.timeout)
 
         def write(handle):
-            link = [self._link(backup_id)]
-
-            def attempt():
+            def attempt(link):
                 check = _download.FileCheck(size, verify=params["verify"], walk_keys=params["scan_keys"])
-                downloader.fetch(link[0], handle, check)
+                downloader.fetch(link, handle, check)
                 return check.result()
-            try:
-                return _download.retrying(attempt, self.client.backoff)
-            except _download.LinkRefused:
-                link[0] = self._link(backup_id)  # an expired link is asked for again, once
-            try:
-                return _download.retrying(attempt, self.client.backoff)
-            except _download.LinkRefused as error:
-                error.message += ", also when asked for again"
-                raise
+            return _download.retrying_with_fresh_link(attempt, lambda: self._link(backup_id), self.client.backoff)
 
         def prepare(path):
             self._keep_attributes_of(dest, path)

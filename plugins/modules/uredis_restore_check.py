@@ -333,18 +333,13 @@ class RestoreCheckModule(SigcalcloudModule):
     def _walk(self, backup_id, size, cuts, result):
         """(FileCheck, facts) of the whole file, streamed and walked, never written."""
         downloader = _download.Downloader(self.client.session, self.client.verify, self.settings.timeout)
-        link = [self._link(backup_id)]
 
-        def attempt():
+        def attempt(link):
             check = _download.FileCheck(size, walk_keys=True, expiry_cuts=cuts)
-            downloader.fetch(link[0], _restore_check.Discard(), check)
+            downloader.fetch(link, _restore_check.Discard(), check)
             return check, check.result()
         try:
-            try:
-                return _download.retrying(attempt, self.client.backoff)
-            except _download.LinkRefused:
-                link[0] = self._link(backup_id)  # an expired link is asked for again, once
-            return _download.retrying(attempt, self.client.backoff)
+            return _download.retrying_with_fresh_link(attempt, lambda: self._link(backup_id), self.client.backoff)
         except _download.FileProblem as problem:
             self.fail("the backup's file failed a check: %s" % problem, check=problem.check, **result)
 
