@@ -458,7 +458,6 @@ def retrying(attempt: Callable[[], Any], backoff: Backoff) -> Any:
             tries += 1
 
 
-
 def retrying_with_fresh_link(attempt: Callable[[str], Any], new_link: Callable[[], str], backoff: Backoff) -> Any:
     """``retrying(attempt(link))`` with a link from ``new_link()``; a link the server refuses (expired, say)
     is asked for again once, and a second refusal says so."""
