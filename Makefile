@@ -8,7 +8,7 @@ demo:
 test:
 	@bash scripts/test.sh
 
-# Unit and end-to-end tests without ansible-test sanity, for a quick local loop.
+# Unit and end-to-end tests without ansible-test sanity but for its quick static tests on the newest core, for a quick local loop.
 test-quick:
 	@bash scripts/test.sh --no-sanity
 
