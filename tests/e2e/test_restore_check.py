@@ -159,6 +159,20 @@ def test_a_corrupt_file_fails_its_check_before_any_verdict(run_ansible, emulator
     assert task["passed"] is False and "key_counts" not in task
 
 
+def test_an_expired_link_is_asked_for_again_once_and_a_second_refusal_fails(run_ansible, emulator, tmp_path, redis_server):
+    row, data = backup_with_file(emulator, time.time() - 40 * DAY)
+    port, _client = redis_server(data)
+    emulator.expire_links(1)
+    emulator.reset_stats()
+    result, (task,) = run_tasks(run_ansible, emulator, tmp_path, check_task(row, port))
+    assert task["passed"] is True, task
+    assert emulator.stats()["by_action"]["DescribeURedisBackupURL"] == 2
+    emulator.expire_links(2)  # the fresh link is refused too: a clear failure, not a loop
+    result, (task,) = run_tasks(run_ansible, emulator, tmp_path, check_task(row, port), name="again.yml")
+    assert task["failed"] and task["passed"] is False and "key_counts" not in task, task
+    assert "refused the link (HTTP 403)" in task["msg"] and "also when asked for again" in task["msg"], task
+
+
 def test_without_redis_py_the_module_says_what_to_install(run_ansible, emulator, tmp_path):
     def lacks_redis(python):  # a target Python this ansible-core runs modules on, without redis-py
         probe = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2]); import redis"],
