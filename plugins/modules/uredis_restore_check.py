@@ -18,7 +18,7 @@ description:
   - It then streams the backup's file from a fresh download link (C(DescribeURedisBackupURL)), with the checks of
     M(sigcalcloud.cloud.uredis_backup_download) (size, RDB header, CRC-64, structure), and walks every key of it,
     counting per database the keys and when they expire. The file is never written to disk, as it is the customer's
-    data.
+    data. A link refused as expired is asked for again, once.
   - Redis does not load a key whose expiry has passed when it loads the file. A key that expired at or before
     O(restored_at) is counted out (RV(key_counts.expired_out)); a key expiring between O(restored_at) and the moment
     the Redis answered may or may not still be counted by Redis, so both are accepted. The check passes when
